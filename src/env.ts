@@ -1,0 +1,21 @@
+import type { ConversationDO } from "./durable/conversation";
+import type { ProviderBreakerDO } from "./durable/breaker";
+import type { TeamDO } from "./durable/team";
+
+/**
+ * The Worker's bindings: Durable Objects and KV from wrangler.toml, and the configuration as
+ * string vars and secrets (parsed and checked by src/config.ts, never read raw elsewhere).
+ */
+export interface Env {
+  CONVERSATIONS: DurableObjectNamespace<ConversationDO>;
+  BREAKERS: DurableObjectNamespace<ProviderBreakerDO>;
+  TEAMS: DurableObjectNamespace<TeamDO>;
+  CACHE: KVNamespace;
+  [variable: string]: unknown;
+}
+
+/** Hono's generics for this app: bindings plus what middleware puts on the context. */
+export interface AppBindings {
+  Bindings: Env;
+  Variables: { team: string; requestId: string };
+}

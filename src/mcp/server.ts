@@ -1,0 +1,92 @@
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  type CallToolResult,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { Config } from "../config";
+import type { Env } from "../env";
+import type { ModelRegistry } from "../providers/registry";
+import { enabledTools } from "../tools";
+import { SERVER_NAME, SERVER_VERSION } from "../version";
+import { getPrompt, listPrompts } from "./prompts";
+import { runTool } from "./run-tool";
+import { listTools, modelFieldDescription } from "./tool-schemas";
+
+export interface McpRequestDeps {
+  env: Env;
+  config: Config;
+  registry: ModelRegistry;
+  team: string;
+  requestId: string;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+function instructions(config: Config, registry: ModelRegistry): string {
+  const selection = registry.autoMode
+    ? "Models: when the user names a model, pass that exact name or alias as `model`; otherwise omit `model` and the server " +
+      "picks one suited to the tool (call listmodels to see what is available)."
+    : `Models: the default is '${config.defaultModel}'; pass \`model\` only when the user names another (see listmodels).`;
+  return [
+    "This server consults other AI models for second opinions: chat, deep thinking, reviews, debugging, consensus.",
+    selection,
+    "Threads: every model-calling response carries a continuation_id. Always pass the last continuation_id you received " +
+      "to continue a thread, with any tool and any model: the other model then sees the earlier turns and files.",
+  ].join("\n");
+}
+
+/**
+ * Serves one MCP request over Streamable HTTP, statelessly: a fresh server and transport per
+ * request, never shared (the SDK refuses reuse, and a shared stateless transport can hand one
+ * client's reply to another). Responses stream as SSE so progress notifications arrive.
+ */
+export async function handleMcpRequest(request: Request, deps: McpRequestDeps): Promise<Response> {
+  const tools = enabledTools(deps.config);
+  const server = new Server(
+    { name: SERVER_NAME, version: SERVER_VERSION },
+    { capabilities: { tools: {}, prompts: {}, logging: {} }, instructions: instructions(deps.config, deps.registry) },
+  );
+
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({
+    tools: await listTools(deps.env.CACHE, tools, modelFieldDescription(deps.config, deps.registry), deps.waitUntil),
+  }));
+
+  server.setRequestHandler(CallToolRequestSchema, async (call, extra): Promise<CallToolResult> => {
+    const card = tools.find((tool) => tool.name === call.params.name);
+    if (!card) {
+      const names = tools.map((tool) => tool.name).join(", ");
+      return { isError: true, content: [{ type: "text", text: `Unknown tool '${call.params.name}'. Available tools: ${names}.` }] };
+    }
+    const progressToken = extra._meta?.progressToken;
+    let step = 0;
+    return runTool(card, call.params.arguments ?? {}, {
+      ...deps,
+      signal: extra.signal,
+      modelDescription: modelFieldDescription(deps.config, deps.registry),
+      async progress(message) {
+        if (progressToken === undefined) return;
+        step += 1;
+        await extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress: step, message } });
+      },
+    });
+  });
+
+  server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: listPrompts(tools) }));
+  server.setRequestHandler(GetPromptRequestSchema, async (call) => {
+    const prompt = getPrompt(tools, call.params.name, call.params.arguments);
+    if (!prompt) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt '${call.params.name}'. Use prompts/list to see them.`);
+    return prompt;
+  });
+
+  const transport = new WebStandardStreamableHTTPServerTransport({
+    sessionIdGenerator: undefined,
+    maxRequestBodySize: deps.config.maxRequestBodyBytes,
+  });
+  await server.connect(transport);
+  return transport.handleRequest(request);
+}

@@ -1,0 +1,46 @@
+import type { MiddlewareHandler } from "hono";
+import { configOf } from "../config";
+import type { AppBindings } from "../env";
+
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+function isAllowedHostname(hostname: string, allowed: string[]): boolean {
+  const name = hostname.toLowerCase();
+  return LOOPBACK.has(name) || allowed.includes(name);
+}
+
+/** The hostname of a Host header value, without its port (IPv6 literals keep their brackets). */
+function hostnameOf(host: string): string {
+  return host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : (host.split(":")[0] ?? "");
+}
+
+/**
+ * Protection against DNS rebinding: the Host header, and the Origin header when a browser sends
+ * one, must name this server: loopback, or a hostname listed in ALLOWED_HOSTNAMES.
+ */
+export function hostOriginGuard(): MiddlewareHandler<AppBindings> {
+  return async (c, next) => {
+    const allowed = configOf(c.env).allowedHostnames;
+    const host = c.req.header("host") ?? new URL(c.req.url).host;
+    if (!isAllowedHostname(hostnameOf(host), allowed)) {
+      return c.json(
+        { error: "forbidden_host", message: `Host '${host}' is not served here. An admin can add it to ALLOWED_HOSTNAMES.` },
+        403,
+      );
+    }
+    const origin = c.req.header("origin");
+    if (origin !== undefined && origin !== "null") {
+      // WHATWG URL keeps the brackets of an IPv6 hostname, as the Host header does.
+      const originHost = URL.canParse(origin) ? new URL(origin).hostname : "";
+      if (!isAllowedHostname(originHost, allowed)) {
+        return c.json(
+          { error: "forbidden_origin", message: `Origin '${origin}' may not call this server. An admin can add its hostname to ALLOWED_HOSTNAMES.` },
+          403,
+        );
+      }
+    } else if (origin === "null") {
+      return c.json({ error: "forbidden_origin", message: "Requests from an opaque ('null') origin are refused." }, 403);
+    }
+    await next();
+  };
+}

@@ -1,0 +1,156 @@
+import type { Config, ProviderId } from "../config";
+import type { BreakerSettings, BreakerSnapshot } from "../durable/breaker";
+import type { Env } from "../env";
+
+/** How long a breaker state read from its Durable Object is trusted before a background refresh. */
+export const BREAKER_CACHE_TTL_MS = 1_500;
+
+/**
+ * What a finished call tells the breaker: "failure" for retryable faults only; "success" for any
+ * answer, an error answer included (the provider is up); "neutral" when the caller cancelled.
+ */
+export type BreakerOutcome = "success" | "failure" | "neutral";
+
+export interface Admission {
+  admitted: boolean;
+  /** This call is the single trial call of a half-open breaker; its outcome decides the state. */
+  probe: boolean;
+  snapshot?: BreakerSnapshot;
+}
+
+export interface BreakerDeps {
+  env: Env;
+  config: Config;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+interface Entry {
+  snapshot: BreakerSnapshot;
+  fetchedAt: number;
+  /** Bumped by every local change, so an older answer from the object does not overwrite it. */
+  version: number;
+}
+
+interface View {
+  entries: Map<ProviderId, Entry>;
+  refreshing: Set<ProviderId>;
+}
+
+// Per env object (one per isolate in production, as with configOf); a fresh env is a fresh view.
+const views = new WeakMap<Env, View>();
+
+/**
+ * The isolate's view of the providers' circuit breakers. Reads are synchronous against a cache
+ * refreshed in the background, so a call through a closed breaker never waits for the Durable
+ * Object; outcomes update the local view at once and reach the object through waitUntil. Only
+ * recovery (asking for the single probe of a half-open breaker) waits for the object.
+ */
+export class ProviderBreakers {
+  private readonly view: View;
+  private readonly settings: BreakerSettings;
+
+  constructor(private readonly deps: BreakerDeps) {
+    let view = views.get(deps.env);
+    if (!view) {
+      view = { entries: new Map(), refreshing: new Set() };
+      views.set(deps.env, view);
+    }
+    this.view = view;
+    this.settings = {
+      failureThreshold: deps.config.breaker.failureThreshold,
+      cooldownMs: deps.config.breaker.cooldownMs,
+      // A probe cannot outlive its call's deadline; after that its caller is presumed gone.
+      probeLeaseMs: deps.config.providerCall.deadlineMs,
+    };
+  }
+
+  /** The cached state (refreshed in the background when stale); undefined when never seen. */
+  snapshot(provider: ProviderId): BreakerSnapshot | undefined {
+    const entry = this.view.entries.get(provider);
+    if (!entry || Date.now() - entry.fetchedAt > BREAKER_CACHE_TTL_MS) this.refresh(provider);
+    return entry?.snapshot;
+  }
+
+  /** True while calls must not be made: open and cooling down, or another caller is probing. */
+  isOpen(provider: ProviderId): boolean {
+    const snapshot = this.snapshot(provider);
+    if (!snapshot || snapshot.state === "closed") return false;
+    return Date.now() < (snapshot.retryAt ?? 0);
+  }
+
+  /**
+   * Whether a call may go ahead. Closed (or unknown) admits at once; otherwise the object decides,
+   * granting one probe across all isolates. An unreachable object admits: it must not block calls.
+   */
+  async admit(provider: ProviderId): Promise<Admission> {
+    const snapshot = this.snapshot(provider);
+    if (!snapshot || snapshot.state === "closed") return { admitted: true, probe: false };
+    if (Date.now() < (snapshot.retryAt ?? 0)) return { admitted: false, probe: false, snapshot };
+    const version = this.version(provider);
+    try {
+      const result = await this.call(provider, (stub) => stub.tryProbe(this.settings));
+      this.store(provider, result.snapshot, version);
+      return { admitted: result.granted, probe: result.probe, snapshot: result.snapshot };
+    } catch {
+      return { admitted: true, probe: false };
+    }
+  }
+
+  report(provider: ProviderId, outcome: BreakerOutcome, probe: boolean): void {
+    const now = Date.now();
+    const current = this.view.entries.get(provider)?.snapshot ?? { state: "closed", consecutiveFailures: 0 };
+    let next: BreakerSnapshot;
+    let send: ((stub: BreakerStub) => Promise<BreakerSnapshot>) | undefined;
+    if (outcome === "success") {
+      // Most calls succeed through a closed breaker with nothing to reset: no write at all.
+      if (!probe && current.state === "closed" && current.consecutiveFailures === 0) return;
+      next = { state: "closed", consecutiveFailures: 0 };
+      send = (stub) => stub.recordSuccess(this.settings);
+    } else if (outcome === "failure") {
+      const failures = current.consecutiveFailures + 1;
+      const opens = probe || current.state !== "closed" || failures >= this.settings.failureThreshold;
+      next = opens ? { state: "open", consecutiveFailures: failures, retryAt: now + this.settings.cooldownMs } : { state: "closed", consecutiveFailures: failures };
+      send = (stub) => stub.recordFailure(this.settings);
+    } else {
+      if (!probe) return;
+      next = { state: "half_open", consecutiveFailures: current.consecutiveFailures, retryAt: now };
+      send = (stub) => stub.releaseProbe(this.settings);
+    }
+    const version = this.version(provider) + 1;
+    this.view.entries.set(provider, { snapshot: next, fetchedAt: now, version });
+    const request = this.call(provider, send).then(
+      (snapshot) => this.store(provider, snapshot, version),
+      () => undefined,
+    );
+    this.deps.waitUntil(request);
+  }
+
+  private refresh(provider: ProviderId): void {
+    if (this.view.refreshing.has(provider)) return;
+    this.view.refreshing.add(provider);
+    const version = this.version(provider);
+    const request = this.call(provider, (stub) => stub.state(this.settings))
+      .then(
+        (snapshot) => this.store(provider, snapshot, version),
+        () => undefined,
+      )
+      .finally(() => this.view.refreshing.delete(provider));
+    this.deps.waitUntil(request);
+  }
+
+  private store(provider: ProviderId, snapshot: BreakerSnapshot, basedOn: number): void {
+    if (this.version(provider) !== basedOn) return;
+    this.view.entries.set(provider, { snapshot, fetchedAt: Date.now(), version: basedOn });
+  }
+
+  private version(provider: ProviderId): number {
+    return this.view.entries.get(provider)?.version ?? 0;
+  }
+
+  /** An RPC to the provider's object; a failure to even reach it becomes a rejection, never a throw. */
+  private call<T>(provider: ProviderId, method: (stub: BreakerStub) => Promise<T>): Promise<T> {
+    return Promise.resolve().then(() => method(this.deps.env.BREAKERS.getByName(provider)));
+  }
+}
+
+type BreakerStub = ReturnType<Env["BREAKERS"]["getByName"]>;

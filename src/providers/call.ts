@@ -1,0 +1,164 @@
+import type { ProviderId } from "../config";
+import type { BreakerSnapshot } from "../durable/breaker";
+import { ProviderBreakers, type BreakerOutcome } from "./breaker";
+import { PROVIDER_LABELS, type GenerateOptions } from "./http";
+import { checkImages, providerModule } from "./index";
+import { ModelResolutionError, NO_PROVIDER_MESSAGE, type ResolvedModel } from "./registry";
+import {
+  ProviderError,
+  type CallDeps,
+  type CallOptions,
+  type CallResult,
+  type ModelChoice,
+  type ModelRequest,
+  type ModelResponse,
+} from "./types";
+
+const EMPTY_REPLY_FOLLOW_UP = "\n\n(Your previous reply was empty. Please answer the request above with a substantive response.)";
+/** A second try for an empty reply is pointless with less time than this left. */
+const MIN_FOLLOW_UP_BUDGET_MS = 1_000;
+
+interface Pick {
+  model: ResolvedModel;
+  probe: boolean;
+  fallbackFrom?: CallResult["fallbackFrom"];
+}
+
+/**
+ * Calls a model: resolves the choice (a name, or auto mode by the tool's category), passes the
+ * provider's circuit breaker, calls with retries within one deadline, asks once more after an
+ * empty reply, and reports the outcome to the breaker off the hot path. Throws
+ * ModelResolutionError or ProviderError.
+ */
+export async function callModel(deps: CallDeps, choice: ModelChoice, request: ModelRequest, options: CallOptions = {}): Promise<CallResult> {
+  const breakers = new ProviderBreakers(deps);
+  const picked = await pick(deps, breakers, choice);
+  const provider = picked.model.provider.id;
+  let outcome: BreakerOutcome = "neutral";
+  try {
+    checkImages(deps.registry, picked.model, request.images);
+    const response = await generateAnswer(deps, picked.model, request, options);
+    outcome = "success";
+    return { response, model: picked.model, ...(picked.fallbackFrom ? { fallbackFrom: picked.fallbackFrom } : {}) };
+  } catch (error) {
+    if (error instanceof ProviderError) outcome = outcomeOf(error);
+    throw error;
+  } finally {
+    breakers.report(provider, outcome, picked.probe);
+  }
+}
+
+/** Only what a retry might fix counts against a provider; any answer, even a refusal, shows it is up. */
+function outcomeOf(error: ProviderError): BreakerOutcome {
+  switch (error.kind) {
+    case "retryable":
+      return "failure";
+    case "aborted":
+    case "breaker_open":
+      return "neutral";
+    case "final":
+    case "safety":
+    case "empty":
+      return "success";
+  }
+}
+
+async function pick(deps: CallDeps, breakers: ProviderBreakers, choice: ModelChoice): Promise<Pick> {
+  const requested = choice.requested?.trim();
+  if (requested && requested.toLowerCase() !== "auto") {
+    const model = deps.registry.resolve(requested);
+    const admission = await breakers.admit(model.provider.id);
+    if (!admission.admitted) throw breakerOpen(model.provider.id, admission.snapshot);
+    return { model, probe: admission.probe };
+  }
+  if (deps.registry.providers.length === 0) throw new ModelResolutionError(NO_PROVIDER_MESSAGE);
+  // Auto mode walks the providers in priority order, skipping those whose breaker refuses calls.
+  const skipped = new Map<ProviderId, BreakerSnapshot | undefined>();
+  for (;;) {
+    const model = deps.registry.preferredFor(choice.category, (provider) => {
+      if (skipped.has(provider)) return false;
+      if (!breakers.isOpen(provider)) return true;
+      skipped.set(provider, breakers.snapshot(provider));
+      return false;
+    });
+    if (!model) {
+      if (skipped.size > 0) throw allPaused(skipped);
+      throw new ModelResolutionError(`No allowed model is available for auto mode (${choice.category}). Check the *_ALLOWED_MODELS settings.`);
+    }
+    const admission = await breakers.admit(model.provider.id);
+    if (admission.admitted) {
+      const [first] = skipped;
+      return {
+        model,
+        probe: admission.probe,
+        ...(first ? { fallbackFrom: { provider: first[0], reason: pausedReason(first[0], first[1]) } } : {}),
+      };
+    }
+    skipped.set(model.provider.id, admission.snapshot);
+  }
+}
+
+/** One deadline covers the call and the follow-up after an empty reply. */
+async function generateAnswer(deps: CallDeps, model: ResolvedModel, request: ModelRequest, options: CallOptions): Promise<ModelResponse> {
+  const { deadlineMs, maxAttempts } = deps.config.providerCall;
+  const deadlineAt = Date.now() + deadlineMs;
+  const { generate } = providerModule(model.provider.id);
+  const generateOptions = (): GenerateOptions => ({
+    signal: options.signal,
+    onProgress: options.onProgress,
+    policy: { deadlineMs: Math.max(1, deadlineAt - Date.now()), maxAttempts },
+  });
+
+  const first = await generate(model.provider, model, request, generateOptions());
+  if (first.text.trim()) return first;
+  if (first.finishReason !== "stop" || deadlineAt - Date.now() < MIN_FOLLOW_UP_BUDGET_MS) throw emptyReply(model, first, false);
+  const second = await generate(model.provider, model, { ...request, prompt: request.prompt + EMPTY_REPLY_FOLLOW_UP }, generateOptions());
+  const usage = {
+    inputTokens: first.usage.inputTokens + second.usage.inputTokens,
+    outputTokens: first.usage.outputTokens + second.usage.outputTokens,
+    totalTokens: first.usage.totalTokens + second.usage.totalTokens,
+  };
+  if (second.text.trim()) return { ...second, usage };
+  throw emptyReply(model, second, true);
+}
+
+function emptyReply(model: ResolvedModel, response: ModelResponse, twice: boolean): ProviderError {
+  const who = `${PROVIDER_LABELS[model.provider.id]} model ${model.capabilities.modelName}`;
+  const message =
+    response.finishReason === "length"
+      ? `${who} spent its whole output budget without answering (finish reason "length"). Use a lower thinking mode or a shorter request.`
+      : twice
+        ? `${who} answered with nothing, twice. Try again or choose another model.`
+        : `${who} answered with nothing (finish reason "${response.finishReason}"). Try again or choose another model.`;
+  return new ProviderError(model.provider.id, "empty", message);
+}
+
+function breakerOpen(provider: ProviderId, snapshot: BreakerSnapshot | undefined): ProviderError {
+  const retryAfterMs = snapshot?.retryAt !== undefined ? Math.max(0, snapshot.retryAt - Date.now()) : undefined;
+  return new ProviderError(
+    provider,
+    "breaker_open",
+    `${pausedReason(provider, snapshot)} Choose a model from another provider meanwhile.`,
+    undefined,
+    retryAfterMs,
+  );
+}
+
+function allPaused(skipped: Map<ProviderId, BreakerSnapshot | undefined>): ProviderError {
+  const [first] = skipped.keys();
+  const reasons = [...skipped].map(([provider, snapshot]) => pausedReason(provider, snapshot)).join(" ");
+  return new ProviderError(first ?? "google", "breaker_open", `No provider can take the call now. ${reasons}`);
+}
+
+/** Why a provider is skipped and when it will be tried again. */
+function pausedReason(provider: ProviderId, snapshot: BreakerSnapshot | undefined): string {
+  const label = PROVIDER_LABELS[provider];
+  const failures = snapshot?.consecutiveFailures ?? 0;
+  const why = `Calls to ${label} are paused: its circuit breaker opened after ${failures} consecutive failure${failures === 1 ? "" : "s"}.`;
+  if (snapshot?.state === "half_open") {
+    return `${why} A trial call is checking whether it has recovered; it will be retried once that call succeeds.`;
+  }
+  if (snapshot?.retryAt === undefined) return why;
+  const seconds = Math.max(1, Math.ceil((snapshot.retryAt - Date.now()) / 1_000));
+  return `${why} It will be retried in about ${seconds} s (at ${new Date(snapshot.retryAt).toISOString()}).`;
+}

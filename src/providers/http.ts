@@ -1,0 +1,346 @@
+import type { ProviderConfig, ProviderId } from "../config";
+import type { ResolvedModel } from "./registry";
+import { ProviderError, type GenerationProgress, type ModelRequest, type ModelResponse, type ProviderErrorKind } from "./types";
+
+/** Provider names as users know them, for error messages. */
+export const PROVIDER_LABELS: Record<ProviderId, string> = {
+  google: "Gemini",
+  openai: "OpenAI",
+  azure: "Azure OpenAI",
+  xai: "X.AI",
+  dial: "DIAL",
+  custom: "The custom endpoint",
+  openrouter: "OpenRouter",
+};
+
+const KEY_VARIABLES: Record<ProviderId, string> = {
+  google: "GEMINI_API_KEY",
+  openai: "OPENAI_API_KEY",
+  azure: "AZURE_OPENAI_API_KEY",
+  xai: "XAI_API_KEY",
+  dial: "DIAL_API_KEY",
+  custom: "CUSTOM_API_KEY",
+  openrouter: "OPENROUTER_API_KEY",
+};
+
+/** How long one model call may take and how often it is attempted. */
+export interface CallPolicy {
+  /** Budget for the whole call: every attempt and every backoff sleep. */
+  deadlineMs: number;
+  maxAttempts: number;
+  /** First backoff before jitter, doubling per attempt up to maxBackoffMs (defaults 1 s and 8 s). */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export interface GenerateOptions {
+  signal?: AbortSignal;
+  /** Given when the caller shows progress; streaming is used only then (and only if the model streams). */
+  onProgress?: (progress: GenerationProgress) => void;
+  policy: CallPolicy;
+}
+
+/** What every provider module exports: one model call in the provider-neutral shape. */
+export type Generate = (provider: ProviderConfig, model: ResolvedModel, request: ModelRequest, options: GenerateOptions) => Promise<ModelResponse>;
+
+export interface UpstreamRequest {
+  provider: ProviderId;
+  url: string;
+  /** Auth and vendor headers; Content-Type is added here. */
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+export interface SseEvent {
+  /** The `event:` field, "message" when absent. */
+  event: string;
+  data: string;
+}
+
+const DEFAULT_BASE_BACKOFF_MS = 1_000;
+const DEFAULT_MAX_BACKOFF_MS = 8_000;
+/** Enough of an error body for the upstream's message; the rest is cancelled unread. */
+const ERROR_BODY_LIMIT = 16 * 1024;
+const MESSAGE_LIMIT = 500;
+
+/** POSTs JSON and parses the JSON answer, with retries; a body that is not JSON is retried. */
+export function postJson<T>(request: UpstreamRequest, options: GenerateOptions, parse: (json: unknown) => T): Promise<T> {
+  return withRetries(request.provider, options, async (signal) => {
+    const response = await send(request, signal);
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new ProviderError(request.provider, "retryable", `${PROVIDER_LABELS[request.provider]} sent a malformed response (not JSON).`);
+    }
+    return parse(json);
+  });
+}
+
+/**
+ * POSTs JSON and hands the SSE answer to `consume`, with retries. The whole stream is read inside
+ * the attempt, so a stream cut short or carrying garbage is retried like any other transient fault.
+ */
+export function postStream<T>(
+  request: UpstreamRequest,
+  options: GenerateOptions,
+  consume: (events: AsyncIterable<SseEvent>) => Promise<T>,
+): Promise<T> {
+  return withRetries(request.provider, options, async (signal) => {
+    const response = await send(request, signal);
+    const body = response.body;
+    if (!body) throw new ProviderError(request.provider, "retryable", `${PROVIDER_LABELS[request.provider]} sent an empty stream.`);
+    return consume(readSse(body));
+  });
+}
+
+/** Parses JSON from an SSE data line; garbage is a transient upstream fault. */
+export function parseEventData(provider: ProviderId, data: string): unknown {
+  try {
+    return JSON.parse(data);
+  } catch {
+    throw new ProviderError(provider, "retryable", `${PROVIDER_LABELS[provider]} sent a malformed stream event (not JSON).`);
+  }
+}
+
+export function truncatedStream(provider: ProviderId): ProviderError {
+  return new ProviderError(provider, "retryable", `${PROVIDER_LABELS[provider]} ended the stream before the answer was complete.`);
+}
+
+async function send(request: UpstreamRequest, signal: AbortSignal): Promise<Response> {
+  const response = await fetch(request.url, {
+    method: "POST",
+    headers: { ...request.headers, "content-type": "application/json" },
+    body: JSON.stringify(request.body),
+    signal,
+  });
+  if (response.ok) return response;
+  throw await httpError(request, response);
+}
+
+class DeadlineExceeded extends Error {
+  override name = "DeadlineExceeded";
+}
+
+/**
+ * Runs `attempt` until it succeeds, fails finally, or the attempts or the deadline run out.
+ * Every exception leaves as a ProviderError: the caller's abort as "aborted", the deadline as
+ * "retryable" (the upstream was too slow), anything unexpected from the transport as "retryable".
+ */
+async function withRetries<T>(provider: ProviderId, options: GenerateOptions, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const { policy } = options;
+  const caller = options.signal;
+  const label = PROVIDER_LABELS[provider];
+  if (caller?.aborted) throw new ProviderError(provider, "aborted", `The call to ${label} was cancelled before it started.`);
+
+  const deadlineAt = Date.now() + policy.deadlineMs;
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new DeadlineExceeded()), policy.deadlineMs);
+  const signal = caller ? AbortSignal.any([caller, deadline.signal]) : deadline.signal;
+  const classify = (error: unknown): ProviderError => {
+    if (caller?.aborted) return new ProviderError(provider, "aborted", `The call to ${label} was cancelled.`);
+    if (deadline.signal.aborted) {
+      return new ProviderError(provider, "retryable", `${label} did not answer within ${formatSeconds(policy.deadlineMs)} (the per-call deadline).`);
+    }
+    if (error instanceof ProviderError) return error;
+    return new ProviderError(provider, "retryable", `The connection to ${label} failed: ${describe(error)}.`);
+  };
+
+  try {
+    for (let attempts = 1; ; attempts++) {
+      let failure: ProviderError;
+      try {
+        return await attempt(signal);
+      } catch (error) {
+        failure = classify(error);
+      }
+      if (failure.kind !== "retryable" || deadline.signal.aborted) throw failure;
+      if (attempts >= policy.maxAttempts) throw withAttempts(failure, attempts);
+      const delay = failure.retryAfterMs ?? backoff(attempts, policy);
+      if (Date.now() + delay >= deadlineAt) throw withAttempts(failure, attempts);
+      try {
+        await sleep(delay, signal);
+      } catch (error) {
+        throw classify(error);
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function withAttempts(error: ProviderError, attempts: number): ProviderError {
+  if (attempts <= 1) return error;
+  return new ProviderError(error.provider, error.kind, `${error.message} (gave up after ${attempts} attempts)`, error.status, error.retryAfterMs);
+}
+
+/** Exponential with "equal jitter": half fixed, half random, so retrying callers spread out. */
+function backoff(attempt: number, policy: CallPolicy): number {
+  const base = policy.baseBackoffMs ?? DEFAULT_BASE_BACKOFF_MS;
+  const cap = policy.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS;
+  const exponential = Math.min(cap, base * 2 ** (attempt - 1));
+  return exponential / 2 + Math.random() * (exponential / 2);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Builds the error for a non-2xx answer from a bounded read of its body (then cancelled). */
+async function httpError(request: UpstreamRequest, response: Response): Promise<ProviderError> {
+  const { provider } = request;
+  const body = await readBounded(response, ERROR_BODY_LIMIT);
+  const upstream = redact(upstreamMessage(body), request.headers);
+  const kind = classifyStatus(response.status, body);
+  const retryAfterMs = kind === "retryable" ? retryAfterOf(response.headers) : undefined;
+  const hint = response.status === 401 || response.status === 403 ? ` Check ${KEY_VARIABLES[provider]}.` : "";
+  const message = `${PROVIDER_LABELS[provider]} returned HTTP ${response.status}${upstream ? `: ${upstream}` : "."}${hint}`;
+  return new ProviderError(provider, kind, message, response.status, retryAfterMs);
+}
+
+const CONTEXT_LENGTH = /context.length|context_length_exceeded|maximum context|prompt is too long|too many tokens|input token count/i;
+const QUOTA = /insufficient_quota|exceeded your current quota|quota exceeded|billing/i;
+
+/** 429 and 5xx are transient, unless the body says quota or context length: retrying cannot help. */
+export function classifyStatus(status: number, body: string): ProviderErrorKind {
+  if (CONTEXT_LENGTH.test(body)) return "final";
+  if (status === 429) return QUOTA.test(body) ? "final" : "retryable";
+  if (status === 408 || status >= 500) return "retryable";
+  return "final";
+}
+
+/** `retry-after-ms` (OpenAI) or `Retry-After` in seconds or as an HTTP date. */
+export function retryAfterOf(headers: Headers, now = Date.now()): number | undefined {
+  const ms = Number(headers.get("retry-after-ms") ?? Number.NaN);
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const value = headers.get("retry-after")?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1_000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+async function readBounded(response: Response, limit: number): Promise<string> {
+  const body = response.body;
+  if (!body) return "";
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let done = false;
+  try {
+    while (text.length < limit) {
+      const chunk = await reader.read();
+      if (chunk.done) {
+        done = true;
+        break;
+      }
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+  } catch {
+    // A broken error body still leaves the status to report.
+  } finally {
+    if (!done) await reader.cancel().catch(() => undefined);
+  }
+  return text.slice(0, limit);
+}
+
+/** The upstream's own words: `error.message` of the OpenAI and Google shapes, else the raw text. */
+function upstreamMessage(body: string): string {
+  let message = body.trim();
+  try {
+    const json: unknown = JSON.parse(body);
+    const first = Array.isArray(json) ? json[0] : json;
+    const error = field(first, "error");
+    const candidate = typeof error === "string" ? error : (field(error, "message") ?? field(first, "message") ?? field(first, "detail"));
+    if (typeof candidate === "string" && candidate.trim()) message = candidate.trim();
+  } catch {
+    // not JSON: keep the text
+  }
+  message = message.replace(/\s+/g, " ");
+  return message.length > MESSAGE_LIMIT ? `${message.slice(0, MESSAGE_LIMIT)}…` : message;
+}
+
+/** Some upstreams echo the key they rejected; never pass it on. */
+function redact(message: string, headers: Record<string, string>): string {
+  let result = message;
+  for (const [name, value] of Object.entries(headers)) {
+    if (!/authorization|api-key/i.test(name)) continue;
+    const secret = value.replace(/^Bearer\s+/i, "");
+    if (secret.length >= 4) result = result.split(secret).join("[redacted]");
+  }
+  return result;
+}
+
+/**
+ * Server-sent events from a byte stream: `event:` and `data:` fields, multi-line data, comments,
+ * and lines split across chunks (LF, CRLF or CR endings). The stream is cancelled if the consumer
+ * stops early, so the connection is released.
+ */
+export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  let event = "";
+  let data: string[] = [];
+  let finished = false;
+  const takeLine = (atEnd: boolean): string | undefined => {
+    const end = buffer.search(/[\r\n]/);
+    if (end === -1) return undefined;
+    // A CR at the end of a chunk may be the first half of a CRLF.
+    if (buffer[end] === "\r" && end === buffer.length - 1 && !atEnd) return undefined;
+    const line = buffer.slice(0, end);
+    buffer = buffer.slice(buffer[end] === "\r" && buffer[end + 1] === "\n" ? end + 2 : end + 1);
+    return line;
+  };
+  try {
+    for (;;) {
+      const chunk = await reader.read();
+      finished = chunk.done;
+      if (!chunk.done) buffer += chunk.value;
+      for (let line = takeLine(finished); line !== undefined; line = takeLine(finished)) {
+        if (line === "") {
+          if (data.length > 0) yield { event: event || "message", data: data.join("\n") };
+          event = "";
+          data = [];
+          continue;
+        }
+        if (line.startsWith(":")) continue;
+        const colon = line.indexOf(":");
+        const name = colon === -1 ? line : line.slice(0, colon);
+        const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (name === "data") data.push(value);
+        else if (name === "event") event = value;
+      }
+      if (finished) break;
+    }
+    // A last event whose blank line never came is still whole if its lines were; a partial line is not.
+    if (buffer === "" && data.length > 0) yield { event: event || "message", data: data.join("\n") };
+  } finally {
+    if (!finished) await reader.cancel().catch(() => undefined);
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1_000 === 0 ? `${ms / 1_000} s` : `${(ms / 1_000).toFixed(1)} s`;
+}
+
+/** A property of an unknown JSON value, or undefined. */
+export function field(value: unknown, name: string): unknown {
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>)[name] : undefined;
+}

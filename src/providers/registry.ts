@@ -1,0 +1,193 @@
+import type { Config, ProviderConfig, ProviderId } from "../config";
+import { capabilityRank, parseModelEntry, shippedModelsOf, type ModelCapabilities } from "./capabilities";
+
+/** What a tool needs from a model, for auto mode: the original's three categories. */
+export type ToolCategory = "fast_response" | "balanced" | "extended_reasoning";
+
+export interface ResolvedModel {
+  capabilities: ModelCapabilities;
+  provider: ProviderConfig;
+  /** The name as the caller gave it (an alias stays an alias), echoed in responses. */
+  requestedName: string;
+  /** The part after `model:`, e.g. an Ollama tag; undefined when none was given. */
+  option?: string;
+}
+
+/** A model name that cannot be used: the message lists what can. */
+export class ModelResolutionError extends Error {
+  override name = "ModelResolutionError";
+}
+
+/** Names tried first in auto mode, per provider and category (the original's preferences). */
+const PREFERRED: Partial<Record<ProviderId, Record<ToolCategory, string[]>>> = {
+  openai: {
+    extended_reasoning: ["gpt-5.1-codex", "gpt-5.1", "gpt-5-codex", "gpt-5-pro", "o3-pro", "gpt-5", "o3"],
+    fast_response: ["gpt-5.1", "gpt-5.1-codex-mini", "gpt-5", "gpt-5-mini", "o4-mini", "o3-mini"],
+    balanced: ["gpt-5.1", "gpt-5.1-codex-mini", "gpt-5", "gpt-5-mini", "o4-mini", "o3-mini"],
+  },
+  xai: {
+    extended_reasoning: ["grok-4", "grok-3"],
+    fast_response: ["grok-3-fast", "grok-4"],
+    balanced: ["grok-3-fast", "grok-4"],
+  },
+};
+
+/** Generic capabilities for names a catch-all provider serves without a registry entry. */
+function genericModel(provider: ProviderId, modelName: string): ModelCapabilities {
+  return parseModelEntry(
+    provider,
+    { model_name: modelName, description: "Not in the registry: generic capabilities", context_window: 32_768, max_output_tokens: 32_768 },
+    "generic",
+  );
+}
+
+/**
+ * The models this deployment can use: the registries of the configured providers, filtered by
+ * `*_ALLOWED_MODELS`, with resolution of names and aliases by provider priority.
+ */
+export class ModelRegistry {
+  readonly providers: readonly ProviderConfig[];
+  private readonly modelsByProvider = new Map<ProviderId, ModelCapabilities[]>();
+
+  constructor(private readonly config: Config) {
+    this.providers = config.providers;
+    for (const provider of config.providers) {
+      const models =
+        provider.id === "azure"
+          ? (provider.models ?? []).map((entry) => parseModelEntry("azure", entry, "AZURE_MODELS"))
+          : shippedModelsOf(provider.id);
+      this.modelsByProvider.set(provider.id, models.filter((model) => isAllowed(provider, model)));
+    }
+  }
+
+  /** True when the server picks the model: DEFAULT_MODEL=auto, or a default no provider serves. */
+  get autoMode(): boolean {
+    if (this.config.defaultModel.toLowerCase() === "auto") return true;
+    return this.tryResolve(this.config.defaultModel) === undefined;
+  }
+
+  /** Every usable model, best first. */
+  available(): ModelCapabilities[] {
+    return [...this.modelsByProvider.values()].flat().sort((a, b) => capabilityRank(b) - capabilityRank(a));
+  }
+
+  modelsOf(provider: ProviderId): ModelCapabilities[] {
+    return this.modelsByProvider.get(provider) ?? [];
+  }
+
+  /** Resolves a name, alias or `name:option`; throws ModelResolutionError with the alternatives. */
+  resolve(requested: string): ResolvedModel {
+    const resolved = this.tryResolve(requested);
+    if (resolved) return resolved;
+    if (this.providers.length === 0) throw new ModelResolutionError(NO_PROVIDER_MESSAGE);
+    const { name } = splitOption(requested);
+    const restricted = this.restrictedMatch(name);
+    const available = this.available().map((m) => m.modelName).join(", ");
+    if (restricted) {
+      throw new ModelResolutionError(
+        `Model '${name}' is not allowed by restriction policy (${restricted.id.toUpperCase()} allow-list). Allowed models: ${available}.`,
+      );
+    }
+    throw new ModelResolutionError(
+      `Model '${name}' is not available with current API keys. Available models: ${available}. Use the listmodels tool to see them with their aliases.`,
+    );
+  }
+
+  tryResolve(requested: string): ResolvedModel | undefined {
+    const { name, option } = splitOption(requested.trim());
+    const lower = name.toLowerCase();
+    for (const provider of this.providers) {
+      const model = this.modelsOf(provider.id).find((m) => m.modelName.toLowerCase() === lower || m.aliases.includes(lower));
+      if (model) return { capabilities: model, provider, requestedName: name, ...(option ? { option } : {}) };
+    }
+    // Catch-alls: the custom endpoint serves its configured model name, OpenRouter any vendor/model.
+    const custom = this.providers.find((p) => p.id === "custom");
+    if (custom && custom.modelName?.toLowerCase() === lower && isAllowedName(custom, lower)) {
+      return { capabilities: genericModel("custom", name), provider: custom, requestedName: name, ...(option ? { option } : {}) };
+    }
+    const openrouter = this.providers.find((p) => p.id === "openrouter");
+    if (openrouter && name.includes("/") && isAllowedName(openrouter, lower)) {
+      return { capabilities: genericModel("openrouter", name), provider: openrouter, requestedName: name };
+    }
+    return undefined;
+  }
+
+  /**
+   * The model auto mode picks for a category: the first provider (in priority order) that has a
+   * preferred model, skipping providers the caller rules out (e.g. an open circuit breaker).
+   */
+  preferredFor(category: ToolCategory, usable: (provider: ProviderId) => boolean = () => true): ResolvedModel | undefined {
+    for (const provider of this.providers) {
+      if (!usable(provider.id)) continue;
+      const model = preferredModel(provider.id, category, this.modelsOf(provider.id));
+      if (model) return { capabilities: model, provider, requestedName: model.modelName };
+    }
+    return undefined;
+  }
+
+  private restrictedMatch(name: string): ProviderConfig | undefined {
+    const lower = name.toLowerCase();
+    return this.providers.find((provider) =>
+      shippedOrConfigured(provider).some((m) => m.modelName.toLowerCase() === lower || m.aliases.includes(lower)),
+    );
+  }
+}
+
+export const NO_PROVIDER_MESSAGE =
+  "No model provider is configured, so no model can be called. Add an API key: locally put a line such as " +
+  "GEMINI_API_KEY=... (or OPENAI_API_KEY, XAI_API_KEY, OPENROUTER_API_KEY, DIAL_API_KEY, CUSTOM_API_URL) in .dev.vars " +
+  "and restart `npm run dev`; on a deploy run `npx wrangler secret put GEMINI_API_KEY`.";
+
+function shippedOrConfigured(provider: ProviderConfig): ModelCapabilities[] {
+  return provider.id === "azure"
+    ? (provider.models ?? []).map((entry) => parseModelEntry("azure", entry, "AZURE_MODELS"))
+    : shippedModelsOf(provider.id);
+}
+
+/** `name:option` splits on the first colon; OpenRouter's `vendor/model:free` stays whole. */
+export function splitOption(requested: string): { name: string; option?: string } {
+  const colon = requested.indexOf(":");
+  if (colon <= 0 || requested.includes("/")) return { name: requested };
+  return { name: requested.slice(0, colon), option: requested.slice(colon + 1) };
+}
+
+function isAllowedName(provider: ProviderConfig, lowerName: string): boolean {
+  return provider.allowedModels === null || provider.allowedModels.has(lowerName);
+}
+
+function isAllowed(provider: ProviderConfig, model: ModelCapabilities): boolean {
+  const allowed = provider.allowedModels;
+  if (allowed === null) return true;
+  return allowed.has(model.modelName.toLowerCase()) || model.aliases.some((alias) => allowed.has(alias));
+}
+
+function preferredModel(provider: ProviderId, category: ToolCategory, models: ModelCapabilities[]): ModelCapabilities | undefined {
+  if (models.length === 0) return undefined;
+  const byName = (names: string[]) => names.map((n) => models.find((m) => m.modelName === n)).find((m) => m !== undefined);
+  const preferred = PREFERRED[provider]?.[category];
+  if (preferred) return byName(preferred) ?? models[0];
+  if (provider === "google") {
+    // Newest first: reverse lexicographic order puts gemini-3 before gemini-2.5.
+    const reversed = [...models].sort((a, b) => b.modelName.localeCompare(a.modelName));
+    const pick =
+      category === "extended_reasoning"
+        ? reversed.find((m) => m.modelName.includes("pro") && m.supportsExtendedThinking)
+        : reversed.find((m) => m.modelName.includes("flash"));
+    return pick ?? reversed[0];
+  }
+  const ranked = [...models].sort((a, b) => capabilityRank(b) - capabilityRank(a));
+  if (category === "extended_reasoning") return ranked.find((m) => m.supportsExtendedThinking) ?? ranked[0];
+  return ranked[0];
+}
+
+const registries = new WeakMap<Config, ModelRegistry>();
+
+/** The registry of a configuration, built once per parsed configuration. */
+export function registryFor(config: Config): ModelRegistry {
+  let registry = registries.get(config);
+  if (!registry) {
+    registry = new ModelRegistry(config);
+    registries.set(config, registry);
+  }
+  return registry;
+}

@@ -1,0 +1,97 @@
+import type { Config, ProviderId, ThinkingMode } from "../config";
+import type { Env } from "../env";
+import type { ModelRegistry, ResolvedModel, ToolCategory } from "./registry";
+
+/** An image for a vision-capable model: base64 data with its media type. */
+export interface ImageInput {
+  mediaType: string;
+  data: string;
+}
+
+/** One model call in the provider-neutral shape every provider module maps to its wire format. */
+export interface ModelRequest {
+  systemPrompt: string;
+  /** The user content: request text with files already embedded as text. */
+  prompt: string;
+  images?: ImageInput[];
+  /** Requested temperature; corrected per model (fixed, range, discrete) or omitted when unsupported. */
+  temperature?: number;
+  /** Gemini thinking budget; ignored by providers without thinking budgets. */
+  thinkingMode?: ThinkingMode;
+  maxOutputTokens?: number;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+}
+
+export interface ModelResponse {
+  text: string;
+  usage: TokenUsage;
+  /** Normalised: "stop", "length", "safety", "tool_calls", or the provider's own word. */
+  finishReason: string;
+  /** The model the upstream says answered (may be a dated version of the requested one). */
+  modelName: string;
+  provider: ProviderId;
+}
+
+/** Streaming progress from a provider while it generates. */
+export interface GenerationProgress {
+  outputChars: number;
+}
+
+/** What a model call needs from its request: bindings, config, and a way to defer work. */
+export interface CallDeps {
+  env: Env;
+  config: Config;
+  registry: ModelRegistry;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: GenerationProgress) => void;
+}
+
+/** Which model to call: a name or alias, or none (auto mode picks by the tool's category). */
+export interface ModelChoice {
+  requested?: string;
+  category: ToolCategory;
+}
+
+export interface CallResult {
+  response: ModelResponse;
+  model: ResolvedModel;
+  /** Set when auto mode skipped a provider whose breaker was open. */
+  fallbackFrom?: { provider: ProviderId; reason: string };
+}
+
+export type ProviderErrorKind =
+  /** 429, 5xx, network, timeout: retried, counts against the breaker. */
+  | "retryable"
+  /** 400, 401, 403, 404, context length: not retried, not counted. */
+  | "final"
+  /** The content was blocked by the provider's safety policy. */
+  | "safety"
+  /** The model answered with nothing, twice. */
+  | "empty"
+  /** The provider's circuit breaker is open: failed fast without a call. */
+  | "breaker_open"
+  /** The caller cancelled. */
+  | "aborted";
+
+/** A failed model call, with a message fit to show the assistant. */
+export class ProviderError extends Error {
+  override name = "ProviderError";
+  constructor(
+    readonly provider: ProviderId,
+    readonly kind: ProviderErrorKind,
+    message: string,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,63 @@
+import type { z } from "zod";
+import type { Config } from "../config";
+import type { Env } from "../env";
+import type { ModelRegistry, ToolCategory } from "../providers/registry";
+
+/** What every tool handler receives besides its arguments. */
+export interface ToolContext {
+  env: Env;
+  config: Config;
+  registry: ModelRegistry;
+  /** The authenticated team; everything a tool stores is scoped by it. */
+  team: string;
+  requestId: string;
+  /** Fires when the client cancels the request. */
+  signal: AbortSignal;
+  /** Sends a progress notification when the client asked for them; a no-op otherwise. */
+  progress(message: string): Promise<void>;
+  /** Work that may finish after the response (cache writes, breaker reports). */
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+export interface ToolResult {
+  /** The text content: JSON for model-calling tools, as the original returned it. */
+  text: string;
+  /** Matches the tool's output schema when it has one. */
+  structured?: Record<string, unknown>;
+  isError?: boolean;
+}
+
+export interface ToolAnnotations {
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
+
+/** A tool reads like a card: name, description, schema, annotations, handler. */
+export interface ToolCard<Shape extends z.ZodRawShape = z.ZodRawShape> {
+  name: string;
+  title: string;
+  description: string;
+  /**
+   * Set for tools that call a model: the MCP layer then adds the `model` field (with the ranked
+   * models in auto mode) and auto mode picks a model of this category when none is given.
+   */
+  modelCategory?: ToolCategory;
+  input: Shape;
+  output?: z.ZodObject;
+  annotations: ToolAnnotations;
+  /** The MCP prompt (slash command) that invokes this tool; defaults to the tool's name. */
+  promptName?: string;
+  handler(args: z.infer<z.ZodObject<Shape>> & { model?: string }, ctx: ToolContext): Promise<ToolResult>;
+}
+
+/** Declares a tool card with its argument types inferred from its input shape. */
+export function defineTool<Shape extends z.ZodRawShape>(card: ToolCard<Shape>): ToolCard<Shape> {
+  return card;
+}
+
+/** An error meant for the assistant: its message becomes an `isError` result, verbatim. */
+export class ToolError extends Error {
+  override name = "ToolError";
+}

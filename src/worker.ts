@@ -1,0 +1,97 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { ConfigError, configOf } from "./config";
+import { listThreads } from "./conversation/threads";
+import type { AppBindings } from "./env";
+import { cacheStats } from "./kv-cache/cache";
+import { handleMcpRequest } from "./mcp/server";
+import { hostOriginGuard } from "./middleware/host-origin";
+import { teamAuth } from "./middleware/team-auth";
+import { NO_PROVIDER_MESSAGE, registryFor } from "./providers/registry";
+import { SERVER_NAME, SERVER_VERSION } from "./version";
+
+export { ConversationDO } from "./durable/conversation";
+export { ProviderBreakerDO } from "./durable/breaker";
+export { TeamDO } from "./durable/team";
+
+const app = new Hono<AppBindings>();
+
+app.use(requestId());
+
+// A configuration that cannot be parsed is the deployer's to fix: say which variable, on every route.
+app.use(async (c, next) => {
+  try {
+    configOf(c.env);
+  } catch (error) {
+    if (error instanceof ConfigError) return c.json({ error: "configuration", message: error.message }, 503);
+    throw error;
+  }
+  await next();
+});
+
+app.use(hostOriginGuard());
+
+app.get("/health", (c) => {
+  const config = configOf(c.env);
+  const registry = registryFor(config);
+  const providers = registry.providers.map((provider) => provider.id);
+  return c.json({
+    status: providers.length > 0 ? "ok" : "no_provider",
+    name: SERVER_NAME,
+    version: SERVER_VERSION,
+    teams: config.teamTokens ? "multi-team (TEAM_TOKENS)" : "single team 'default' (TEAM_TOKENS not set)",
+    providers,
+    models: registry.available().length,
+    ...(providers.length === 0 ? { message: NO_PROVIDER_MESSAGE } : {}),
+    caches: cacheStats(),
+  });
+});
+
+app.use("/mcp", teamAuth());
+app.use("/v1/*", teamAuth());
+
+app.use("/mcp", (c, next) =>
+  bodyLimit({
+    maxSize: configOf(c.env).maxRequestBodyBytes,
+    onError: (c) =>
+      c.json(
+        {
+          error: "payload_too_large",
+          message: `The request body exceeds ${configOf(c.env).maxRequestBodyBytes} bytes. Send large files through /v1/blobs and refer to them by path.`,
+        },
+        413,
+      ),
+  })(c, next),
+);
+
+app.all("/mcp", (c) => {
+  const config = configOf(c.env);
+  return handleMcpRequest(c.req.raw, {
+    env: c.env,
+    config,
+    registry: registryFor(config),
+    team: c.get("team"),
+    requestId: c.get("requestId"),
+    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+  });
+});
+
+app.get("/v1/threads", async (c) => {
+  const limit = Number(c.req.query("limit") ?? 20);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 200) {
+    return c.json({ error: "bad_request", message: "limit must be a whole number from 1 to 200." }, 400);
+  }
+  return c.json({ team: c.get("team"), threads: await listThreads({ env: c.env, team: c.get("team") }, limit) });
+});
+
+app.notFound((c) => c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}. The MCP endpoint is /mcp.` }, 404));
+
+app.onError((error, c) => {
+  if (error instanceof HTTPException) return error.getResponse();
+  console.error(JSON.stringify({ requestId: c.get("requestId"), error: String(error), stack: error.stack }));
+  return c.json({ error: "internal", message: `Unexpected server error (request id ${c.get("requestId")}).` }, 500);
+});
+
+export default app satisfies ExportedHandler<AppBindings["Bindings"]>;

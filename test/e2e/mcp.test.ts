@@ -1,0 +1,80 @@
+/**
+ * End to end: the real worker under `wrangler dev`, the fake upstream on loopback, and the
+ * official MCP SDK client over Streamable HTTP, as an assistant would use them.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
+import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
+
+let upstream: FakeUpstream;
+let worker: WorkerProcess;
+
+async function connect(url: string): Promise<Client> {
+  const client = new Client({ name: "e2e", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+function textOf(result: Awaited<ReturnType<Client["callTool"]>>): string {
+  return (result.content as Array<{ type: string; text: string }>)[0]?.text ?? "";
+}
+
+beforeAll(async () => {
+  upstream = await startFakeUpstream();
+  worker = await startWorker({
+    vars: { GEMINI_API_KEY: "test-key", GEMINI_BASE_URL: upstream.url, OPENAI_API_KEY: "test-key", OPENAI_BASE_URL: `${upstream.url}/v1` },
+  });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await upstream?.close();
+});
+
+describe("MCP over Streamable HTTP against wrangler dev", () => {
+  it("initializes, lists tools and calls listmodels and version", async () => {
+    const client = await connect(worker.mcpUrl);
+    expect(client.getServerVersion()?.name).toBe("zen-mcp-worker");
+    expect(client.getInstructions()).toContain("continuation_id");
+    const { tools } = await client.listTools();
+    expect(tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(["chat", "listmodels", "version", "threads"]));
+    const chatTool = tools.find((tool) => tool.name === "chat");
+    expect(JSON.stringify(chatTool?.inputSchema)).toContain("Top:");
+    const listing = JSON.parse(textOf(await client.callTool({ name: "listmodels", arguments: {} })));
+    expect(listing.content).toContain("gemini-2.5-flash");
+    expect(listing.metadata.configured_providers).toBe(2);
+    const version = JSON.parse(textOf(await client.callTool({ name: "version", arguments: {} })));
+    expect(version.metadata.providers).toEqual(["google", "openai"]);
+    await client.close();
+  });
+
+  it("returns a tool error as an isError result", async () => {
+    const client = await connect(worker.mcpUrl);
+    const result = await client.callTool({ name: "chat", arguments: { prompt: "hi", model: "no-such-model" } });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toContain("not available");
+    await client.close();
+  });
+
+  it("streams progress while a model answers and the fake upstream receives the prompt", async () => {
+    upstream.clearRequests();
+    const client = await connect(worker.mcpUrl);
+    const progress: string[] = [];
+    const result = await client.callTool(
+      { name: "chat", arguments: { prompt: "What is the capital of France?", model: "flash" } },
+      undefined,
+      { onprogress: (p) => progress.push(p.message ?? "") },
+    );
+    expect(result.isError).toBeFalsy();
+    const output = JSON.parse(textOf(result));
+    expect(output.status).toBe("continuation_available");
+    expect(output.content).toContain("fake:gemini-2.5-flash");
+    expect(output.metadata).toMatchObject({ model_used: "flash", provider_used: "google" });
+    expect(progress.length).toBeGreaterThan(0);
+    const sent = upstream.requests().find((request) => request.kind === "gemini");
+    expect(JSON.stringify(sent?.body)).toContain("What is the capital of France?");
+    await client.close();
+  });
+});

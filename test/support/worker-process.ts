@@ -1,0 +1,107 @@
+/**
+ * Starts the real worker under `wrangler dev` (local mode: no account, no network) on a free
+ * loopback port, with its state persisted in a directory the caller may reuse across restarts.
+ * Used by the end-to-end tests and the benchmarks.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+export interface WorkerProcess {
+  url: string;
+  mcpUrl: string;
+  port: number;
+  persistDir: string;
+  /** Output of wrangler so far (for failure messages). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  vars?: Record<string, string>;
+  /** Reuse a state directory (a restart keeps threads); a fresh temp dir by default. */
+  persistDir?: string;
+  /** Another wrangler config, e.g. a benchmark's baseline worker. */
+  config?: string;
+  timeoutMs?: number;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const force = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    child.once("exit", () => {
+      clearTimeout(force);
+      done();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+export async function startWorker(options: StartOptions = {}): Promise<WorkerProcess> {
+  const port = await freePort();
+  const persistDir = options.persistDir ?? mkdtempSync(join(tmpdir(), "zen-worker-"));
+  const vars = Object.entries(options.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}:${value}`]);
+  const args = [
+    join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
+    "dev",
+    "--config",
+    options.config ?? join(ROOT, "wrangler.toml"),
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(await freePort()),
+    "--persist-to",
+    persistDir,
+    "--log-level",
+    "warn",
+    "--show-interactive-dev-session=false",
+    ...vars,
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${output}`);
+    try {
+      const response = await fetch(`${url}/health`);
+      if (response.ok) {
+        await response.body?.cancel();
+        return { url, mcpUrl: `${url}/mcp`, port, persistDir, output: () => output, stop: () => stopProcess(child) };
+      }
+      await response.body?.cancel();
+    } catch {
+      // not listening yet
+    }
+    await sleep(200);
+  }
+  await stopProcess(child);
+  throw new Error(`wrangler dev did not become healthy on ${url} in time:\n${output}`);
+}

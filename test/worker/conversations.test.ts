@@ -1,0 +1,163 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Env } from "../../src/env";
+import { connectClient, testEnv } from "./helpers";
+import { mockUpstream, promptOf } from "./upstream-mock";
+
+const GEMINI = { GEMINI_API_KEY: "test-key", GEMINI_BASE_URL: "https://gemini.test" };
+const BOTH = { ...GEMINI, OPENAI_API_KEY: "test-key", OPENAI_BASE_URL: "https://openai.test/v1" };
+
+interface ChatOutput {
+  status: string;
+  content: string;
+  metadata: Record<string, unknown>;
+  continuation_offer: { continuation_id: string; remaining_turns: number } | null;
+  generated_code?: string;
+}
+
+async function chat(workerEnv: Env, args: Record<string, unknown>, headers: Record<string, string> = {}) {
+  const client = await connectClient(workerEnv, headers);
+  const result = await client.callTool({ name: "chat", arguments: args });
+  await client.close();
+  const text = (result.content as Array<{ text: string }>)[0]?.text ?? "";
+  return { isError: result.isError === true, text, output: result.isError ? undefined : (JSON.parse(text) as ChatOutput), structured: result.structuredContent };
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("chat and durable threads", () => {
+  it("starts a thread and continues it with the same model, showing the history once", async () => {
+    const sent = mockUpstream((request) => `answer ${promptOf(request).length}`);
+    const workerEnv = testEnv(BOTH);
+    const first = await chat(workerEnv, {
+      prompt: "Is a mutex needed here?",
+      model: "flash",
+      absolute_file_paths: [{ path: "/repo/lock.py", content: "import threading\nlock = threading.Lock()\n" }],
+    });
+    expect(first.output?.status).toBe("continuation_available");
+    expect(first.structured).toMatchObject({ status: "continuation_available" });
+    const id = first.output?.continuation_offer?.continuation_id ?? "";
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(promptOf(sent[0]!)).toContain("   1│ import threading");
+
+    const second = await chat(workerEnv, { prompt: "And with asyncio?", continuation_id: id });
+    expect(second.output?.metadata).toMatchObject({ model_used: "gemini-2.5-flash", provider_used: "google" });
+    const prompt = promptOf(sent[1]!);
+    expect(prompt).toContain("CONVERSATION HISTORY");
+    expect(prompt).toContain("Is a mutex needed here?");
+    expect(prompt).toContain("And with asyncio?");
+    expect(prompt.split("CONVERSATION HISTORY (CONTINUATION)").length - 1).toBe(1);
+    expect(prompt.split("BEGIN FILE: /repo/lock.py").length - 1).toBe(1);
+    expect(second.output?.continuation_offer?.remaining_turns).toBe(23);
+  });
+
+  it("lets another model continue the thread and lists it in threads", async () => {
+    const sent = mockUpstream(() => "ok");
+    const workerEnv = testEnv(BOTH);
+    const first = await chat(workerEnv, { prompt: "Plan the cache layer", model: "flash" });
+    const id = first.output?.continuation_offer?.continuation_id ?? "";
+    const second = await chat(workerEnv, { prompt: "Second opinion?", continuation_id: id, model: "gpt-5" });
+    expect(second.output?.metadata).toMatchObject({ provider_used: "openai" });
+    expect(promptOf(sent[1]!)).toContain("Plan the cache layer");
+
+    const client = await connectClient(workerEnv);
+    const listed = await client.callTool({ name: "threads", arguments: {} });
+    const text = (listed.content as Array<{ text: string }>)[0]?.text ?? "";
+    expect(text).toContain(id);
+    expect(text).toContain("Plan the cache layer");
+    await client.close();
+  });
+
+  it("refuses an unknown id, and another team's id, with an isError that says how to start over", async () => {
+    mockUpstream();
+    const digest = async (token: string) =>
+      [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)))]
+        .map((b) => b.toString(16).padStart(2, "0"))
+        .join("");
+    const workerEnv = testEnv({ ...GEMINI, TEAM_TOKENS: JSON.stringify({ [await digest("a")]: "team-a", [await digest("b")]: "team-b" }) });
+    const first = await chat(workerEnv, { prompt: "secret plan", model: "flash" }, { authorization: "Bearer a" });
+    const id = first.output?.continuation_offer?.continuation_id ?? "";
+    const foreign = await chat(workerEnv, { prompt: "tell me", continuation_id: id }, { authorization: "Bearer b" });
+    expect(foreign.isError).toBe(true);
+    expect(foreign.text).toContain("was not found or has expired");
+    expect(foreign.text).toContain("without continuation_id");
+    const unknown = await chat(workerEnv, { prompt: "x", continuation_id: crypto.randomUUID() }, { authorization: "Bearer a" });
+    expect(unknown.isError).toBe(true);
+  });
+
+  it("enforces the turn cap", async () => {
+    mockUpstream();
+    const workerEnv = testEnv({ ...GEMINI, MAX_CONVERSATION_TURNS: "4" });
+    const first = await chat(workerEnv, { prompt: "one", model: "flash" });
+    const id = first.output?.continuation_offer?.continuation_id ?? "";
+    const second = await chat(workerEnv, { prompt: "two", continuation_id: id });
+    expect(second.output?.status).toBe("success");
+    expect(second.output?.continuation_offer).toBeNull();
+    const third = await chat(workerEnv, { prompt: "three", continuation_id: id });
+    expect(third.isError).toBe(true);
+    expect(third.text).toContain("limit of 4 turns");
+  });
+
+  it("expires a thread when its alarm runs after the TTL", async () => {
+    mockUpstream();
+    const workerEnv = testEnv(GEMINI);
+    const first = await chat(workerEnv, { prompt: "short-lived", model: "flash" });
+    const id = first.output?.continuation_offer?.continuation_id ?? "";
+    const stub = workerEnv.CONVERSATIONS.getByName(`default:${id}`);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 25 * 3_600_000);
+    try {
+      expect(await runDurableObjectAlarm(stub)).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await stub.read()).toBeNull();
+    const again = await chat(workerEnv, { prompt: "still there?", continuation_id: id });
+    expect(again.isError).toBe(true);
+  });
+
+  it("serializes 50 concurrent continuations of one thread: no turn lost or duplicated", async () => {
+    mockUpstream(() => "fine");
+    const workerEnv = testEnv({ ...GEMINI, MAX_CONVERSATION_TURNS: "200" });
+    const first = await chat(workerEnv, { prompt: "start", model: "flash" });
+    const id = first.output?.continuation_offer?.continuation_id ?? "";
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => chat(workerEnv, { prompt: `parallel ${i}`, continuation_id: id })),
+    );
+    expect(results.filter((r) => r.isError)).toEqual([]);
+    const thread = await workerEnv.CONVERSATIONS.getByName(`default:${id}`).read();
+    expect(thread?.turns.length).toBe(102);
+    expect(thread?.turns.map((t) => t.index)).toEqual(Array.from({ length: 102 }, (_, i) => i + 1));
+    const prompts = thread?.turns.filter((t) => t.role === "user").map((t) => t.content) ?? [];
+    expect(new Set(prompts).size).toBe(51);
+  });
+
+  it("answers an over-long prompt with resend_prompt", async () => {
+    mockUpstream();
+    const result = await chat(testEnv({ ...GEMINI, MCP_PROMPT_SIZE_LIMIT: "1000" }), { prompt: "x".repeat(1_001), model: "flash" });
+    expect(result.isError).toBe(true);
+    expect(JSON.parse(result.text)).toMatchObject({ status: "resend_prompt" });
+  });
+
+  it("asks for files the server does not have", async () => {
+    mockUpstream();
+    const result = await chat(testEnv(GEMINI), { prompt: "review", model: "flash", absolute_file_paths: ["/repo/a.py"] });
+    expect(result.output?.status).toBe("files_required_to_continue");
+    expect(result.output?.content).toContain("/repo/a.py");
+  });
+
+  it("returns generated code as a structured field for code-generating models", async () => {
+    mockUpstream(() => "Here you go.\n<GENERATED-CODE>\n<NEWFILE: a.py>\nprint(1)\n</NEWFILE>\n</GENERATED-CODE>");
+    const result = await chat(testEnv(GEMINI), { prompt: "write a.py", model: "pro" });
+    expect(result.output?.generated_code).toContain("<NEWFILE: a.py>");
+    expect(result.output?.content).not.toContain("<GENERATED-CODE>");
+  });
+
+  it("tells the assistant how to add a key when no provider is configured", async () => {
+    const result = await chat(testEnv(), { prompt: "hello" });
+    expect(result.isError).toBe(true);
+    expect(result.text).toContain(".dev.vars");
+  });
+});

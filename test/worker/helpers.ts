@@ -1,0 +1,53 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import type { Env } from "../../src/env";
+import worker from "../../src/worker";
+
+/** The real bindings of wrangler.toml (DOs, KV, vars) with some variables replaced. */
+export function testEnv(overrides: Record<string, string> = {}): Env {
+  return { ...(env as unknown as Env), ...overrides };
+}
+
+/** Sends a request to the worker with the given env, waiting for its deferred work too. */
+export async function callWorker(request: Request, workerEnv: Env = testEnv()): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(request, workerEnv, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+export const MCP_URL = "http://localhost/mcp";
+
+/** A JSON-RPC POST as a Streamable HTTP client sends it. */
+export function mcpPost(body: unknown, headers: Record<string, string> = {}): Request {
+  return new Request(MCP_URL, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+/** The JSON-RPC messages of an SSE (or plain JSON) response body. */
+export async function rpcMessages(response: Response): Promise<Array<Record<string, unknown>>> {
+  const text = await response.text();
+  if ((response.headers.get("content-type") ?? "").includes("application/json")) return [JSON.parse(text)];
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith("data:"))
+    .map((line) => line.slice(5).trim())
+    .filter((data) => data !== "")
+    .map((data) => JSON.parse(data) as Record<string, unknown>);
+}
+
+/** The official MCP SDK client, connected to the worker in this isolate. */
+export async function connectClient(workerEnv: Env = testEnv(), headers: Record<string, string> = {}): Promise<Client> {
+  const transport = new StreamableHTTPClientTransport(new URL(MCP_URL), {
+    fetch: (input, init) => callWorker(new Request(input, init), workerEnv),
+    requestInit: { headers },
+  });
+  const client = new Client({ name: "worker-test", version: "1.0.0" });
+  await client.connect(transport);
+  return client;
+}

@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { PROVIDER_IDS, parseConfig } from "../../src/config";
+import { shippedModelsOf } from "../../src/providers/capabilities";
+import { ModelRegistry, splitOption } from "../../src/providers/registry";
+
+describe("shipped model registries", () => {
+  it("parse for every provider, and no name or alias points to two models of a provider", () => {
+    for (const provider of PROVIDER_IDS) {
+      const names = shippedModelsOf(provider).flatMap((m) => [...new Set([m.modelName.toLowerCase(), ...m.aliases])]);
+      expect(new Set(names).size, provider).toBe(names.length);
+    }
+    expect(shippedModelsOf("google").length).toBe(5);
+    expect(shippedModelsOf("openai").length).toBe(13);
+  });
+});
+
+describe("ModelRegistry", () => {
+  const registry = (vars: Record<string, string>) => new ModelRegistry(parseConfig(vars));
+
+  it("resolves aliases case-insensitively by provider priority, OpenRouter last", () => {
+    const both = registry({ GEMINI_API_KEY: "k", OPENROUTER_API_KEY: "k" });
+    expect(both.resolve("FLASH").provider.id).toBe("google");
+    expect(both.resolve("flash").capabilities.modelName).toBe("gemini-2.5-flash");
+    expect(registry({ OPENROUTER_API_KEY: "k" }).resolve("flash").provider.id).toBe("openrouter");
+    expect(both.resolve("mistralai/some-new-model").capabilities.contextWindow).toBe(32_768);
+  });
+
+  it("applies allow-lists, accepting an alias for its model", () => {
+    const restricted = registry({ OPENAI_API_KEY: "k", OPENAI_ALLOWED_MODELS: "mini, o3" });
+    expect(restricted.available().map((m) => m.modelName).sort()).toEqual(["gpt-5-mini", "o3"]);
+    expect(() => restricted.resolve("gpt-5")).toThrow(/not allowed by restriction policy/);
+    expect(() => restricted.resolve("nonsense")).toThrow(/not available.*gpt-5-mini/);
+  });
+
+  it("picks auto-mode models by category", () => {
+    const both = registry({ GEMINI_API_KEY: "k", OPENAI_API_KEY: "k" });
+    expect(both.autoMode).toBe(true);
+    expect(both.preferredFor("extended_reasoning")?.capabilities.modelName).toBe("gemini-3-pro-preview");
+    expect(both.preferredFor("fast_response")?.capabilities.modelName).toBe("gemini-2.5-flash");
+    expect(both.preferredFor("extended_reasoning", (p) => p !== "google")?.capabilities.modelName).toBe("gpt-5.1-codex");
+    expect(registry({ OPENAI_API_KEY: "k", DEFAULT_MODEL: "o3" }).autoMode).toBe(false);
+  });
+
+  it("splits model:option except for vendor/model names", () => {
+    expect(splitOption("llama3.2:8b")).toEqual({ name: "llama3.2", option: "8b" });
+    expect(splitOption("meta/llama:free")).toEqual({ name: "meta/llama:free" });
+  });
+});
