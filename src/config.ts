@@ -38,6 +38,8 @@ export interface Config {
   teamTokens: ReadonlyMap<string, string> | null;
   allowedHostnames: string[];
   maxRequestBodyBytes: number;
+  /** Upload limits; a multipart part is a whole number of 1 MiB chunks. */
+  blobs: { maxBytes: number; teamQuotaBytes: number; partChunks: number };
   breaker: { failureThreshold: number; cooldownMs: number };
   providerCall: { deadlineMs: number; maxAttempts: number };
 }
@@ -206,6 +208,11 @@ export function parseConfig(vars: Vars): Config {
     teamTokens: teamTokens(vars),
     allowedHostnames: list(vars, "ALLOWED_HOSTNAMES"),
     maxRequestBodyBytes: integer(vars, "MAX_REQUEST_BODY_BYTES", 4 * 1024 * 1024, 1_024, 100 * 1024 * 1024),
+    blobs: {
+      maxBytes: integer(vars, "MAX_BLOB_BYTES", 2 * 1024 ** 3, 1_024, 64 * 1024 ** 3),
+      teamQuotaBytes: integer(vars, "TEAM_BLOB_QUOTA_BYTES", 50 * 1024 ** 3, 1_024, 1024 ** 5),
+      partChunks: integer(vars, "BLOB_PART_MIB", 64, 1, 95),
+    },
     breaker: {
       failureThreshold: integer(vars, "BREAKER_FAILURE_THRESHOLD", 5, 1, 1_000),
       cooldownMs: integer(vars, "BREAKER_COOLDOWN_SECONDS", 30, 1, 3_600) * 1_000,

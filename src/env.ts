@@ -1,3 +1,4 @@
+import type { BlobDO } from "./durable/blob";
 import type { ConversationDO } from "./durable/conversation";
 import type { ProviderBreakerDO } from "./durable/breaker";
 import type { TeamDO } from "./durable/team";
@@ -10,6 +11,7 @@ export interface Env {
   CONVERSATIONS: DurableObjectNamespace<ConversationDO>;
   BREAKERS: DurableObjectNamespace<ProviderBreakerDO>;
   TEAMS: DurableObjectNamespace<TeamDO>;
+  BLOBS: DurableObjectNamespace<BlobDO>;
   CACHE: KVNamespace;
   [variable: string]: unknown;
 }

@@ -5,6 +5,7 @@ import { requestId } from "hono/request-id";
 import { ConfigError, configOf } from "./config";
 import { listThreads } from "./conversation/threads";
 import type { AppBindings } from "./env";
+import { blobRoutes, workspaceOf, workspaceRoutes } from "./files/routes";
 import { cacheStats } from "./kv-cache/cache";
 import { handleMcpRequest } from "./mcp/server";
 import { hostOriginGuard } from "./middleware/host-origin";
@@ -12,6 +13,7 @@ import { teamAuth } from "./middleware/team-auth";
 import { NO_PROVIDER_MESSAGE, registryFor } from "./providers/registry";
 import { SERVER_NAME, SERVER_VERSION } from "./version";
 
+export { BlobDO } from "./durable/blob";
 export { ConversationDO } from "./durable/conversation";
 export { ProviderBreakerDO } from "./durable/breaker";
 export { TeamDO } from "./durable/team";
@@ -73,10 +75,15 @@ app.all("/mcp", (c) => {
     config,
     registry: registryFor(config),
     team: c.get("team"),
+    // The bridge names its workspace so that paths resolve through that workspace's manifest.
+    workspace: workspaceOf(c.req.header("x-zen-workspace")),
     requestId: c.get("requestId"),
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
   });
 });
+
+app.route("/v1/blobs", blobRoutes);
+app.route("/v1/workspaces", workspaceRoutes);
 
 app.get("/v1/threads", async (c) => {
   const limit = Number(c.req.query("limit") ?? 20);

@@ -1,5 +1,5 @@
 import type { Thread, Turn } from "../durable/conversation";
-import { embedFiles, estimateTokens, type FileText } from "../files/embed";
+import { estimateTokens, type EmbeddedFiles } from "../files/embed";
 import type { TokenBudget } from "./budget";
 
 /**
@@ -44,30 +44,28 @@ export interface RenderedHistory {
   tokens: number;
   turnsShown: number;
   turnsOmitted: number;
-  /** Paths whose content the history section carries: a new request need not embed them again. */
-  filesShown: string[];
 }
 
 /**
- * The conversation so far, for the next model: the thread's files (latest content, line-numbered),
- * then the turns that fit the history budget, chosen newest-first and shown oldest-first.
+ * The conversation so far, for the next model: the thread's files (embedded by the caller within
+ * the file budget), then the turns that fit the history budget, chosen newest-first and shown
+ * oldest-first, with notes on what was left out.
  */
 export function renderHistory(
   thread: Thread,
-  files: FileText[],
-  omittedFiles: string[],
+  files: EmbeddedFiles,
+  omittedFiles: number,
   budget: TokenBudget,
   maxTurns: number,
 ): RenderedHistory {
-  const embedded = embedFiles(files, budget.files);
-  const omittedCount = omittedFiles.length + embedded.skipped.length;
+  const omittedCount = omittedFiles + files.skipped.length;
   const fileSection =
-    files.length > 0 || omittedCount > 0
+    files.text !== "" || omittedCount > 0
       ? [
           "=== FILES REFERENCED IN THIS CONVERSATION ===",
-          "These files were shared earlier in this thread (latest content shown).",
+          "These files were shared earlier in this thread (as last sent).",
           ...(omittedCount > 0 ? [`[NOTE: ${omittedCount} file(s) left out to stay within the token budget]`] : []),
-          embedded.text,
+          files.text,
           "=== END REFERENCED FILES ===",
           "",
         ].join("\n")
@@ -101,5 +99,5 @@ export function renderHistory(
     "",
     "Build on the history above: do not repeat or summarize earlier analysis; answer the new input in its light.",
   ].join("\n");
-  return { text, tokens: estimateTokens(text), turnsShown: chosen.length, turnsOmitted, filesShown: embedded.embedded };
+  return { text, tokens: estimateTokens(text), turnsShown: chosen.length, turnsOmitted };
 }

@@ -1,8 +1,7 @@
 import type { Config } from "../config";
-import type { AppendResult, Json, NewTurn, Thread, ThreadInfo, ThreadLimits } from "../durable/conversation";
+import type { AppendResult, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits } from "../durable/conversation";
 import type { ThreadSummary } from "../durable/team";
 import type { Env } from "../env";
-import type { FileText } from "../files/embed";
 import { ToolError } from "../tools/define";
 
 /**
@@ -79,7 +78,7 @@ export async function createThread(
   scope: ThreadScope,
   start: { creatorTool: string; initialContext: { [key: string]: Json }; title: string },
   turns: NewTurn[],
-  files: FileText[],
+  files: StoredFile[],
 ): Promise<ThreadInfo> {
   const threadId = crypto.randomUUID();
   const stub = threadStub(scope, threadId);
@@ -88,12 +87,12 @@ export async function createThread(
 }
 
 /** Appends turns to a thread; the object serializes concurrent appends. */
-export async function appendTurns(scope: ThreadScope, threadId: string, turns: NewTurn[], files: FileText[]): Promise<ThreadInfo> {
+export async function appendTurns(scope: ThreadScope, threadId: string, turns: NewTurn[], files: StoredFile[]): Promise<ThreadInfo> {
   return checked(scope, threadId, await threadStub(scope, threadId).appendTurns(turns, limitsOf(scope.config), files));
 }
 
-export async function threadFileContents(scope: ThreadScope, threadId: string, paths: string[]): Promise<FileText[]> {
-  return paths.length === 0 ? [] : threadStub(scope, threadId).fileContents(paths);
+export async function storedFiles(scope: ThreadScope, threadId: string, paths: string[]): Promise<StoredFile[]> {
+  return paths.length === 0 ? [] : threadStub(scope, threadId).storedFiles(paths);
 }
 
 export async function listThreads(scope: Pick<ThreadScope, "env" | "team">, limit: number): Promise<ThreadSummary[]> {

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { estimateTokens, type FileText } from "../files/embed";
+import type { FileEntry } from "../files/resolve";
 
 type JsonLeaf = string | number | boolean | null;
 /**
@@ -40,7 +40,14 @@ export interface ThreadInfo {
   turnCount: number;
 }
 
-/** A file the thread has seen: its latest content is kept, so history shows what the model last saw. */
+/**
+ * A file the thread has seen, as last sent: inline content is kept here, an uploaded file by its
+ * content hash, so history shows what the model last saw.
+ */
+export interface StoredFile extends FileEntry {
+  tokens: number;
+}
+
 export interface FileMeta {
   path: string;
   tokens: number;
@@ -111,7 +118,7 @@ export class ConversationDO extends DurableObject<Env> {
         files TEXT NOT NULL, images TEXT NOT NULL, tool TEXT NOT NULL,
         provider TEXT, model TEXT, usage TEXT, metadata TEXT, created_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS files (
-        path TEXT PRIMARY KEY, content TEXT NOT NULL, modified_at INTEGER, tokens INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+        path TEXT PRIMARY KEY, content TEXT, sha256 TEXT, tokens INTEGER NOT NULL, updated_at INTEGER NOT NULL);
     `);
   }
 
@@ -120,7 +127,7 @@ export class ConversationDO extends DurableObject<Env> {
     info: Pick<ThreadInfo, "threadId" | "team" | "creatorTool" | "initialContext" | "title">,
     turns: NewTurn[],
     limits: ThreadLimits,
-    files: FileText[] = [],
+    files: StoredFile[] = [],
   ): Promise<AppendResult> {
     if (this.threadRow()) throw new Error(`Thread ${info.threadId} exists already.`);
     const now = Date.now();
@@ -150,13 +157,21 @@ export class ConversationDO extends DurableObject<Env> {
     return { ...info, turns, files };
   }
 
-  /** The latest content of some of the thread's files (only those asked for cross the wire). */
-  async fileContents(paths: string[]): Promise<FileText[]> {
+  /** Some of the thread's files as last sent (only those asked for cross the wire). */
+  async storedFiles(paths: string[]): Promise<StoredFile[]> {
     return paths.flatMap((path) =>
       this.sql
-        .exec<{ content: string; modified_at: number | null }>("SELECT content, modified_at FROM files WHERE path = ?", path)
+        .exec<{ content: string | null; sha256: string | null; tokens: number }>(
+          "SELECT content, sha256, tokens FROM files WHERE path = ?",
+          path,
+        )
         .toArray()
-        .map((row) => ({ path, content: row.content, ...(row.modified_at !== null ? { modifiedAt: row.modified_at } : {}) })),
+        .map((row) => ({
+          path,
+          tokens: row.tokens,
+          ...(row.content !== null ? { content: row.content } : {}),
+          ...(row.sha256 !== null ? { sha256: row.sha256 } : {}),
+        })),
     );
   }
 
@@ -164,7 +179,7 @@ export class ConversationDO extends DurableObject<Env> {
    * Appends turns atomically (a user turn and its answer go in together or not at all) and
    * pushes the expiry back. Refuses when the thread is gone or the turns would pass the cap.
    */
-  async appendTurns(turns: NewTurn[], limits: ThreadLimits, files: FileText[] = []): Promise<AppendResult> {
+  async appendTurns(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[] = []): Promise<AppendResult> {
     return this.append(turns, limits, files);
   }
 
@@ -179,7 +194,7 @@ export class ConversationDO extends DurableObject<Env> {
     this.createSchema();
   }
 
-  private append(turns: NewTurn[], limits: ThreadLimits, files: FileText[]): AppendResult {
+  private append(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[]): AppendResult {
     const row = this.threadRow();
     const count = this.turnCount();
     if (!row) return { ok: false, reason: "not_found", turnCount: 0 };
@@ -205,9 +220,9 @@ export class ConversationDO extends DurableObject<Env> {
       this.sql.exec(
         "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
         file.path,
-        file.content,
-        file.modifiedAt ?? null,
-        estimateTokens(file.content),
+        file.content ?? null,
+        file.sha256 ?? null,
+        file.tokens,
         now,
       );
     }

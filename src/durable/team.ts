@@ -24,9 +24,17 @@ interface SummaryRow extends Record<string, SqlStorageValue> {
 
 const MAX_LISTED = 200;
 
+/** A file a client registered: its absolute path in a workspace, and its content hash. */
+export interface ManifestEntry {
+  path: string;
+  sha256: string;
+}
+
 /**
- * The team's index, one object per team: which threads exist, so that users can find a thread
- * again without digging ids out of logs. Threads report to it after each turn, off the hot path.
+ * The team's index, one object per team: which threads exist (so users find a thread again
+ * without digging ids out of logs; threads report after each turn, off the hot path), the
+ * workspace manifests that map the assistant's absolute paths to uploaded blobs, and the bytes
+ * of blobs stored, for the quota.
  */
 export class TeamDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -36,7 +44,52 @@ export class TeamDO extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     this.sql.exec(`CREATE TABLE IF NOT EXISTS threads (
       thread_id TEXT PRIMARY KEY, creator_tool TEXT NOT NULL, title TEXT NOT NULL, turn_count INTEGER NOT NULL,
-      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL)`);
+      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS manifest (
+        workspace TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, updated_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace, path));
+      CREATE TABLE IF NOT EXISTS blob_usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);`);
+  }
+
+  /** Registers (or moves) paths of a workspace to content hashes. */
+  async registerFiles(workspace: string, entries: ManifestEntry[]): Promise<number> {
+    const now = Date.now();
+    for (const entry of entries) {
+      this.sql.exec("INSERT OR REPLACE INTO manifest VALUES (?, ?, ?, ?)", workspace, entry.path, entry.sha256, now);
+    }
+    return entries.length;
+  }
+
+  /** The registered hash of each path that has one. */
+  async lookupFiles(workspace: string, paths: string[]): Promise<ManifestEntry[]> {
+    return paths.flatMap((path) =>
+      this.sql
+        .exec<{ sha256: string }>("SELECT sha256 FROM manifest WHERE workspace = ? AND path = ?", workspace, path)
+        .toArray()
+        .map((row) => ({ path, sha256: row.sha256 })),
+    );
+  }
+
+  /** Every registered file below a directory (the prefix ends with a separator), in path order. */
+  async filesUnder(workspace: string, directoryPrefix: string, limit: number): Promise<ManifestEntry[]> {
+    return this.sql
+      .exec<ManifestEntry & Record<string, SqlStorageValue>>(
+        "SELECT path, sha256 FROM manifest WHERE workspace = ? AND substr(path, 1, ?) = ? ORDER BY path LIMIT ?",
+        workspace,
+        directoryPrefix.length,
+        directoryPrefix,
+        limit,
+      )
+      .toArray()
+      .map((row) => ({ path: row.path, sha256: row.sha256 }));
+  }
+
+  async blobBytes(): Promise<number> {
+    return this.sql.exec<{ bytes: number }>("SELECT bytes FROM blob_usage").toArray()[0]?.bytes ?? 0;
+  }
+
+  async addBlobBytes(bytes: number): Promise<void> {
+    this.sql.exec("INSERT INTO blob_usage VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET bytes = bytes + excluded.bytes", bytes);
   }
 
   async recordThread(summary: ThreadSummary): Promise<void> {

@@ -1,14 +1,7 @@
 /**
  * How files are shown to a model: the original's BEGIN/END FILE markers with `NNNN│` line
- * numbers (on in history too, unlike the original), error markers, and token estimates.
+ * numbers (in history too, unlike the original), error markers, and token budgets.
  */
-
-/** A file's text as a tool received it, with when it was last changed if known. */
-export interface FileText {
-  path: string;
-  content: string;
-  modifiedAt?: number;
-}
 
 /** The original's estimate: four characters per token. */
 export function estimateTokens(text: string): number {
@@ -23,45 +16,69 @@ export function numberLines(content: string): string {
   return lines.map((line, i) => `${String(i + 1).padStart(width, " ")}│ ${line}`).join("\n");
 }
 
-function timestamp(ms: number): string {
-  return `${new Date(ms).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+/**
+ * A file to embed: its size is known up front (token estimate and line count) and its text is
+ * loaded only if it fits the budget, so a file that will be skipped is never read.
+ */
+export interface FileSource {
+  path: string;
+  /** Characters / 4 of the content. */
+  tokens: number;
+  lines: number;
+  /** Set when there is no text to show: the file is binary, or its content is gone. */
+  unavailable?: "binary" | "missing";
+  load(): Promise<string>;
 }
 
-/** One file between its markers, line-numbered. */
-export function embedFile(file: FileText): string {
-  const modified = file.modifiedAt !== undefined ? ` (Last modified: ${timestamp(file.modifiedAt)})` : "";
-  return `\n--- BEGIN FILE: ${file.path}${modified} ---\n${numberLines(file.content)}\n--- END FILE: ${file.path} ---\n`;
+export function inlineSource(path: string, content: string): FileSource {
+  return { path, tokens: estimateTokens(content), lines: content.split("\n").length, load: async () => content };
 }
 
-export function missingFileMarker(path: string): string {
-  return `\n--- FILE NOT FOUND: ${path} ---\n`;
+/** What a file costs embedded: its content plus the "NNNN│ " prefixes and the markers. */
+function embeddedCost(source: FileSource): number {
+  const prefix = Math.max(4, String(source.lines).length) + 2;
+  return source.tokens + Math.ceil((source.lines * prefix + 2 * source.path.length + 60) / 4);
+}
+
+export function embedFile(path: string, content: string): string {
+  return `\n--- BEGIN FILE: ${path} ---\n${numberLines(content)}\n--- END FILE: ${path} ---\n`;
 }
 
 export interface EmbeddedFiles {
   text: string;
-  embedded: string[];
+  /** Path and content of every file embedded, in order. */
+  embedded: Array<{ path: string; content: string }>;
   skipped: string[];
   tokens: number;
 }
 
 /**
  * Embeds files in order while they fit the token budget; the rest are named in a SKIPPED
- * section (ten at most, then a count) so the model knows what it did not see.
+ * section (ten at most, then a count), and binary files get a marker, so the model knows what
+ * it did not see.
  */
-export function embedFiles(files: FileText[], budgetTokens: number): EmbeddedFiles {
+export async function embedSources(sources: FileSource[], budgetTokens: number): Promise<EmbeddedFiles> {
   const parts: string[] = [];
-  const embedded: string[] = [];
+  const embedded: Array<{ path: string; content: string }> = [];
   const skipped: string[] = [];
   let tokens = 0;
-  for (const file of files) {
-    const block = embedFile(file);
-    const cost = estimateTokens(block);
-    if (tokens + cost > budgetTokens) {
-      skipped.push(file.path);
+  for (const source of sources) {
+    if (source.unavailable === "binary") {
+      parts.push(`\n--- NOT A TEXT FILE: ${source.path} (binary content is not embedded) ---\n`);
       continue;
     }
-    parts.push(block);
-    embedded.push(file.path);
+    if (source.unavailable === "missing") {
+      parts.push(`\n--- FILE NOT FOUND: ${source.path} ---\n`);
+      continue;
+    }
+    const cost = embeddedCost(source);
+    if (tokens + cost > budgetTokens) {
+      skipped.push(source.path);
+      continue;
+    }
+    const content = await source.load();
+    parts.push(embedFile(source.path, content));
+    embedded.push({ path: source.path, content });
     tokens += cost;
   }
   if (skipped.length > 0) {

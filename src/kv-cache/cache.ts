@@ -37,10 +37,17 @@ export class KvCache<T> {
   }
 
   /**
-   * The cached value of `key`, or `compute()`'s result, which is then stored in both layers.
-   * `defer` receives the KV write so the caller can hand it to `ctx.waitUntil`.
+   * The cached value of `key`, or `compute()`'s result, which is then stored in both layers
+   * unless `keep` says not to (e.g. "not found yet" answers). `defer` receives the KV write so
+   * the caller can hand it to `ctx.waitUntil`.
    */
-  async get(kv: KVNamespace, key: string, compute: () => T | Promise<T>, defer: (work: Promise<unknown>) => void): Promise<T> {
+  async get(
+    kv: KVNamespace,
+    key: string,
+    compute: () => T | Promise<T>,
+    defer: (work: Promise<unknown>) => void,
+    keep: (value: T) => boolean = () => true,
+  ): Promise<T> {
     const fullKey = `${this.name}:${key}`;
     const remembered = this.memory.get(fullKey);
     if (remembered !== undefined) {
@@ -56,6 +63,7 @@ export class KvCache<T> {
     }
     this.counters.misses++;
     const value = await compute();
+    if (!keep(value)) return value;
     this.touch(fullKey, value);
     defer(kv.put(fullKey, JSON.stringify(value), { expirationTtl: Math.max(60, this.options.ttlSeconds) }));
     return value;

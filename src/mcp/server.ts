@@ -23,6 +23,7 @@ export interface McpRequestDeps {
   config: Config;
   registry: ModelRegistry;
   team: string;
+  workspace: string;
   requestId: string;
   waitUntil(promise: Promise<unknown>): void;
 }

@@ -34,6 +34,8 @@ interface Entry {
 interface View {
   entries: Map<ProviderId, Entry>;
   refreshing: Set<ProviderId>;
+  /** First reads, shared by the isolate's concurrent callers. */
+  loading: Map<ProviderId, Promise<void>>;
 }
 
 // Per env object (one per isolate in production, as with configOf); a fresh env is a fresh view.
@@ -43,7 +45,8 @@ const views = new WeakMap<Env, View>();
  * The isolate's view of the providers' circuit breakers. Reads are synchronous against a cache
  * refreshed in the background, so a call through a closed breaker never waits for the Durable
  * Object; outcomes update the local view at once and reach the object through waitUntil. Only
- * recovery (asking for the single probe of a half-open breaker) waits for the object.
+ * an isolate's first look at a provider and recovery (asking for the single probe of a
+ * half-open breaker) wait for the object.
  */
 export class ProviderBreakers {
   private readonly view: View;
@@ -52,7 +55,7 @@ export class ProviderBreakers {
   constructor(private readonly deps: BreakerDeps) {
     let view = views.get(deps.env);
     if (!view) {
-      view = { entries: new Map(), refreshing: new Set() };
+      view = { entries: new Map(), refreshing: new Set(), loading: new Map() };
       views.set(deps.env, view);
     }
     this.view = view;
@@ -62,6 +65,31 @@ export class ProviderBreakers {
       // A probe cannot outlive its call's deadline; after that its caller is presumed gone.
       probeLeaseMs: deps.config.providerCall.deadlineMs,
     };
+  }
+
+  /**
+   * Reads the state of providers this isolate has never seen, once: a new isolate must not send
+   * calls to a provider whose breaker is open elsewhere. Known providers cost nothing here.
+   */
+  async load(providers: readonly ProviderId[]): Promise<void> {
+    await Promise.all(
+      providers
+        .filter((provider) => !this.view.entries.has(provider))
+        .map((provider) => {
+          let loading = this.view.loading.get(provider);
+          if (!loading) {
+            // An unreachable object reads as closed: it must not block calls.
+            loading = this.call(provider, (stub) => stub.state(this.settings))
+              .then(
+                (snapshot) => this.store(provider, snapshot, this.version(provider)),
+                () => this.store(provider, { state: "closed", consecutiveFailures: 0 }, this.version(provider)),
+              )
+              .finally(() => this.view.loading.delete(provider));
+            this.view.loading.set(provider, loading);
+          }
+          return loading;
+        }),
+    );
   }
 
   /** The cached state (refreshed in the background when stale); undefined when never seen. */

@@ -32,11 +32,10 @@ interface Pick {
  */
 export async function callModel(deps: CallDeps, choice: ModelChoice, request: ModelRequest, options: CallOptions = {}): Promise<CallResult> {
   const breakers = new ProviderBreakers(deps);
-  const picked = await pick(deps, breakers, choice);
+  const picked = await pick(deps, breakers, choice, request);
   const provider = picked.model.provider.id;
   let outcome: BreakerOutcome = "neutral";
   try {
-    checkImages(deps.registry, picked.model, request.images);
     const response = await generateAnswer(deps, picked.model, request, options);
     outcome = "success";
     return { response, model: picked.model, ...(picked.fallbackFrom ? { fallbackFrom: picked.fallbackFrom } : {}) };
@@ -63,15 +62,19 @@ function outcomeOf(error: ProviderError): BreakerOutcome {
   }
 }
 
-async function pick(deps: CallDeps, breakers: ProviderBreakers, choice: ModelChoice): Promise<Pick> {
+/** The model to call, admitted by its breaker. Images are checked first: a refused request is no probe. */
+async function pick(deps: CallDeps, breakers: ProviderBreakers, choice: ModelChoice, request: ModelRequest): Promise<Pick> {
   const requested = choice.requested?.trim();
   if (requested && requested.toLowerCase() !== "auto") {
     const model = deps.registry.resolve(requested);
+    checkImages(deps.registry, model, request.images);
+    await breakers.load([model.provider.id]);
     const admission = await breakers.admit(model.provider.id);
     if (!admission.admitted) throw breakerOpen(model.provider.id, admission.snapshot);
     return { model, probe: admission.probe };
   }
   if (deps.registry.providers.length === 0) throw new ModelResolutionError(NO_PROVIDER_MESSAGE);
+  await breakers.load(deps.registry.providers.map((provider) => provider.id));
   // Auto mode walks the providers in priority order, skipping those whose breaker refuses calls.
   const skipped = new Map<ProviderId, BreakerSnapshot | undefined>();
   for (;;) {
@@ -85,6 +88,7 @@ async function pick(deps: CallDeps, breakers: ProviderBreakers, choice: ModelCho
       if (skipped.size > 0) throw allPaused(skipped);
       throw new ModelResolutionError(`No allowed model is available for auto mode (${choice.category}). Check the *_ALLOWED_MODELS settings.`);
     }
+    checkImages(deps.registry, model, request.images);
     const admission = await breakers.admit(model.provider.id);
     if (admission.admitted) {
       const [first] = skipped;

@@ -9,7 +9,7 @@ export const PROVIDER_LABELS: Record<ProviderId, string> = {
   azure: "Azure OpenAI",
   xai: "X.AI",
   dial: "DIAL",
-  custom: "The custom endpoint",
+  custom: "Custom endpoint",
   openrouter: "OpenRouter",
 };
 

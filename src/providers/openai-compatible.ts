@@ -1,6 +1,6 @@
 import type { ProviderId } from "../config";
 import type { ModelCapabilities } from "./capabilities";
-import { field, parseEventData, postJson, postStream, truncatedStream, PROVIDER_LABELS, type GenerateOptions, type SseEvent } from "./http";
+import { classifyStatus, field, parseEventData, postJson, postStream, truncatedStream, PROVIDER_LABELS, type GenerateOptions, type SseEvent } from "./http";
 import type { ResolvedModel } from "./registry";
 import { ProviderError, type ImageInput, type ModelRequest, type ModelResponse, type TokenUsage } from "./types";
 
@@ -143,12 +143,17 @@ function normaliseFinish(provider: ProviderId, reason: unknown): string {
   return value;
 }
 
-/** OpenRouter and some proxies answer 200 with `{"error": …}`, also in the middle of a stream. */
+/**
+ * OpenRouter and some proxies answer 200 with `{"error": …}`, also in the middle of a stream; its
+ * numeric code, when given, is classified like an HTTP status.
+ */
 function failOnEmbeddedError(provider: ProviderId, json: unknown): void {
   const error = field(json, "error");
   if (error === undefined || error === null) return;
   const message = stringOr(field(error, "message"), typeof error === "string" ? error : "unknown error");
-  throw new ProviderError(provider, "retryable", `${PROVIDER_LABELS[provider]} reported an error: ${message}`);
+  const code = field(error, "code");
+  const kind = typeof code === "number" ? classifyStatus(code, message) : "retryable";
+  throw new ProviderError(provider, kind, `${PROVIDER_LABELS[provider]} reported an error: ${message}`, typeof code === "number" ? code : undefined);
 }
 
 export function malformed(provider: ProviderId, what: string): ProviderError {

@@ -1,21 +1,16 @@
 import type { ThinkingMode } from "../config";
 import { budgetFor } from "../conversation/budget";
 import { historyFilePaths, renderHistory } from "../conversation/history";
-import {
-  appendTurns,
-  createThread,
-  loadThread,
-  remainingExchanges,
-  threadFileContents,
-  type ThreadScope,
-} from "../conversation/threads";
-import type { Json, NewTurn, Thread, ThreadInfo } from "../durable/conversation";
-import { embedFiles } from "../files/embed";
-import { referencePath, resolveFiles, type FileReference } from "../files/references";
+import { appendTurns, createThread, loadThread, remainingExchanges, storedFiles } from "../conversation/threads";
+import type { Json, NewTurn, StoredFile, Thread, ThreadInfo } from "../durable/conversation";
+import { embedSources } from "../files/embed";
+import { loadImages } from "../files/images";
+import type { FileReference } from "../files/references";
+import { resolveReferences, sourceOf, type FileEntry } from "../files/resolve";
 import { callModel } from "../providers/call";
 import type { ModelCapabilities } from "../providers/capabilities";
 import { ModelResolutionError, NO_PROVIDER_MESSAGE, type ResolvedModel, type ToolCategory } from "../providers/registry";
-import type { CallResult, ImageInput } from "../providers/types";
+import type { CallResult } from "../providers/types";
 import { ToolError, type ToolContext } from "./define";
 import { withHeartbeat } from "./heartbeat";
 
@@ -39,19 +34,6 @@ export type ConsultOutcome =
   | { kind: "answered"; call: CallResult; thread: ThreadInfo; remainingExchanges: number }
   | { kind: "files_required"; missing: string[] }
   | { kind: "prompt_too_large"; size: number; limit: number };
-
-const IMAGE_DATA_URL = /^data:(image\/[a-z0-9.+-]+);base64,([A-Za-z0-9+/=\s]+)$/i;
-
-function parseImages(images: string[]): { inputs: ImageInput[]; missing: string[] } {
-  const inputs: ImageInput[] = [];
-  const missing: string[] = [];
-  for (const image of images) {
-    const match = IMAGE_DATA_URL.exec(image);
-    if (match?.[1] && match[2]) inputs.push({ mediaType: match[1].toLowerCase(), data: match[2].replace(/\s/g, "") });
-    else missing.push(image);
-  }
-  return { inputs, missing };
-}
 
 function followUpInstructions(remaining: number): string {
   if (remaining <= 1) {
@@ -77,6 +59,25 @@ function lastAssistantModel(thread: Thread | undefined): string | undefined {
   return thread?.turns.findLast((turn) => turn.role === "assistant" && turn.model)?.model;
 }
 
+function sameContent(entry: FileEntry, stored: StoredFile | undefined): boolean {
+  return stored !== undefined && stored.sha256 === entry.sha256 && stored.content === entry.content;
+}
+
+/** The user content: the history when continuing, the request, its new files, the follow-up rules. */
+function composePrompt(parts: { history: string; request: string; files: string; alreadyShown: string[]; remaining: number }): string {
+  return [
+    ...(parts.history ? [parts.history, "", "=== NEW USER INPUT ==="] : ["=== USER REQUEST ==="]),
+    parts.request,
+    ...(parts.files !== "" ? ["", "=== CONTEXT FILES ===", parts.files, "=== END CONTEXT FILES ==="] : []),
+    ...(parts.alreadyShown.length > 0
+      ? ["", `(Also referenced, and shown in the conversation history above: ${parts.alreadyShown.join(", ")})`]
+      : []),
+    ...(parts.history ? [] : ["=== END REQUEST ==="]),
+    "",
+    followUpInstructions(parts.remaining),
+  ].join("\n");
+}
+
 /**
  * Asks a model, as one exchange of a durable thread: continues the thread when an id is given
  * (its history and files are shown to the model within the model's budgets), or starts one.
@@ -86,53 +87,44 @@ export async function consult(ctx: ToolContext, request: ConsultRequest): Promis
   if (request.prompt.length > ctx.config.promptSizeLimit) {
     return { kind: "prompt_too_large", size: request.prompt.length, limit: ctx.config.promptSizeLimit };
   }
-  const scope: ThreadScope = ctx;
-  const thread = request.continuationId ? await loadThread(scope, request.continuationId, 2) : undefined;
+  const thread = request.continuationId ? await loadThread(ctx, request.continuationId, 2) : undefined;
   const requestedModel = request.model ?? lastAssistantModel(thread);
   const model = plannedModel(ctx, requestedModel, request.category);
   const budget = budgetFor(model.capabilities.contextWindow);
 
-  const threadPaths = new Set(thread?.files.map((file) => file.path) ?? []);
-  const resolved = resolveFiles(request.files, threadPaths);
+  const resolved = await resolveReferences(ctx, request.files);
   if (resolved.invalid.length > 0) {
     throw new ToolError(
       `File paths must be full absolute paths (or 'sha256:<hex>', or {path, content} inline). Received: ${resolved.invalid.join(", ")}`,
     );
   }
-  const images = parseImages(request.images);
+  const images = await loadImages(ctx, request.images);
   const missing = [...resolved.missing, ...images.missing];
   if (missing.length > 0) return { kind: "files_required", missing };
 
-  // History: the thread's files (latest content) and the turns that fit, newest first.
+  // History: the thread's files as last sent, newest reference first, and the turns that fit.
   let history = "";
-  const historyContent = new Map<string, string>();
+  const shownInHistory = new Map<string, StoredFile>();
   if (thread) {
     const { admitted, omitted } = historyFilePaths(thread, budget.files);
-    const contents = await threadFileContents(scope, thread.threadId, admitted);
-    const rendered = renderHistory(thread, contents, omitted, budget, ctx.config.maxConversationTurns);
-    history = rendered.text;
-    for (const file of contents) if (rendered.filesShown.includes(file.path)) historyContent.set(file.path, file.content);
+    const stored = await storedFiles(ctx, thread.threadId, admitted);
+    const embedded = await embedSources(await Promise.all(stored.map((file) => sourceOf(ctx, file))), budget.files);
+    const embeddedPaths = new Set(embedded.embedded.map((file) => file.path));
+    for (const file of stored) if (embeddedPaths.has(file.path)) shownInHistory.set(file.path, file);
+    history = renderHistory(thread, embedded, omitted.length, budget, ctx.config.maxConversationTurns).text;
   }
   // A file the history already shows is not sent twice, unless its content has changed since.
-  const freshFiles = resolved.files.filter((file) => historyContent.get(file.path) !== file.content);
-  const alreadyShown = request.files.map(referencePath).filter((path) => historyContent.has(path) && !freshFiles.some((f) => f.path === path));
-  const fileBudget = Math.max(1_000, budget.files - 1_000);
-  const embedded = embedFiles(freshFiles, fileBudget);
-
-  const remainingBefore = remainingExchanges(thread?.turnCount ?? 0, ctx.config);
-  const prompt = [
-    ...(history ? [history, "", "=== NEW USER INPUT ==="] : ["=== USER REQUEST ==="]),
-    request.prompt,
-    ...(embedded.embedded.length > 0 || embedded.skipped.length > 0
-      ? ["", "=== CONTEXT FILES ===", embedded.text, "=== END CONTEXT FILES ==="]
-      : []),
-    ...(alreadyShown.length > 0
-      ? ["", `(Also referenced, and shown in the conversation history above: ${alreadyShown.join(", ")})`]
-      : []),
-    ...(history ? [] : ["=== END REQUEST ==="]),
-    "",
-    followUpInstructions(remainingBefore),
-  ].join("\n");
+  const sources = await Promise.all(resolved.entries.map((entry) => sourceOf(ctx, entry)));
+  const fresh = sources.filter((_, i) => !sameContent(resolved.entries[i]!, shownInHistory.get(resolved.entries[i]!.path)));
+  const alreadyShown = resolved.entries.filter((entry) => sameContent(entry, shownInHistory.get(entry.path))).map((e) => e.path);
+  const embedded = await embedSources(fresh, Math.max(1_000, budget.files - 1_000));
+  const prompt = composePrompt({
+    history,
+    request: request.prompt,
+    files: embedded.text,
+    alreadyShown,
+    remaining: remainingExchanges(thread?.turnCount ?? 0, ctx.config),
+  });
 
   const choice = { category: request.category, ...(requestedModel ? { requested: requestedModel } : {}) };
   const call = await withHeartbeat(ctx, `Consulting ${model.capabilities.modelName}`, (onProgress) =>
@@ -150,9 +142,9 @@ export async function consult(ctx: ToolContext, request: ConsultRequest): Promis
     ),
   );
 
-  const filePaths = [...new Set(request.files.map(referencePath))];
+  const files: StoredFile[] = resolved.entries.map((entry, i) => ({ ...entry, tokens: sources[i]?.tokens ?? 0 }));
   const turns: NewTurn[] = [
-    { role: "user", content: request.prompt, files: filePaths, images: request.images.map(describeImage), tool: request.tool },
+    { role: "user", content: request.prompt, files: files.map((f) => f.path), images: request.images.map(describeImage), tool: request.tool },
     {
       role: "assistant",
       content: call.response.text,
@@ -165,12 +157,12 @@ export async function consult(ctx: ToolContext, request: ConsultRequest): Promis
     },
   ];
   const info = thread
-    ? await appendTurns(scope, thread.threadId, turns, resolved.files)
+    ? await appendTurns(ctx, thread.threadId, turns, files)
     : await createThread(
-        scope,
+        ctx,
         { creatorTool: request.tool, initialContext: request.initialContext, title: request.prompt.slice(0, 120) },
         turns,
-        resolved.files,
+        files,
       );
   return { kind: "answered", call, thread: info, remainingExchanges: remainingExchanges(info.turnCount, ctx.config) };
 }

@@ -10,6 +10,8 @@ export interface ToolContext {
   registry: ModelRegistry;
   /** The authenticated team; everything a tool stores is scoped by it. */
   team: string;
+  /** The client's workspace, whose manifest maps its absolute paths to uploaded files. */
+  workspace: string;
   requestId: string;
   /** Fires when the client cancels the request. */
   signal: AbortSignal;

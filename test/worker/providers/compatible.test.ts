@@ -4,7 +4,7 @@ import * as custom from "../../../src/providers/custom";
 import * as dial from "../../../src/providers/dial";
 import * as openrouter from "../../../src/providers/openrouter";
 import * as xai from "../../../src/providers/xai";
-import { ALL_PROVIDERS, QUICK, mockFetch, providerOf, registryWith, resolve } from "./support";
+import { ALL_PROVIDERS, QUICK, data, mockFetch, providerOf, registryWith, resolve, sseResponse } from "./support";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -102,5 +102,21 @@ describe("OpenAI-compatible providers", () => {
     await custom.generate(providerOf(vars, "custom"), registryWith(vars).resolve("llama3.2"), request, QUICK);
     expect(sent[0]?.headers.get("authorization")).toBe("Bearer local-key");
     expect(sent[0]?.body["model"]).toBe("llama3.2");
+  });
+
+  it("OpenRouter: an error inside a 200 answer is classified by its code, also mid-stream", async () => {
+    const vars = ALL_PROVIDERS;
+    const model = registryWith(vars).resolve("sonnet");
+    mockFetch(Response.json({ error: { code: 400, message: "This endpoint's maximum context length is 200000 tokens" } }));
+    await expect(openrouter.generate(providerOf(vars, "openrouter"), model, request, QUICK)).rejects.toMatchObject({ kind: "final", status: 400 });
+
+    vi.restoreAllMocks();
+    const sent = mockFetch(
+      sseResponse([data({ choices: [{ index: 0, delta: { content: "par" } }] }), data({ error: { code: 502, message: "Provider returned error" } })]),
+      sseResponse([data({ choices: [{ index: 0, delta: { content: "full" }, finish_reason: "stop" }] }), "data: [DONE]\n\n"]),
+    );
+    const response = await openrouter.generate(providerOf(vars, "openrouter"), model, request, { ...QUICK, onProgress: () => undefined });
+    expect(sent).toHaveLength(2);
+    expect(response.text).toBe("full");
   });
 });

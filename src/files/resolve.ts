@@ -1,0 +1,112 @@
+import type { Env } from "../env";
+import { blobInfo, blobStub, readBlobText } from "./blob-store";
+import { inlineSource, type FileSource } from "./embed";
+import { isUsableReference, type FileReference } from "./references";
+
+/** A file a tool will use: uploaded (by content hash) or sent inline. */
+export interface FileEntry {
+  path: string;
+  sha256?: string;
+  content?: string;
+}
+
+/** Where a request's files are looked up: the team's blobs and the workspace's manifest. */
+export interface FileScope {
+  env: Env;
+  team: string;
+  workspace: string;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+/** Folders never expanded (the original's list): dependencies, builds, caches, VCS and IDE state. */
+const EXCLUDED_DIRECTORIES = new Set([
+  "node_modules", ".git", "venv", ".venv", "env", "__pycache__", "build", "dist", "target", "out", "vendor",
+  ".next", ".nuxt", ".idea", ".vscode", ".gradle", ".m2", "_build", "site", "coverage", "htmlcov",
+  ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".cache",
+]);
+
+const CODE_EXTENSIONS = new Set(
+  (
+    ".py .js .ts .jsx .tsx .java .cpp .c .h .hpp .cs .go .rs .rb .php .swift .kt .scala .r .m .mm .sql .sh .bash .zsh " +
+    ".fish .ps1 .bat .cmd .yml .yaml .json .xml .toml .ini .cfg .conf .properties .env .txt .md .rst .tex .html .css " +
+    ".scss .sass .less"
+  ).split(" "),
+);
+
+/** At most this many files come from one directory reference. */
+const MAX_DIRECTORY_FILES = 1_000;
+
+/** Whether a file found under a directory is one the original would have read. */
+export function isExpandable(relativePath: string): boolean {
+  const parts = relativePath.split(/[\\/]/);
+  const name = parts.at(-1) ?? "";
+  if (parts.some((part) => part.startsWith("."))) return false;
+  if (parts.slice(0, -1).some((part) => EXCLUDED_DIRECTORIES.has(part))) return false;
+  const dot = name.lastIndexOf(".");
+  return dot > 0 && CODE_EXTENSIONS.has(name.slice(dot).toLowerCase());
+}
+
+export interface ResolvedReferences {
+  entries: FileEntry[];
+  /** Paths the server has no content for: the assistant must upload or inline them. */
+  missing: string[];
+  /** Strings that are neither absolute paths nor content references. */
+  invalid: string[];
+}
+
+/**
+ * Resolves tool file arguments: inline content as given; `sha256:<hex>` to the team's blob; an
+ * absolute path through the workspace manifest, or, when it names a directory, to the registered
+ * files below it (the original's exclusions and code extensions). Order is kept, duplicates dropped.
+ */
+export async function resolveReferences(scope: FileScope, references: FileReference[]): Promise<ResolvedReferences> {
+  const team = scope.env.TEAMS.getByName(scope.team);
+  const paths = references.filter((r): r is string => typeof r === "string" && !r.startsWith("sha256:") && isUsableReference(r));
+  const registered = new Map((await (paths.length > 0 ? team.lookupFiles(scope.workspace, paths) : [])).map((e) => [e.path, e.sha256]));
+
+  const entries: FileEntry[] = [];
+  const missing: string[] = [];
+  const invalid: string[] = [];
+  const seen = new Set<string>();
+  const add = (entry: FileEntry) => {
+    if (seen.has(entry.path)) return;
+    seen.add(entry.path);
+    entries.push(entry);
+  };
+  for (const reference of references) {
+    if (typeof reference !== "string") {
+      add({ path: reference.path, content: reference.content });
+    } else if (!isUsableReference(reference)) {
+      invalid.push(reference);
+    } else if (reference.startsWith("sha256:")) {
+      const sha256 = reference.slice(7).toLowerCase();
+      if (await blobInfo(scope.env, scope.team, sha256, scope.waitUntil)) add({ path: reference, sha256 });
+      else missing.push(reference);
+    } else if (registered.has(reference)) {
+      add({ path: reference, sha256: registered.get(reference) ?? "" });
+    } else {
+      const prefix = reference.endsWith("/") || reference.endsWith("\\") ? reference : `${reference}/`;
+      const below = (await team.filesUnder(scope.workspace, prefix, MAX_DIRECTORY_FILES * 4)).filter((entry) =>
+        isExpandable(entry.path.slice(prefix.length)),
+      );
+      if (below.length === 0) missing.push(reference);
+      for (const entry of below.slice(0, MAX_DIRECTORY_FILES)) add(entry);
+    }
+  }
+  return { entries, missing, invalid };
+}
+
+/** A source for embedding: inline content directly, a blob through its cached facts and chunks. */
+export async function sourceOf(scope: FileScope, entry: FileEntry): Promise<FileSource> {
+  if (entry.content !== undefined || !entry.sha256) return inlineSource(entry.path, entry.content ?? "");
+  const sha256 = entry.sha256;
+  const info = await blobInfo(scope.env, scope.team, sha256, scope.waitUntil);
+  if (!info) return { path: entry.path, tokens: 0, lines: 0, unavailable: "missing", load: async () => "" };
+  return {
+    path: entry.path,
+    tokens: info.tokens,
+    lines: info.lines,
+    ...(info.text ? {} : { unavailable: "binary" as const }),
+    load: () => readBlobText(blobStub(scope.env, scope.team, sha256), info),
+  };
+}

@@ -1,0 +1,300 @@
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { PROVIDER_IDS, type Config } from "../../../src/config";
+import type { BreakerSettings } from "../../../src/durable/breaker";
+import type { Env } from "../../../src/env";
+import { callModel } from "../../../src/providers/call";
+import { ModelResolutionError, NO_PROVIDER_MESSAGE } from "../../../src/providers/registry";
+import { ProviderError } from "../../../src/providers/types";
+import { callDeps, configWith, mockFetch, type Sent } from "./support";
+
+const VARS = {
+  GEMINI_API_KEY: "g-key",
+  GEMINI_BASE_URL: "https://gemini.test",
+  OPENAI_API_KEY: "o-key",
+  OPENAI_BASE_URL: "https://openai.test/v1",
+  OPENROUTER_API_KEY: "r-key",
+  OPENROUTER_BASE_URL: "https://openrouter.test/api/v1",
+  PROVIDER_MAX_ATTEMPTS: "1",
+  BREAKER_FAILURE_THRESHOLD: "2",
+};
+const realEnv = env as unknown as Env;
+
+/** A config with a cooldown shorter than BREAKER_COOLDOWN_SECONDS can express. */
+function quickConfig(vars: Record<string, string> = VARS, cooldownMs = 60_000): Config {
+  const config = configWith(vars);
+  return { ...config, breaker: { ...config.breaker, cooldownMs } };
+}
+
+function settingsOf(config: Config): BreakerSettings {
+  return { ...config.breaker, probeLeaseMs: config.providerCall.deadlineMs };
+}
+
+/** Answers as Gemini or an OpenAI-style API would, by URL. */
+function answer(text: string, finish = "stop") {
+  return (sent: Sent): Response =>
+    sent.url.hostname === "gemini.test"
+      ? Response.json({
+          candidates: [{ content: { parts: [{ text }] }, finishReason: finish === "stop" ? "STOP" : "MAX_TOKENS" }],
+          usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 2, totalTokenCount: 12 },
+          modelVersion: "gemini-2.5-flash",
+        })
+      : Response.json({ model: String(sent.body["model"]), choices: [{ message: { content: text }, finish_reason: finish }], usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 } });
+}
+
+const unavailable = () => Response.json({ error: { code: 503, message: "The model is overloaded.", status: "UNAVAILABLE" } }, { status: 503 });
+const request = { systemPrompt: "Be helpful.", prompt: "What is 2+2?", temperature: 0.3 };
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  // Breakers are named by provider and storage lives for the file: close them all again.
+  const settings = settingsOf(configWith(VARS));
+  await Promise.all(PROVIDER_IDS.map((id) => realEnv.BREAKERS.getByName(id).recordSuccess(settings)));
+});
+
+describe("callModel: resolution", () => {
+  it("resolves an alias by provider priority and returns the answer", async () => {
+    const sent = mockFetch(answer("4"));
+    const deps = callDeps(quickConfig());
+    const result = await callModel(deps, { requested: "flash", category: "fast_response" }, request);
+    expect(sent[0]?.url.href).toBe("https://gemini.test/v1beta/models/gemini-2.5-flash:generateContent");
+    expect(result.response.text).toBe("4");
+    expect(result.model).toMatchObject({ requestedName: "flash", capabilities: { modelName: "gemini-2.5-flash" }, provider: { id: "google" } });
+    expect(result.fallbackFrom).toBeUndefined();
+    await deps.settle();
+  });
+
+  it("falls back to OpenRouter for an alias when the native provider is not configured", async () => {
+    const sent = mockFetch(answer("4"));
+    const { GEMINI_API_KEY: _, ...withoutGemini } = VARS;
+    const deps = callDeps(quickConfig(withoutGemini));
+    const result = await callModel(deps, { requested: "flash", category: "fast_response" }, request);
+    expect(result.model.provider.id).toBe("openrouter");
+    expect(sent[0]?.body["model"]).toBe("google/gemini-2.5-flash");
+    await deps.settle();
+  });
+
+  it("rejects unknown and restricted names with the alternatives", async () => {
+    const sent = mockFetch(answer("never"));
+    const deps = callDeps(quickConfig({ ...VARS, GOOGLE_ALLOWED_MODELS: "flash", OPENROUTER_ALLOWED_MODELS: "sonnet" }));
+    const unknown = await callModel(deps, { requested: "no-such-model", category: "balanced" }, request).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(ModelResolutionError);
+    expect((unknown as Error).message).toContain("Available models:");
+    const restricted = await callModel(deps, { requested: "gemini-2.5-pro", category: "balanced" }, request).catch((e: unknown) => e);
+    expect(restricted).toBeInstanceOf(ModelResolutionError);
+    expect((restricted as Error).message).toMatch(/not allowed by restriction policy/);
+    expect(sent).toHaveLength(0);
+  });
+
+  it("explains how to configure a provider when there is none", async () => {
+    const deps = callDeps(quickConfig({}));
+    await expect(callModel(deps, { category: "balanced" }, request)).rejects.toThrow(NO_PROVIDER_MESSAGE);
+  });
+
+  it("makes no Durable Object call on the hot path once the breaker state is cached", async () => {
+    mockFetch(answer("4"));
+    const deps = callDeps(quickConfig());
+    let stubs = 0;
+    deps.env.BREAKERS = new Proxy(realEnv.BREAKERS, {
+      get(target, property) {
+        if (property === "getByName") {
+          return (name: string) => {
+            stubs++;
+            return target.getByName(name);
+          };
+        }
+        return Reflect.get(target, property) as unknown;
+      },
+    });
+    await callModel(deps, { requested: "flash", category: "fast_response" }, request);
+    await deps.settle();
+    const afterWarmUp = stubs;
+    await callModel(deps, { requested: "flash", category: "fast_response" }, request);
+    await callModel(deps, { requested: "flash", category: "fast_response" }, request);
+    await deps.settle();
+    // The first call reads the state once; the calls after it make no round trip at all.
+    expect(afterWarmUp).toBe(1);
+    expect(stubs).toBe(afterWarmUp);
+  });
+});
+
+describe("callModel: circuit breaker", () => {
+  it("opens after consecutive retryable failures, then fails fast naming the provider and the retry time", async () => {
+    const sent = mockFetch(unavailable);
+    const deps = callDeps(quickConfig());
+    for (let i = 0; i < 2; i++) {
+      await expect(callModel(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "retryable", status: 503 });
+    }
+    await deps.settle();
+    expect(await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).toMatchObject({ state: "open", consecutiveFailures: 2 });
+
+    const error = await callModel(deps, { requested: "flash", category: "balanced" }, request).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(error).toMatchObject({ kind: "breaker_open", provider: "google" });
+    expect((error as Error).message).toMatch(/Gemini.*retried in about \d+ s/);
+    expect((error as ProviderError).retryAfterMs).toBeGreaterThan(0);
+    expect(sent).toHaveLength(2);
+  });
+
+  it("does not count final errors (400) against the provider", async () => {
+    mockFetch(() => Response.json({ error: { message: "bad request" } }, { status: 400 }));
+    const deps = callDeps(quickConfig());
+    for (let i = 0; i < 3; i++) {
+      await expect(callModel(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "final" });
+    }
+    await deps.settle();
+    expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).state).toBe("closed");
+  });
+
+  it("in auto mode skips a provider whose breaker is open and says so", async () => {
+    const deps = callDeps(quickConfig());
+    const settings = settingsOf(deps.config);
+    await realEnv.BREAKERS.getByName("google").recordFailure(settings);
+    await realEnv.BREAKERS.getByName("google").recordFailure(settings);
+    const sent = mockFetch(answer("from openai"));
+    // A new isolate's first call already knows the breaker state.
+    const result = await callModel(deps, { category: "fast_response" }, request);
+    expect(result.model.provider.id).toBe("openai");
+    expect(result.fallbackFrom).toMatchObject({ provider: "google", reason: expect.stringContaining("circuit breaker") });
+    expect(sent.every((s) => s.url.hostname === "openai.test")).toBe(true);
+    await deps.settle();
+  });
+
+  it("in auto mode fails with breaker_open when every provider is paused", async () => {
+    mockFetch(unavailable);
+    const deps = callDeps(quickConfig());
+    for (let i = 0; i < 8; i++) await callModel(deps, { category: "balanced" }, request).catch(() => undefined);
+    await deps.settle();
+    const error = await callModel(deps, { category: "balanced" }, request).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: "breaker_open" });
+    expect((error as Error).message).toMatch(/Gemini.*OpenAI.*OpenRouter/s);
+  });
+
+  it("after the cooldown lets a single probe through; its success closes the breaker", async () => {
+    const deps = callDeps(quickConfig(VARS, 100));
+    mockFetch(unavailable);
+    for (let i = 0; i < 2; i++) await callModel(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
+    await deps.settle();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+
+    vi.restoreAllMocks();
+    const sent = mockFetch(async (s) => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return answer("recovered")(s);
+    });
+    const outcomes = await Promise.allSettled([1, 2, 3].map(() => callModel(deps, { requested: "flash", category: "balanced" }, request)));
+    const passed = outcomes.filter((o) => o.status === "fulfilled");
+    const refused = outcomes.filter((o) => o.status === "rejected").map((o) => (o as PromiseRejectedResult).reason as ProviderError);
+    expect(passed).toHaveLength(1);
+    expect(refused.map((e) => e.kind)).toEqual(["breaker_open", "breaker_open"]);
+    expect(sent).toHaveLength(1);
+    await deps.settle();
+    expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).state).toBe("closed");
+    await expect(callModel(deps, { requested: "flash", category: "balanced" }, request)).resolves.toMatchObject({ response: { text: "recovered" } });
+    await deps.settle();
+  });
+
+  it("does not spend the probe on a request refused for its images", async () => {
+    const deps = callDeps(quickConfig(VARS, 100));
+    mockFetch(unavailable);
+    for (let i = 0; i < 2; i++) await callModel(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
+    await deps.settle();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const tooMany = Array.from({ length: 6 }, () => ({ mediaType: "image/png", data: "AAAA" }));
+    await expect(callModel(deps, { requested: "flash", category: "balanced" }, { ...request, images: tooMany })).rejects.toMatchObject({ kind: "final" });
+    await deps.settle();
+    expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).state).toBe("half_open");
+    vi.restoreAllMocks();
+    mockFetch(answer("back"));
+    await expect(callModel(deps, { requested: "flash", category: "balanced" }, request)).resolves.toMatchObject({ response: { text: "back" } });
+    await deps.settle();
+  });
+
+  it("opens again when the probe fails", async () => {
+    const deps = callDeps(quickConfig(VARS, 100));
+    mockFetch(unavailable);
+    for (let i = 0; i < 2; i++) await callModel(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
+    await deps.settle();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await expect(callModel(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "retryable" });
+    await expect(callModel(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "breaker_open" });
+    await deps.settle();
+    expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).state).toBe("open");
+  });
+});
+
+describe("callModel: empty replies", () => {
+  it("asks once more after an empty reply, and returns the second answer with both usages", async () => {
+    const sent = mockFetch(answer(""), answer("Four."));
+    const deps = callDeps(quickConfig());
+    const result = await callModel(deps, { requested: "gpt-4.1", category: "balanced" }, request);
+    expect(result.response.text).toBe("Four.");
+    expect(result.response.usage).toEqual({ inputTokens: 20, outputTokens: 4, totalTokens: 24 });
+    const lastPrompt = (body: Record<string, unknown>) => (body["messages"] as Array<{ content: string }>).at(-1)?.content ?? "";
+    expect(lastPrompt(sent[0]?.body ?? {})).toBe("What is 2+2?");
+    expect(lastPrompt(sent[1]?.body ?? {})).toMatch(/^What is 2\+2\?\n\n.*empty.*substantive/);
+    await deps.settle();
+  });
+
+  it("fails with kind empty after two empty replies, without counting against the breaker", async () => {
+    const sent = mockFetch(answer("  "));
+    const deps = callDeps(quickConfig());
+    const error = await callModel(deps, { requested: "flash", category: "balanced" }, request).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: "empty", provider: "google" });
+    expect(sent).toHaveLength(2);
+    await deps.settle();
+    expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).consecutiveFailures).toBe(0);
+  });
+
+  it("does not ask again when the output budget ran out", async () => {
+    const sent = mockFetch(answer("", "length"));
+    const deps = callDeps(quickConfig());
+    await expect(callModel(deps, { requested: "gpt-4.1", category: "balanced" }, request)).rejects.toMatchObject({
+      kind: "empty",
+      message: expect.stringContaining("output budget"),
+    });
+    expect(sent).toHaveLength(1);
+  });
+});
+
+describe("callModel: images and cancellation", () => {
+  const png = (bytes: number) => ({ mediaType: "image/png", data: "A".repeat(Math.ceil((bytes * 4) / 3)) });
+
+  it("refuses images for a model without vision, naming models that have it", async () => {
+    const sent = mockFetch(answer("never"));
+    const deps = callDeps(quickConfig());
+    const error = await callModel(deps, { requested: "flash-lite", category: "balanced" }, { ...request, images: [png(10)] }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: "final", provider: "google" });
+    expect((error as Error).message).toMatch(/'flash-lite' does not accept images\. Models that accept images: gemini-3-pro-preview, gemini-2\.5-pro/);
+    expect(sent).toHaveLength(0);
+  });
+
+  it("limits the number and the size of images", async () => {
+    mockFetch(answer("never"));
+    const deps = callDeps(quickConfig());
+    const six = Array.from({ length: 6 }, () => png(10));
+    await expect(callModel(deps, { requested: "flash", category: "balanced" }, { ...request, images: six })).rejects.toThrow(/At most 5 images/);
+    const twoOfThree = [png(3 * 1024 * 1024), png(3 * 1024 * 1024)];
+    await expect(callModel(deps, { requested: "sonnet", category: "balanced" }, { ...request, images: twoOfThree })).rejects.toThrow(/total 6\.0 MB.*at most 5 MB/);
+    await expect(callModel(deps, { requested: "gemini-2.5-pro", category: "balanced" }, { ...request, images: [png(21 * 1024 * 1024)] })).rejects.toThrow(
+      /at most 20 MB/,
+    );
+  });
+
+  it("sends images a vision model accepts", async () => {
+    const sent = mockFetch(answer("a chart"));
+    const deps = callDeps(quickConfig());
+    await callModel(deps, { requested: "flash", category: "balanced" }, { ...request, images: [png(1000)] });
+    const parts = (sent[0]?.body["contents"] as Array<{ parts: unknown[] }>)[0]?.parts;
+    expect(parts?.[1]).toMatchObject({ inlineData: { mimeType: "image/png" } });
+    await deps.settle();
+  });
+
+  it("reports a cancelled call as aborted, without counting it", async () => {
+    mockFetch(answer("never"));
+    const deps = callDeps(quickConfig());
+    await expect(callModel(deps, { requested: "flash", category: "balanced" }, request, { signal: AbortSignal.abort() })).rejects.toMatchObject({ kind: "aborted" });
+    await deps.settle();
+    expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).consecutiveFailures).toBe(0);
+  });
+});
