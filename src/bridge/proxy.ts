@@ -6,12 +6,14 @@
  *
  * stdout is the MCP channel: everything for people goes to stderr.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   CallToolRequestSchema,
   CallToolResultSchema,
@@ -45,6 +47,20 @@ function log(line: string): void {
 }
 
 /**
+ * The assistant's cancellation of the tool call being forwarded, for the HTTP requests made on
+ * its behalf. The server is stateless: a `notifications/cancelled` reaches a fresh server that
+ * never saw the call, so what stops the model call there is the call's own HTTP request going
+ * away (the Worker aborts its upstream fetch when the client hangs up).
+ */
+const callSignal = new AsyncLocalStorage<AbortSignal>();
+
+const fetchWithCallSignal: FetchLike = (url, init) => {
+  const signal = callSignal.getStore();
+  if (!signal) return fetch(url, init);
+  return fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal });
+};
+
+/**
  * The remote side, connected on first use and again after a failed attempt: a bridge started
  * while the server is down, or with a token it refuses, keeps running and says why on each call.
  */
@@ -69,6 +85,7 @@ class RemoteSession {
     const client = new Client({ name: BRIDGE_NAME, version: BRIDGE_VERSION });
     client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => this.onLogMessage?.(notification.params));
     const transport = new StreamableHTTPClientTransport(this.options.mcpUrl, {
+      fetch: fetchWithCallSignal,
       requestInit: { headers: { ...authHeaders(this.options), [WORKSPACE_HEADER]: this.options.workspace } },
     });
     await client.connect(transport, { timeout: CONNECT_TIMEOUT_MS });
@@ -271,12 +288,15 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
       }
       let result: CallToolResult;
       try {
-        result = (await client.callTool(request.params, CallToolResultSchema, {
-          onprogress: relay.remote,
-          resetTimeoutOnProgress: true,
-          timeout: TOOL_CALL_TIMEOUT_MS,
-          signal: extra.signal,
-        })) as CallToolResult;
+        // The SDK sends the request synchronously from callTool, so the POST's fetch runs in this context.
+        result = (await callSignal.run(extra.signal, () =>
+          client.callTool(request.params, CallToolResultSchema, {
+            onprogress: relay.remote,
+            resetTimeoutOnProgress: true,
+            timeout: TOOL_CALL_TIMEOUT_MS,
+            signal: extra.signal,
+          }),
+        )) as CallToolResult;
       } catch (error) {
         if (error instanceof McpError && !isLocalMcpError(error)) throw remoteProtocolError(error);
         return errorResult(`zen-mcp-worker bridge: ${describeError(error, options)}`);

@@ -77,7 +77,7 @@ export async function mediaTypeOf(path: string): Promise<string> {
     const head = sample.subarray(0, bytesRead);
     if (head.includes(0)) return "application/octet-stream";
     // `stream: true` so a character cut at the end of the sample is not taken for bad UTF-8.
-    new TextDecoder("utf-8", { fatal: true }).decode(head, { stream: true });
+    new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(head, { stream: true });
     return "text/plain";
   } catch {
     return "application/octet-stream";

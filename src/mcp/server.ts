@@ -89,5 +89,29 @@ export async function handleMcpRequest(request: Request, deps: McpRequestDeps): 
     maxRequestBodySize: deps.config.maxRequestBodyBytes,
   });
   await server.connect(transport);
-  return transport.handleRequest(request);
+  // A client that hangs up (or cancels by dropping its stream) must not leave a model call
+  // running: closing the server aborts the handlers' signals, which abort their upstream fetches
+  // before any turn is stored. Stateless, a later `notifications/cancelled` POST cannot reach
+  // this request, so the disconnect is the signal.
+  const disconnected = () => void server.close();
+  request.signal.addEventListener("abort", disconnected, { once: true });
+  return closeOnCancel(await transport.handleRequest(request), disconnected);
+}
+
+/** The same response, calling `onCancel` when its body stream is cancelled by the runtime or client. */
+function closeOnCancel(response: Response, onCancel: () => void): Response {
+  if (!response.body) return response;
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason) {
+      onCancel();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, response);
 }

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env";
-import { connectClient, testEnv } from "./helpers";
+import { callWorker, connectClient, mcpPost, testEnv } from "./helpers";
 import { mockUpstream, promptOf } from "./upstream-mock";
 
 const GEMINI = { GEMINI_API_KEY: "test-key", GEMINI_BASE_URL: "https://gemini.test" };
@@ -132,6 +132,39 @@ describe("chat and durable threads", () => {
     expect(thread?.turns.map((t) => t.index)).toEqual(Array.from({ length: 102 }, (_, i) => i + 1));
     const prompts = thread?.turns.filter((t) => t.role === "user").map((t) => t.content) ?? [];
     expect(new Set(prompts).size).toBe(51);
+  });
+
+  it("aborts the upstream call when the client drops the stream, and stores no turn", async () => {
+    mockUpstream();
+    const workerEnv = testEnv(GEMINI);
+    const first = await chat(workerEnv, { prompt: "start", model: "flash" });
+    const id = first.output?.continuation_offer?.continuation_id ?? "";
+
+    vi.restoreAllMocks();
+    let upstreamAborted = false;
+    let upstreamCalled = false;
+    vi.spyOn(globalThis, "fetch").mockImplementation(
+      (_input: RequestInfo | URL, init?: RequestInit) =>
+        new Promise<Response>((_resolve, reject) => {
+          upstreamCalled = true;
+          init?.signal?.addEventListener("abort", () => {
+            upstreamAborted = true;
+            reject(init.signal?.reason);
+          });
+        }),
+    );
+    const response = await callWorker(
+      mcpPost({ jsonrpc: "2.0", id: 9, method: "tools/call", params: { name: "chat", arguments: { prompt: "hang", continuation_id: id } } }),
+      workerEnv,
+    );
+    const reader = response.body!.getReader();
+    for (let i = 0; i < 100 && !upstreamCalled; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(upstreamCalled).toBe(true);
+    await reader.cancel("client went away");
+    for (let i = 0; i < 100 && !upstreamAborted; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(upstreamAborted).toBe(true);
+    const thread = await workerEnv.CONVERSATIONS.getByName(`default:${id}`).read();
+    expect(thread?.turnCount).toBe(2);
   });
 
   it("answers an over-long prompt with resend_prompt", async () => {

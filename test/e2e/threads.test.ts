@@ -1,0 +1,62 @@
+/**
+ * Durable threads end to end: a thread outlives a restart of the worker. (Cancellation is tested
+ * inside workerd, in test/worker/conversations.test.ts: `wrangler dev`'s local proxy does not pass
+ * a client's disconnect on to the worker.)
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
+import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
+
+let upstream: FakeUpstream;
+let worker: WorkerProcess | undefined;
+
+function vars(): Record<string, string> {
+  return { GEMINI_API_KEY: "k", GEMINI_BASE_URL: upstream.url };
+}
+
+async function connect(url: string): Promise<Client> {
+  const client = new Client({ name: "e2e-threads", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+async function chat(client: Client, args: Record<string, unknown>) {
+  const result = await client.callTool({ name: "chat", arguments: args });
+  const text = (result.content as Array<{ text: string }>)[0]?.text ?? "";
+  return { isError: result.isError === true, text, output: result.isError ? undefined : JSON.parse(text) };
+}
+
+beforeAll(async () => {
+  upstream = await startFakeUpstream();
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await upstream?.close();
+});
+
+describe("durable threads", () => {
+  it("continues a thread after wrangler dev restarts on the same persisted state", async () => {
+    worker = await startWorker({ vars: vars() });
+    const persistDir = worker.persistDir;
+    let client = await connect(worker.mcpUrl);
+    const first = await chat(client, { prompt: "Remember the number 7351.", model: "flash" });
+    const id: string = first.output.continuation_offer.continuation_id;
+    await client.close();
+    await worker.stop();
+
+    worker = await startWorker({ vars: vars(), persistDir });
+    upstream.clearRequests();
+    client = await connect(worker.mcpUrl);
+    const second = await chat(client, { prompt: "Which number did I ask you to remember?", continuation_id: id });
+    expect(second.isError).toBe(false);
+    expect(second.output.continuation_offer.continuation_id).toBe(id);
+    const sent = JSON.stringify(upstream.requests().at(-1)?.body);
+    expect(sent).toContain("Remember the number 7351.");
+    const { threads } = (await (await fetch(`${worker.url}/v1/threads`)).json()) as { threads: Array<{ threadId: string; turnCount: number }> };
+    expect(threads.find((t) => t.threadId === id)?.turnCount).toBe(4);
+    await client.close();
+  });
+});
