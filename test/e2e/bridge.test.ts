@@ -266,10 +266,13 @@ describe("zen-mcp-worker bridge (stdio) against wrangler dev", () => {
     const call = bridge.client.callTool({ name: "chat", arguments: { prompt: "Take your time", model: "flash" } }, undefined, {
       signal: controller.signal,
     });
+    const t0 = Date.now();
     await until(() => upstream.inFlight() === 1, "the upstream call to start");
+    console.log("started after", Date.now() - t0);
     controller.abort();
     await expect(call).rejects.toThrow();
     await until(() => upstream.inFlight() === 0, "the upstream call to be released");
+    console.log("released after", Date.now() - t0);
     // The bridge goes on serving.
     expect((await bridge.client.listTools()).tools.length).toBeGreaterThan(0);
   });

@@ -1,6 +1,10 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { parseConfig } from "../../src/config";
 import type { Env } from "../../src/env";
+import { ModelRegistry } from "../../src/providers/registry";
+import { consult } from "../../src/tools/consult";
+import type { ToolContext } from "../../src/tools/define";
 import { callWorker, connectClient, mcpPost, testEnv } from "./helpers";
 import { mockUpstream, promptOf } from "./upstream-mock";
 
@@ -192,5 +196,46 @@ describe("chat and durable threads", () => {
     const result = await chat(testEnv(), { prompt: "hello" });
     expect(result.isError).toBe(true);
     expect(result.text).toContain(".dev.vars");
+  });
+});
+
+describe("consult across tools", () => {
+  it("lets a different tool continue a chat thread, naming each tool in the history", async () => {
+    const sent = mockUpstream(() => "noted");
+    const workerEnv = testEnv(GEMINI);
+    const first = await chat(workerEnv, { prompt: "We use Postgres 16.", model: "flash" });
+    const id = first.output?.continuation_offer?.continuation_id ?? "";
+
+    const config = parseConfig(workerEnv);
+    const ctx: ToolContext = {
+      env: workerEnv,
+      config,
+      registry: new ModelRegistry(config),
+      team: "default",
+      workspace: "default",
+      requestId: "test",
+      signal: new AbortController().signal,
+      progress: async () => undefined,
+      waitUntil: () => undefined,
+    };
+    const outcome = await consult(ctx, {
+      tool: "review",
+      category: "extended_reasoning",
+      prompt: "Review the migration plan.",
+      files: [],
+      images: [],
+      continuationId: id,
+      initialContext: {},
+      systemPrompt: () => "You review.",
+    });
+    expect(outcome.kind).toBe("answered");
+    const prompt = promptOf(sent.at(-1)!);
+    expect(prompt).toContain("Started by: chat");
+    expect(prompt).toContain("(Agent using chat)");
+    expect(prompt).toContain("We use Postgres 16.");
+    // No model named: the thread's last model carries over, whatever the new tool's category.
+    expect(sent.at(-1)?.url).toContain("gemini-2.5-flash");
+    const thread = await workerEnv.CONVERSATIONS.getByName(`default:${id}`).read();
+    expect(thread?.turns.map((t) => t.tool)).toEqual(["chat", "chat", "review", "review"]);
   });
 });
