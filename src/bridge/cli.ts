@@ -37,11 +37,10 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-export interface ParsedCommand {
-  command: "bridge" | "push" | "help" | "version";
-  paths: string[];
-  remote?: RemoteOptions;
-}
+export type ParsedCommand =
+  | { command: "help" | "version" }
+  | { command: "bridge"; remote: RemoteOptions }
+  | { command: "push"; paths: string[]; remote: RemoteOptions };
 
 export function parseCommand(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedCommand {
   let parsed: ReturnType<typeof parse>;
@@ -51,9 +50,9 @@ export function parseCommand(argv: string[], env: NodeJS.ProcessEnv = process.en
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   const { values, positionals } = parsed;
-  if (values.version) return { command: "version", paths: [] };
+  if (values.version) return { command: "version" };
   const [command, ...paths] = positionals;
-  if (values.help || command === undefined || command === "help") return { command: "help", paths: [] };
+  if (values.help || command === undefined || command === "help") return { command: "help" };
   if (command !== "bridge" && command !== "push") throw new UsageError(`Unknown command '${command}': use 'bridge' or 'push'.`);
   if (command === "bridge" && paths.length > 0) throw new UsageError(`'bridge' takes no paths (got ${paths.join(" ")}).`);
   if (command === "push" && paths.length === 0) throw new UsageError("'push' needs at least one file or directory.");
@@ -72,7 +71,8 @@ export function parseCommand(argv: string[], env: NodeJS.ProcessEnv = process.en
     throw new UsageError(`Workspace '${workspace}' is not valid: use 1-64 letters, digits, '_', '.' or '-'.`);
   }
   const token = values.token ?? env["ZEN_MCP_TOKEN"];
-  return { command, paths, remote: { mcpUrl, workspace, ...(token ? { token } : {}) } };
+  const remote: RemoteOptions = { mcpUrl, workspace, ...(token ? { token } : {}) };
+  return command === "push" ? { command, paths, remote } : { command, remote };
 }
 
 function parse(argv: string[]) {
@@ -101,10 +101,11 @@ async function push(paths: string[], remote: RemoteOptions): Promise<void> {
   );
   for (const warning of summary.warnings) process.stderr.write(`zen-mcp-worker push: ${warning}\n`);
   process.stderr.write(`${summaryLine(summary)}\n`);
+  const files = (n: number) => `${n} file${n === 1 ? "" : "s"}`;
   process.stdout.write(
-    `Pushed ${summary.files} files to workspace '${remote.workspace}' at ${remote.mcpUrl.origin}: ` +
-      `${formatBytes(summary.uploadedBytes)} uploaded (${summary.uploadedFiles} files), ` +
-      `${formatBytes(summary.skippedBytes)} skipped as already present (${summary.presentFiles} files), ` +
+    `Pushed ${files(summary.files)} to workspace '${remote.workspace}' at ${remote.mcpUrl.origin}: ` +
+      `${formatBytes(summary.uploadedBytes)} uploaded (${files(summary.uploadedFiles)}), ` +
+      `${formatBytes(summary.skippedBytes)} skipped as already present (${files(summary.presentFiles)}), ` +
       `${summary.seconds.toFixed(2)} s.\n`,
   );
 }
@@ -128,11 +129,11 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     case "bridge":
       // The stdio server keeps the process alive; it exits when the assistant closes stdin.
-      await runBridge({ ...(command.remote as RemoteOptions) });
+      await runBridge(command.remote);
       return 0;
     case "push":
       try {
-        await push(command.paths, command.remote as RemoteOptions);
+        await push(command.paths, command.remote);
         return 0;
       } catch (error) {
         process.stderr.write(`zen-mcp-worker push: ${error instanceof Error ? error.message : String(error)}\n`);

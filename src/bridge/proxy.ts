@@ -114,12 +114,17 @@ export function describeError(error: unknown, options: RemoteOptions): string {
 }
 
 /**
- * A JSON-RPC error from the remote server is passed on with its code and message (without the
- * SDK's "MCP error -326xx:" prefix, which the assistant's SDK would add a second time).
+ * An error for the SDK to send as a JSON-RPC error: it sends `code` and `message` as they are, so
+ * a plain Error is used rather than McpError, whose message carries an "MCP error -326xx:"
+ * prefix that the assistant's SDK would add a second time.
  */
+function protocolError(code: number, message: string, data?: unknown): Error {
+  return Object.assign(new Error(message), { code, ...(data !== undefined ? { data } : {}) });
+}
+
+/** A JSON-RPC error from the remote server, passed on with its code, message and data. */
 function remoteProtocolError(error: McpError): Error {
-  const message = error.message.replace(/^MCP error -?\d+: /, "");
-  return Object.assign(new Error(message), { code: error.code, data: error.data });
+  return protocolError(error.code, error.message.replace(/^MCP error -?\d+: /, ""), error.data);
 }
 
 /** Timeouts and a closed connection are the bridge's own McpErrors, not the remote's answers. */
@@ -129,7 +134,7 @@ function isLocalMcpError(error: McpError): boolean {
 
 function asProtocolError(error: unknown, options: RemoteOptions): Error {
   if (error instanceof McpError && !isLocalMcpError(error)) return remoteProtocolError(error);
-  return new McpError(ErrorCode.InternalError, describeError(error, options));
+  return protocolError(ErrorCode.InternalError, describeError(error, options));
 }
 
 function errorResult(text: string): CallToolResult {

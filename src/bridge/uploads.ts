@@ -10,7 +10,7 @@ import { open } from "node:fs/promises";
 import { extname } from "node:path";
 import { hasCodeExtension, localFiles, type LocalFile } from "./paths.ts";
 import { UploadProgress } from "./progress.ts";
-import { ServerError, serverError, serverFetch, type RemoteOptions } from "./remote.ts";
+import { ServerError, restUrl, serverError, serverFetch, type RemoteOptions } from "./remote.ts";
 
 /** Above this a file goes through a multipart session (the server's single-PUT limit). */
 export const MULTIPART_THRESHOLD = 64 * 1024 * 1024;
@@ -229,6 +229,37 @@ async function putBlobInParts(context: UploadContext, blob: Upload): Promise<voi
   await complete.body?.cancel();
 }
 
+/**
+ * Uploads of the same content from concurrent tool calls of one bridge share one upload: two
+ * uploads of one blob at once make the server drop the first ("superseded").
+ */
+const uploadsInFlight = new Map<string, Promise<void>>();
+
+function uploadOnce(context: UploadContext, blob: Omit<Upload, "mediaType">): Promise<void> {
+  const key = `${restUrl(context.remote, "").href} ${blob.sha256}`;
+  let pending = uploadsInFlight.get(key);
+  if (!pending) {
+    pending = upload(context, blob).finally(() => uploadsInFlight.delete(key));
+    uploadsInFlight.set(key, pending);
+  }
+  return pending;
+}
+
+async function upload(context: UploadContext, file: Omit<Upload, "mediaType">): Promise<void> {
+  const blob: Upload = { ...file, mediaType: await mediaTypeOf(file.path) };
+  try {
+    if (blob.size > MULTIPART_THRESHOLD || blob.size === 0) await putBlobInParts(context, blob);
+    else await putBlob(context, blob);
+  } catch (error) {
+    // Another client (another bridge, a push) uploaded the same content at the same moment and
+    // the server kept theirs: what matters is that the server has it.
+    if (error instanceof ServerError && (error.status === 409 || error.status >= 500)) {
+      if (await blobPresent(context.remote, blob.sha256, context.signal)) return;
+    }
+    throw error;
+  }
+}
+
 async function registerManifest(remote: RemoteOptions, entries: Array<[string, string]>, signal?: AbortSignal): Promise<void> {
   for (let i = 0; i < entries.length; i += MANIFEST_BATCH) {
     const files = Object.fromEntries(entries.slice(i, i + MANIFEST_BATCH));
@@ -316,9 +347,7 @@ async function syncOnce(candidates: Array<{ path: string; allowDirectory: boolea
   const context: UploadContext = { remote, signal, progress };
   try {
     await mapLimit(missing, CONCURRENCY, async (entry) => {
-      const blob: Upload = { ...entry.blob, mediaType: await mediaTypeOf(entry.blob.path) };
-      if (blob.size > MULTIPART_THRESHOLD || blob.size === 0) await putBlobInParts(context, blob);
-      else await putBlob(context, blob);
+      await uploadOnce(context, entry.blob);
       progress.fileDone();
     });
   } finally {

@@ -48,6 +48,7 @@ function genericModel(provider: ProviderId, modelName: string): ModelCapabilitie
 export class ModelRegistry {
   readonly providers: readonly ProviderConfig[];
   private readonly modelsByProvider = new Map<ProviderId, ModelCapabilities[]>();
+  private ranked: ModelCapabilities[] | undefined;
 
   constructor(private readonly config: Config) {
     this.providers = config.providers;
@@ -68,7 +69,8 @@ export class ModelRegistry {
 
   /** Every usable model, best first. */
   available(): ModelCapabilities[] {
-    return [...this.modelsByProvider.values()].flat().sort((a, b) => capabilityRank(b) - capabilityRank(a));
+    this.ranked ??= [...this.modelsByProvider.values()].flat().sort((a, b) => capabilityRank(b) - capabilityRank(a));
+    return this.ranked;
   }
 
   modelsOf(provider: ProviderId): ModelCapabilities[] {
