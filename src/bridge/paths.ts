@@ -130,8 +130,8 @@ export async function walkDirectory(root: string): Promise<{ files: LocalFile[];
       const path = directory + entry.name;
       if (entry.isDirectory()) {
         if (!EXCLUDED_DIRECTORIES.has(entry.name)) pending.push(path + sep);
-      } else if ((entry.isFile() || entry.isSymbolicLink()) && hasCodeExtension(entry.name)) {
-        // stat follows a symlinked file; a link to a folder or a dangling link is skipped.
+      } else if (hasCodeExtension(entry.name)) {
+        // stat follows a symlinked file; links to folders, dangling links, pipes are skipped.
         const info = await stat(path).catch(() => undefined);
         if (info?.isFile()) found.push({ path, size: info.size, mtimeMs: info.mtimeMs });
       }

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
-import { extname } from "node:path";
+import { basename, extname } from "node:path";
 import { hasCodeExtension, localFiles, type LocalFile } from "./paths.ts";
 import { UploadProgress } from "./progress.ts";
 import { ServerError, restUrl, serverError, serverFetch, type RemoteOptions } from "./remote.ts";
@@ -69,7 +69,7 @@ export async function mediaTypeOf(path: string): Promise<string> {
   const extension = extname(path).toLowerCase();
   const known = MEDIA_TYPES[extension];
   if (known) return known;
-  if (hasCodeExtension(path)) return "text/plain";
+  if (hasCodeExtension(basename(path))) return "text/plain";
   const handle = await open(path, "r");
   try {
     const sample = new Uint8Array(8192);
