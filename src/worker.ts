@@ -68,19 +68,28 @@ app.use("/mcp", (c, next) =>
   })(c, next),
 );
 
-app.all("/mcp", (c) => {
+app.post("/mcp", async (c) => {
   const config = configOf(c.env);
+  // The bridge names its workspace so that paths resolve through that workspace's manifest.
+  const workspace = workspaceOf(c.req.header("x-zen-workspace"));
+  if (workspace === undefined) {
+    return c.json({ error: "bad_workspace", message: "x-zen-workspace must be 1-64 letters, digits, '_', '.' or '-'." }, 400);
+  }
   return handleMcpRequest(c.req.raw, {
     env: c.env,
     config,
     registry: registryFor(config),
     team: c.get("team"),
-    // The bridge names its workspace so that paths resolve through that workspace's manifest.
-    workspace: workspaceOf(c.req.header("x-zen-workspace")),
+    workspace,
     requestId: c.get("requestId"),
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
   });
 });
+
+// Stateless: no standalone server-to-client stream (GET) and no session to end (DELETE).
+app.on(["GET", "DELETE"], "/mcp", (c) =>
+  c.json({ error: "method_not_allowed", message: "This MCP server is stateless: send JSON-RPC with POST /mcp." }, 405, { allow: "POST" }),
+);
 
 app.route("/v1/blobs", blobRoutes);
 app.route("/v1/workspaces", workspaceRoutes);

@@ -80,6 +80,11 @@ export class TooLargeError extends Error {
   }
 }
 
+/** Thrown when the upload being written is no longer the blob's current one. */
+export class SupersededError extends Error {
+  override name = "SupersededError";
+}
+
 /**
  * Copies a stream into a blob's chunk rows as it arrives: one chunk buffer is filled, written,
  * then reused, so memory stays at about one chunk whatever the file's size. Each write is awaited,
@@ -99,7 +104,7 @@ export async function storeChunks(
     if (filled === 0) return;
     // Copy out: the RPC may still be serializing when the buffer is refilled.
     const stored = await stub.putChunk(uploadId, index, buffer.slice(0, filled).buffer);
-    if (!stored) throw new Error("The upload was superseded by another upload of the same file.");
+    if (!stored) throw new SupersededError("The upload was superseded by another upload of the same file.");
     index++;
     filled = 0;
   };

@@ -2,7 +2,7 @@ import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { configOf } from "../config";
 import type { AppBindings } from "../env";
-import { CHUNK_BYTES, SHA256_HEX, StreamFacts, TooLargeError, blobStub, chunkStream, storeChunks } from "./blob-store";
+import { CHUNK_BYTES, SHA256_HEX, StreamFacts, SupersededError, TooLargeError, blobStub, chunkStream, storeChunks } from "./blob-store";
 
 type AppContext = Context<AppBindings>;
 
@@ -86,8 +86,8 @@ blobRoutes.put("/:sha256", async (c) => {
     await c.req.raw.body?.cancel();
     return room.tooLarge(declared);
   }
-  const body = c.req.raw.body;
-  if (!body) return jsonError(c, 400, "empty_body", "Send the file's bytes as the request body.");
+  // An empty file has no body stream at all.
+  const body = c.req.raw.body ?? new Blob([]).stream();
 
   const uploadId = crypto.randomUUID();
   await stub.begin(sha256, uploadId);
@@ -97,10 +97,15 @@ blobRoutes.put("/:sha256", async (c) => {
   } catch (error) {
     await stub.abort(uploadId);
     if (error instanceof TooLargeError) return room.tooLarge(error.bytes);
+    if (error instanceof SupersededError) return superseded(c);
     throw error;
   }
   return commitUpload(c, sha256, uploadId, facts);
 });
+
+function superseded(c: AppContext): Response {
+  return jsonError(c, 409, "superseded", "Another upload of this file started meanwhile; check with HEAD, and retry if it did not complete.");
+}
 
 async function commitUpload(c: AppContext, sha256: string, uploadId: string, facts: StreamFacts): Promise<Response> {
   const stub = blobStub(c.env, c.get("team"), sha256);
@@ -110,7 +115,7 @@ async function commitUpload(c: AppContext, sha256: string, uploadId: string, fac
     return jsonError(c, 400, "hash_mismatch", `The content's SHA-256 is ${result.sha256}, not ${sha256}: nothing was stored. Hash the file again and retry.`);
   }
   const info = await stub.commit(uploadId, result.facts);
-  if (!info) return jsonError(c, 409, "superseded", "Another upload of this file started meanwhile; retry if it does not complete.");
+  if (!info) return superseded(c);
   c.executionCtx.waitUntil(c.env.TEAMS.getByName(c.get("team")).addBlobBytes(info.size));
   return c.json(info, 201);
 }
@@ -154,7 +159,8 @@ blobRoutes.put("/:sha256/uploads/:uploadId/parts/:part", async (c) => {
     return c.json({ part, size });
   } catch (error) {
     if (error instanceof TooLargeError) return jsonError(c, 413, "part_too_large", `A part holds at most ${partBytes(c)} bytes.`);
-    return jsonError(c, 404, "unknown_upload", "This upload is unknown or was superseded; begin a new one.");
+    if (error instanceof SupersededError) return jsonError(c, 404, "unknown_upload", "This upload is unknown or was superseded; begin a new one.");
+    throw error;
   }
 });
 
@@ -185,9 +191,10 @@ blobRoutes.post("/:sha256/uploads/:uploadId/complete", async (c) => {
 
 const WORKSPACE = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** The workspace a request names (header `x-zen-workspace`), or "default". */
-export function workspaceOf(header: string | undefined): string {
-  return header !== undefined && WORKSPACE.test(header) ? header : "default";
+/** The workspace a request names (header `x-zen-workspace`), "default" without one, undefined if malformed. */
+export function workspaceOf(header: string | undefined): string | undefined {
+  if (header === undefined) return "default";
+  return WORKSPACE.test(header) ? header : undefined;
 }
 const manifestSchema = z.object({ files: z.record(z.string().min(1).max(4_096), z.string().regex(SHA256_HEX)) });
 const MAX_MANIFEST_ENTRIES = 20_000;

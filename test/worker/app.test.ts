@@ -102,6 +102,20 @@ describe("MCP over Streamable HTTP", () => {
     expect(String((message?.result as { instructions?: string }).instructions)).toContain("continuation_id");
   });
 
+  it("refuses GET and DELETE with 405: there is no session or standalone stream", async () => {
+    for (const method of ["GET", "DELETE"]) {
+      const response = await callWorker(new Request("http://localhost/mcp", { method, headers: { accept: "text/event-stream" } }));
+      expect(response.status).toBe(405);
+      expect(response.headers.get("allow")).toBe("POST");
+    }
+  });
+
+  it("refuses a malformed workspace header", async () => {
+    const response = await callWorker(mcpPost(initialize, { "x-zen-workspace": "../etc" }));
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: "bad_workspace" });
+  });
+
   it("answers malformed JSON with a JSON-RPC parse error and no stack trace", async () => {
     const response = await callWorker(mcpPost("{not json"));
     expect(response.status).toBe(400);

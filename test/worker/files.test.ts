@@ -49,6 +49,12 @@ describe("blob uploads", () => {
     expect(again.response.status).toBe(200);
   });
 
+  it("stores an empty file", async () => {
+    const { response, body } = await upload(testEnv(), "");
+    expect(response.status).toBe(201);
+    expect(body).toMatchObject({ size: 0, lines: 0, tokens: 0 });
+  });
+
   it("keeps binary content and an image's media type", async () => {
     const workerEnv = testEnv();
     const { sha, body } = await upload(workerEnv, PNG, { "content-type": "image/png" });
