@@ -167,6 +167,25 @@ async function blobPresent(remote: RemoteOptions, sha256: string, signal?: Abort
   throw await serverError(response, "Checking which files the server has");
 }
 
+/** The server's batch check: which of these contents it lacks (at most 1,000 hashes a request). */
+const PRESENCE_BATCH = 1_000;
+
+async function missingBlobs(remote: RemoteOptions, hashes: string[], signal?: AbortSignal): Promise<Set<string>> {
+  const missing = new Set<string>();
+  for (let i = 0; i < hashes.length; i += PRESENCE_BATCH) {
+    const response = await serverFetch(remote, "v1/blobs/missing", {
+      method: "POST",
+      ...jsonRequest({ sha256: hashes.slice(i, i + PRESENCE_BATCH) }),
+      ...(signal ? { signal } : {}),
+    });
+    if (!response.ok) throw await serverError(response, "Checking which files the server has");
+    const body = (await response.json()) as { missing?: unknown };
+    if (!Array.isArray(body.missing)) throw new ServerError(response.status, "bad_response", "The server's answer about missing files is malformed.");
+    for (const sha256 of body.missing) if (typeof sha256 === "string") missing.add(sha256);
+  }
+  return missing;
+}
+
 async function failure(response: Response, blob: Upload): Promise<Error> {
   const error = await serverError(response, `Uploading ${blob.path}`);
   return error.code === "hash_mismatch" ? new HashMismatchError(blob.path, error.message) : error;
@@ -335,9 +354,9 @@ async function syncOnce(candidates: Array<{ path: string; allowDirectory: boolea
     else blobs.set(sha256, { blob: { sha256, size: file.size, path: file.path }, files: 1 });
   });
   const distinct = [...blobs.values()];
-  const present = await mapLimit(distinct, CONCURRENCY, (entry) => blobPresent(remote, entry.blob.sha256, signal));
-  const missing = distinct.filter((_, i) => !present[i]);
-  const presentEntries = distinct.filter((_, i) => present[i]);
+  const lacking = await missingBlobs(remote, distinct.map((entry) => entry.blob.sha256), signal);
+  const missing = distinct.filter((entry) => lacking.has(entry.blob.sha256));
+  const presentEntries = distinct.filter((entry) => !lacking.has(entry.blob.sha256));
 
   const totalBytes = missing.reduce((sum, entry) => sum + entry.blob.size, 0);
   const progress = new UploadProgress(totalBytes, missing.length, {

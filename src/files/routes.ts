@@ -2,7 +2,17 @@ import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { configOf } from "../config";
 import type { AppBindings } from "../env";
-import { CHUNK_BYTES, SHA256_HEX, StreamFacts, SupersededError, TooLargeError, blobStub, chunkStream, storeChunks } from "./blob-store";
+import {
+  CHUNK_BYTES,
+  SHA256_HEX,
+  StreamFacts,
+  SupersededError,
+  TooLargeError,
+  blobInfo,
+  blobStub,
+  chunkStream,
+  storeChunks,
+} from "./blob-store";
 
 type AppContext = Context<AppBindings>;
 
@@ -52,6 +62,21 @@ function mediaTypeOf(c: AppContext): string {
  * and is stored chunk by chunk; it becomes visible only when its hash matches the URL.
  */
 export const blobRoutes = new Hono<AppBindings>();
+
+const MAX_PRESENCE_CHECK = 1_000;
+const presenceSchema = z.object({ sha256: z.array(z.string().regex(SHA256_HEX)).max(MAX_PRESENCE_CHECK) });
+
+/** Which of these blobs the team lacks: one request instead of a HEAD per file. */
+blobRoutes.post("/missing", async (c) => {
+  const parsed = presenceSchema.safeParse(await c.req.json().catch(() => undefined));
+  if (!parsed.success) {
+    return jsonError(c, 400, "bad_request", `Send JSON {"sha256": ["<64 hex>", ...]} with at most ${MAX_PRESENCE_CHECK} hashes.`);
+  }
+  const hashes = [...new Set(parsed.data.sha256)];
+  const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
+  const known = await Promise.all(hashes.map((sha256) => blobInfo(c.env, c.get("team"), sha256, defer)));
+  return c.json({ missing: hashes.filter((_, i) => known[i] === null) });
+});
 
 blobRoutes.on("HEAD", "/:sha256", async (c) => {
   const sha256 = checkSha(c);

@@ -49,6 +49,19 @@ describe("blob uploads", () => {
     expect(again.response.status).toBe(200);
   });
 
+  it("says which of many blobs the team lacks in one request", async () => {
+    const workerEnv = testEnv();
+    const { sha } = await upload(workerEnv, "present content");
+    const absent = await sha256Hex("never uploaded");
+    const response = await callWorker(
+      put("/v1/blobs/missing", JSON.stringify({ sha256: [sha, absent] }), { "content-type": "application/json" }, "POST"),
+      workerEnv,
+    );
+    expect(await response.json()).toEqual({ missing: [absent] });
+    const bad = await callWorker(put("/v1/blobs/missing", JSON.stringify({ sha256: ["nope"] }), {}, "POST"), workerEnv);
+    expect(bad.status).toBe(400);
+  });
+
   it("stores an empty file", async () => {
     const { response, body } = await upload(testEnv(), "");
     expect(response.status).toBe(201);
