@@ -10,23 +10,16 @@ import {
   type CallToolResult,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Config } from "../config";
-import type { Env } from "../env";
 import type { ModelRegistry } from "../providers/registry";
 import { enabledTools } from "../tools";
+import type { ToolContext } from "../tools/define";
 import { SERVER_NAME, SERVER_VERSION } from "../version";
 import { getPrompt, listPrompts } from "./prompts";
 import { runTool } from "./run-tool";
 import { listTools, modelFieldDescription } from "./tool-schemas";
 
-export interface McpRequestDeps {
-  env: Env;
-  config: Config;
-  registry: ModelRegistry;
-  team: string;
-  workspace: string;
-  requestId: string;
-  waitUntil(promise: Promise<unknown>): void;
-}
+/** What a request brings to its tools; the MCP layer adds the call's signal and progress. */
+export type McpRequestDeps = Omit<ToolContext, "signal" | "progress">;
 
 function instructions(config: Config, registry: ModelRegistry): string {
   const selection = registry.autoMode
