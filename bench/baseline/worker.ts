@@ -1,0 +1,67 @@
+/**
+ * Benchmark baseline: the bare MCP SDK on a Worker, the way its README shows it. A fresh
+ * McpServer and stateless WebStandardStreamableHTTPServerTransport per request (SSE responses),
+ * and two tools:
+ *   - `echo` writes one row to a SQLite Durable Object (with `fresh: true`, to a new object each
+ *     time, i.e. a new SQLite database, as the project does for each new conversation thread);
+ *   - `upstream` makes one fetch to an OpenAI-style chat completions endpoint and returns its
+ *     text, after one progress notification when the client asked for progress (as the project
+ *     sends one before its model call).
+ * No config parsing, no middleware, no threads, no breaker: what any MCP server on Workers pays.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { z } from "zod";
+
+interface BaselineEnv {
+  ECHO: DurableObjectNamespace<EchoDO>;
+  UPSTREAM_URL: string;
+}
+
+export class EchoDO extends DurableObject<BaselineEnv> {
+  constructor(ctx: DurableObjectState, env: BaselineEnv) {
+    super(ctx, env);
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS echo (id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL, at INTEGER NOT NULL)");
+  }
+
+  echo(text: string): number {
+    this.ctx.storage.sql.exec("INSERT INTO echo (text, at) VALUES (?, ?)", text, Date.now());
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM echo").one().n;
+  }
+}
+
+function server(env: BaselineEnv): McpServer {
+  const mcp = new McpServer({ name: "zen-bench-baseline", version: "1.0.0" });
+  const echoInput = { text: z.string(), fresh: z.boolean().optional() };
+  mcp.registerTool("echo", { description: "Stores the text in a Durable Object and returns it.", inputSchema: echoInput }, async ({ text, fresh }) => {
+    const rows = await env.ECHO.getByName(fresh ? crypto.randomUUID() : "echo").echo(text);
+    return { content: [{ type: "text", text: `${text} (${rows} rows)` }] };
+  });
+  mcp.registerTool("upstream", { description: "Asks the upstream model once.", inputSchema: { prompt: z.string() } }, async ({ prompt }, extra) => {
+    // One progress notification first, as the project sends before its model call.
+    const progressToken = extra._meta?.progressToken;
+    if (progressToken !== undefined) {
+      await extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress: 1, message: "request sent" } });
+    }
+    const response = await fetch(`${env.UPSTREAM_URL}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer baseline" },
+      body: JSON.stringify({ model: "baseline-model", messages: [{ role: "user", content: prompt }] }),
+      signal: extra.signal,
+    });
+    if (!response.ok) return { isError: true, content: [{ type: "text", text: `upstream HTTP ${response.status}` }] };
+    const json = (await response.json()) as { choices?: Array<{ message?: { content?: string } }> };
+    return { content: [{ type: "text", text: json.choices?.[0]?.message?.content ?? "" }] };
+  });
+  return mcp;
+}
+
+export default {
+  async fetch(request: Request, env: BaselineEnv): Promise<Response> {
+    if (new URL(request.url).pathname === "/health") return Response.json({ ok: true });
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    await server(env).connect(transport);
+    return transport.handleRequest(request);
+  },
+} satisfies ExportedHandler<BaselineEnv>;

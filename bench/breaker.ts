@@ -1,0 +1,156 @@
+/**
+ * breaker: the circuit breaker's cost when open (fail fast) and when closed (happy path).
+ *
+ * In-process (bench/harness, the project's modules timed inside workerd):
+ *   - fail fast: callModel naming a model of a provider whose breaker is OPEN (opened by real
+ *     failing calls: the fake upstream answers 503 always, PROVIDER_MAX_ATTEMPTS=1,
+ *     BREAKER_FAILURE_THRESHOLD=3, BREAKER_COOLDOWN_SECONDS=3600); p50/p99 per call;
+ *   - happy path: callModel (breaker in the path) vs the provider module's generate (without it),
+ *     same request, fake upstream at 0 ms, alternating timed blocks of calls.
+ * Over loopback HTTP (the project worker, same settings): chat naming the model while its breaker
+ * is open, against the `version` tool as the floor of any tool call, interleaved; and whether any
+ * call leaked to the upstream while open.
+ */
+import { connect, textOf, timedCall } from "./lib/mcp.ts";
+import { geminiVars, startHarness, startProject, startUpstream } from "./lib/processes.ts";
+import type { Row } from "./lib/results.ts";
+import { runBenchmark } from "./lib/run.ts";
+import { median, pairedRatio, summarize } from "./lib/stats.ts";
+import { check } from "./lib/targets.ts";
+import type { WorkerProcess } from "../test/support/worker-process.ts";
+
+const MODEL = "flash";
+
+async function harnessGet<T>(harness: WorkerProcess, path: string): Promise<T> {
+  const response = await fetch(`${harness.url}${path}`);
+  const json = (await response.json()) as T & { error?: string };
+  if (!response.ok) throw new Error(`harness ${path}: ${json.error ?? response.status}`);
+  return json;
+}
+
+await runBenchmark({
+  name: "breaker",
+  title: "Circuit breaker: fail fast when open, cost when closed",
+  description:
+    "callModel through an open breaker (in workerd, and chat over loopback HTTP), and callModel vs the provider's generate on the happy path (in workerd, alternating timed blocks).",
+  budgetSeconds: { full: 240, quick: 90 },
+  async run(ctx) {
+    const upstream = await startUpstream();
+    await upstream.setLatency({ firstByteMs: 0, chunkDelayMs: 0 });
+    const vars = {
+      ...geminiVars(upstream.url),
+      PROVIDER_MAX_ATTEMPTS: "1",
+      BREAKER_FAILURE_THRESHOLD: "3",
+      BREAKER_COOLDOWN_SECONDS: "3600",
+    };
+    ctx.log("starting the harness and project workers");
+    const [harness, project] = await Promise.all([startHarness(vars), startProject(vars)]);
+
+    // Happy path, breaker closed.
+    const blocks = ctx.pick(60, 8);
+    const happy = await harnessGet<{ block: number; withBreaker: number[]; direct: number[] }>(harness, `/breaker/happy?model=${MODEL}&blocks=${blocks}&block=20`);
+    const bookkeeping = await harnessGet<{ reps: number; meanMs: number }>(harness, `/breaker/bookkeeping?model=${MODEL}&reps=${ctx.pick(20_000, 2_000)}`);
+    const happyRatio = pairedRatio(happy.withBreaker, happy.direct);
+    ctx.log(`happy path: ${median(happy.withBreaker).toFixed(3)} ms with, ${median(happy.direct).toFixed(3)} ms without; bookkeeping ${(bookkeeping.meanMs * 1000).toFixed(1)} µs`);
+
+    // Open both breakers with real failing calls.
+    await upstream.fault({ kind: "gemini", status: 503, times: "always" });
+    const opened = await harnessGet<{ opened: boolean; failedCalls?: number }>(harness, `/breaker/open?model=${MODEL}`);
+    if (!opened.opened) throw new Error("the harness's breaker did not open");
+    const client = await connect(project.mcpUrl);
+    let projectFailures = 0;
+    let projectOpen = false;
+    for (const _ of ctx.bounded(20, 60_000, "opening the project's breaker")) {
+      const call = await timedCall(client, "chat", { prompt: "Is the provider up?", model: MODEL }, { allowToolError: true });
+      if (call.error) throw new Error(`chat failed while opening the breaker: ${call.error}`);
+      if (/paused/i.test(textOf(call.result))) {
+        projectOpen = true;
+        break;
+      }
+      projectFailures++;
+    }
+    if (!projectOpen) throw new Error(`the project's breaker did not open after ${projectFailures} failed chat calls`);
+    ctx.log(`breakers open: harness after ${opened.failedCalls} failed calls, project after ${projectFailures}`);
+    await upstream.clearRequests();
+
+    // Fail fast, in workerd.
+    const failFast = await harnessGet<{ samples: number[]; meanMs: number; wrongOutcomes: number }>(
+      harness,
+      `/breaker/fail-fast?model=${MODEL}&reps=${ctx.pick(5_000, 500)}`,
+    );
+    if (failFast.wrongOutcomes > 0) throw new Error(`${failFast.wrongOutcomes} calls through the open breaker did not fail fast`);
+
+    // Fail fast over loopback, interleaved with the version tool.
+    const loopback = { chat: [] as number[], version: [] as number[] };
+    let notFailFast = 0;
+    const rounds = ctx.pick(150, 20);
+    for (const i of ctx.bounded(rounds + 5, ctx.pick(90_000, 30_000), "loopback fail-fast")) {
+      const order = i % 2 === 0 ? (["chat", "version"] as const) : (["version", "chat"] as const);
+      for (const kind of order) {
+        const call =
+          kind === "chat"
+            ? await timedCall(client, "chat", { prompt: "Is the provider up?", model: MODEL }, { allowToolError: true })
+            : await timedCall(client, "version", {});
+        if (call.error) throw new Error(`${kind} failed: ${call.error}`);
+        if (kind === "chat" && !/paused/i.test(textOf(call.result))) notFailFast++;
+        if (i >= 5) loopback[kind].push(call.ms); // the first 5 rounds warm up
+      }
+    }
+    const leaked = await upstream.requestCount();
+    await client.close();
+    await upstream.clearFaults();
+    if (notFailFast > 0) ctx.note(`${notFailFast} chat calls over loopback did not fail fast while the breaker was open.`);
+    ctx.note(
+      `Upstream requests while both breakers were open: ${leaked} (expected 0). The in-process clock has 1 ms resolution: per-call fail-fast samples are whole milliseconds; the mean comes from the timed loop.`,
+    );
+
+    const ff = summarize(failFast.samples);
+    const lbChat = summarize(loopback.chat);
+    const lbVersion = summarize(loopback.version);
+    const w = summarize(happy.withBreaker);
+    const d = summarize(happy.direct);
+    ctx.data["happy"] = happy;
+    ctx.data["bookkeepingMeanMs"] = bookkeeping.meanMs;
+    ctx.data["failFastInProcess"] = { ...ff, meanMs: failFast.meanMs };
+    ctx.data["loopbackMs"] = loopback;
+    ctx.data["upstreamRequestsWhileOpen"] = leaked;
+    const rows: Row[] = [
+      {
+        metric: "fail fast in workerd: callModel, breaker open (per call, 1 ms clock)",
+        unit: "ms",
+        n: ff.n,
+        min: ff.min,
+        median: ff.median,
+        p99: ff.p99,
+        target: check("fail-fast p99 in workerd", "<", 5, ff.p99, "ms"),
+      },
+      { metric: "fail fast in workerd: mean of the timed loop", unit: "ms", n: ff.n, value: failFast.meanMs },
+      {
+        metric: "fail fast over loopback: chat, breaker open",
+        unit: "ms",
+        n: lbChat.n,
+        min: lbChat.min,
+        median: lbChat.median,
+        p99: lbChat.p99,
+        ratio: pairedRatio(loopback.chat, loopback.version),
+        baseline: "version tool",
+      },
+      { metric: "version tool over loopback (floor of a tool call)", unit: "ms", n: lbVersion.n, min: lbVersion.min, median: lbVersion.median, p99: lbVersion.p99 },
+      {
+        metric: `happy path in workerd: callModel (breaker in path), per call in blocks of ${happy.block}`,
+        unit: "ms",
+        n: w.n,
+        min: w.min,
+        median: w.median,
+        p99: w.p99,
+        ratio: happyRatio,
+        baseline: "without breaker",
+        target: check("happy path with / without breaker", "<=", 1.05, Math.round(happyRatio * 1000) / 1000, "x"),
+      },
+      { metric: "happy path in workerd: provider generate (no breaker)", unit: "ms", n: d.n, min: d.min, median: d.median, p99: d.p99 },
+      { metric: "breaker bookkeeping per call (admit + report, closed)", unit: "µs", n: bookkeeping.reps, value: bookkeeping.meanMs * 1000 },
+      { metric: "upstream requests while the breakers were open", unit: "", value: leaked },
+    ];
+    return { rows };
+  },
+});

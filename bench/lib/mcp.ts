@@ -1,0 +1,128 @@
+/**
+ * MCP client helpers: the official SDK Client over StreamableHTTPClientTransport (as assistants
+ * connect), and a raw JSON-RPC POST for exact response bytes and for polling a starting worker.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { LATEST_PROTOCOL_VERSION, type CallToolResult, type Progress } from "@modelcontextprotocol/sdk/types.js";
+
+export type { Client };
+
+/** A connected client: Client.connect() makes the initialize round trip (and opens the GET stream). */
+export async function connect(mcpUrl: string, name = "bench"): Promise<Client> {
+  const client = new Client({ name, version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl)));
+  return client;
+}
+
+/** Connects `count` clients, at most `parallel` handshakes at a time. Closes them all if one fails. */
+export async function connectMany(mcpUrl: string, count: number, parallel = 32): Promise<Client[]> {
+  const clients: Client[] = [];
+  let next = 0;
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(parallel, count) }, async () => {
+        while (next < count) {
+          next++;
+          clients.push(await connect(mcpUrl, `bench-${clients.length}`));
+        }
+      }),
+    );
+  } catch (error) {
+    await closeAll(clients);
+    throw error;
+  }
+  return clients;
+}
+
+export async function closeAll(clients: Client[]): Promise<void> {
+  await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+}
+
+export function textOf(result: unknown): string {
+  const content = (result as CallToolResult).content ?? [];
+  const first = content[0];
+  return first && first.type === "text" ? first.text : "";
+}
+
+export interface TimedCall {
+  ms: number;
+  /** ms from the call to the first progress notification, if any arrived. */
+  firstProgressMs?: number;
+  result?: CallToolResult;
+  error?: string;
+}
+
+/**
+ * Calls a tool and times it on the client (performance.now around the whole request). An
+ * `isError` result counts as an error unless `allowToolError`.
+ */
+export async function timedCall(
+  client: Client,
+  name: string,
+  args: Record<string, unknown>,
+  options: { timeoutMs?: number; progress?: boolean; allowToolError?: boolean } = {},
+): Promise<TimedCall> {
+  const start = performance.now();
+  let firstProgressMs: number | undefined;
+  const onprogress = (_progress: Progress) => {
+    firstProgressMs ??= performance.now() - start;
+  };
+  try {
+    const result = (await client.callTool({ name, arguments: args }, undefined, {
+      timeout: options.timeoutMs ?? 120_000,
+      ...(options.progress ? { onprogress, resetTimeoutOnProgress: false } : {}),
+    })) as CallToolResult;
+    const ms = performance.now() - start;
+    const base = { ms, result, ...(firstProgressMs !== undefined ? { firstProgressMs } : {}) };
+    if (result.isError && !options.allowToolError) return { ...base, error: `tool error: ${textOf(result).slice(0, 300)}` };
+    return base;
+  } catch (error) {
+    return { ms: performance.now() - start, error: String(error), ...(firstProgressMs !== undefined ? { firstProgressMs } : {}) };
+  }
+}
+
+/** Throws with the error of a failed call (for sequential benchmarks where any error is fatal). */
+export function ok(call: TimedCall, what: string): TimedCall {
+  if (call.error) throw new Error(`${what} failed: ${call.error}`);
+  return call;
+}
+
+export interface RawRpc {
+  status: number;
+  /** The JSON-RPC response message (from the SSE stream or a JSON body); undefined if none. */
+  message?: { result?: unknown; error?: { code: number; message: string } };
+  ms: number;
+}
+
+/**
+ * One JSON-RPC request over Streamable HTTP without the SDK client (stateless servers accept it
+ * without a session), with the response message parsed from SSE or JSON.
+ */
+export async function rawRpc(mcpUrl: string, method: string, params: Record<string, unknown> = {}, signal?: AbortSignal): Promise<RawRpc> {
+  const start = performance.now();
+  const response = await fetch(mcpUrl, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-protocol-version": LATEST_PROTOCOL_VERSION,
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    ...(signal ? { signal } : {}),
+  });
+  const text = await response.text();
+  const ms = performance.now() - start;
+  let message: RawRpc["message"];
+  const type = response.headers.get("content-type") ?? "";
+  if (type.includes("text/event-stream")) {
+    for (const line of text.split(/\r?\n/)) {
+      if (!line.startsWith("data:")) continue;
+      const parsed = JSON.parse(line.slice(5).trim()) as { id?: unknown };
+      if (parsed.id === 1) message = parsed as RawRpc["message"];
+    }
+  } else if (type.includes("application/json") && text) {
+    message = JSON.parse(text) as RawRpc["message"];
+  }
+  return { status: response.status, ms, ...(message ? { message } : {}) };
+}
