@@ -22,7 +22,7 @@
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { configOf } from "../../src/config.ts";
-import { appendTurns, createThread } from "../../src/conversation/threads.ts";
+import { beginThread, limitsOf } from "../../src/conversation/threads.ts";
 import type { NewTurn } from "../../src/durable/conversation.ts";
 import { runTool } from "../../src/mcp/run-tool.ts";
 import { handleMcpRequest } from "../../src/mcp/server.ts";
@@ -278,7 +278,14 @@ async function attribution(env: Env, url: URL) {
     const text = await response.text();
     if (!text.includes('"result"') || text.includes('"isError":true')) throw new Error(`${name}: ${text.slice(0, 300)}`);
   };
-  const thread = await createThread(deps, { creatorTool: "chat", initialContext: {}, title: "bench" }, TURNS, []);
+  const limits = limitsOf(config);
+  // A new thread's creation and its first exchange: the append queues behind the creation.
+  const newThread = async () => {
+    const target = beginThread(deps, { creatorTool: "chat", initialContext: {}, title: "bench" });
+    await target.stub.appendTurns(TURNS, limits, []);
+    return target;
+  };
+  const thread = await newThread();
   await settle();
   const shared = new AjvJsonSchemaValidator();
   const description = modelFieldDescription(config, registry);
@@ -295,12 +302,12 @@ async function attribution(env: Env, url: URL) {
     }),
     argumentParse: await timeLoop("argumentParse", () => argumentSchema(chat as unknown as ToolCard, description).safeParse(chatArgs), reps * 10),
     callModel: await timeLoop("callModel", () => callModel(deps, { requested: "flash", category: "fast_response" }, REQUEST, { onProgress: () => undefined })),
-    createThread: await timeLoop("createThread", () => createThread(deps, { creatorTool: "chat", initialContext: {}, title: "bench" }, TURNS, [])),
+    createThread: await timeLoop("createThread", newThread),
     newObjectRead: await timeLoop("newObjectRead", () => env.CONVERSATIONS.getByName(`bench:${crypto.randomUUID()}`).read()),
     newBreakerObject: await timeLoop("newBreakerObject", () =>
       env.BREAKERS.getByName(`bench-${crypto.randomUUID()}`).state({ failureThreshold: 5, cooldownMs: 30_000, probeLeaseMs: 600_000 }),
     ),
-    appendTurns: await timeLoop("appendTurns", () => appendTurns(deps, thread.threadId, TURNS, []), Math.min(reps, Math.floor((config.maxConversationTurns - 4) / 2) - 1)),
+    appendTurns: await timeLoop("appendTurns", () => thread.stub.appendTurns(TURNS, limits, []), Math.min(reps, Math.floor((config.maxConversationTurns - 4) / 2) - 1)),
     serverDefaultValidator: await timeLoop("serverDefaultValidator", () => new Server(info, capabilities), reps * 10),
     serverSharedValidator: await timeLoop("serverSharedValidator", () => new Server(info, { ...capabilities, jsonSchemaValidator: shared }), reps * 10),
   };

@@ -1,5 +1,5 @@
 import type { Config } from "../config";
-import type { AppendResult, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits } from "../durable/conversation";
+import type { ConversationDO, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits } from "../durable/conversation";
 import type { ThreadSummary } from "../durable/team";
 import type { Env } from "../env";
 import { ToolError } from "../tools/define";
@@ -33,37 +33,26 @@ function unknownThread(threadId: string, config: Config): ToolError {
   );
 }
 
+/** How often, and how long apart, a just-issued id is looked up again before it counts as unknown. */
+const LOOKUP_RETRIES = 3;
+const LOOKUP_RETRY_MS = 100;
+
 /**
  * The thread of a continuation id, with room for `newTurns` more turns; a ToolError when it is
  * malformed, unknown, expired, another team's, or full (checked before any model is called).
+ * An exchange is stored just after its reply is sent, so a miss is retried briefly.
  */
 export async function loadThread(scope: ThreadScope, threadId: string, newTurns: number): Promise<Thread> {
   if (!UUID.test(threadId)) throw unknownThread(threadId, scope.config);
-  const thread = await threadStub(scope, threadId).read();
+  const stub = threadStub(scope, threadId);
+  let thread = await stub.read();
+  for (let retry = 0; !thread && retry < LOOKUP_RETRIES; retry++) {
+    await new Promise((resolve) => setTimeout(resolve, LOOKUP_RETRY_MS));
+    thread = await stub.read();
+  }
   if (!thread) throw unknownThread(threadId, scope.config);
   if (thread.turnCount + newTurns > scope.config.maxConversationTurns) throw turnLimitReached(threadId, scope.config);
   return thread;
-}
-
-function recordInIndex(scope: ThreadScope, info: ThreadInfo): void {
-  const summary: ThreadSummary = {
-    threadId: info.threadId,
-    creatorTool: info.creatorTool,
-    title: info.title,
-    turnCount: info.turnCount,
-    createdAt: info.createdAt,
-    updatedAt: info.updatedAt,
-    expiresAt: info.expiresAt,
-  };
-  scope.waitUntil(scope.env.TEAMS.getByName(scope.team).recordThread(summary));
-}
-
-function checked(scope: ThreadScope, threadId: string, result: AppendResult): ThreadInfo {
-  if (result.ok) {
-    recordInIndex(scope, result.info);
-    return result.info;
-  }
-  throw result.reason === "turn_limit" ? turnLimitReached(threadId, scope.config) : unknownThread(threadId, scope.config);
 }
 
 function turnLimitReached(threadId: string, config: Config): ToolError {
@@ -73,22 +62,62 @@ function turnLimitReached(threadId: string, config: Config): ToolError {
   );
 }
 
-/** Creates a thread with its first turns and returns its info (the id is a fresh UUID). */
-export async function createThread(
-  scope: ThreadScope,
-  start: { creatorTool: string; initialContext: { [key: string]: Json }; title: string },
-  turns: NewTurn[],
-  files: StoredFile[],
-): Promise<ThreadInfo> {
-  const threadId = crypto.randomUUID();
-  const stub = threadStub(scope, threadId);
-  const result = await stub.create({ threadId, team: scope.team, ...start }, turns, limitsOf(scope.config), files);
-  return checked(scope, threadId, result);
+/** Where an exchange will be stored: an existing thread, or one being created alongside the model call. */
+export interface ExchangeTarget {
+  threadId: string;
+  turnCountBefore: number;
+  stub: DurableObjectStub<ConversationDO>;
 }
 
-/** Appends turns to a thread; the object serializes concurrent appends. */
-export async function appendTurns(scope: ThreadScope, threadId: string, turns: NewTurn[], files: StoredFile[]): Promise<ThreadInfo> {
-  return checked(scope, threadId, await threadStub(scope, threadId).appendTurns(turns, limitsOf(scope.config), files));
+export function existingThread(scope: ThreadScope, thread: Thread): ExchangeTarget {
+  return { threadId: thread.threadId, turnCountBefore: thread.turnCount, stub: threadStub(scope, thread.threadId) };
+}
+
+/**
+ * Starts creating a new thread (a fresh UUID) without waiting: the object comes into existence
+ * while the model thinks, instead of after it answered.
+ */
+export function beginThread(
+  scope: ThreadScope,
+  start: { creatorTool: string; initialContext: { [key: string]: Json }; title: string },
+): ExchangeTarget {
+  const threadId = crypto.randomUUID();
+  const stub = threadStub(scope, threadId);
+  scope.waitUntil(
+    stub.create({ threadId, team: scope.team, ...start }, limitsOf(scope.config)).catch((error: unknown) => {
+      console.error(JSON.stringify({ event: "thread_create_failed", threadId, error: String(error) }));
+    }),
+  );
+  return { threadId, turnCountBefore: 0, stub };
+}
+
+/**
+ * Stores an exchange without holding up its reply. The append goes out before the reply, on the
+ * same stub as the creation (so the object sees them in order), and the next call of the client
+ * finds it. Then the team's thread list is updated.
+ */
+export function recordExchange(scope: ThreadScope, target: ExchangeTarget, turns: NewTurn[], files: StoredFile[]): void {
+  const stored = target.stub.appendTurns(turns, limitsOf(scope.config), files).then(async (result) => {
+    if (!result.ok) {
+      // Only a race at the turn cap, or a thread that expired or failed to start meanwhile.
+      console.error(JSON.stringify({ event: "exchange_not_stored", threadId: target.threadId, reason: result.reason }));
+      return;
+    }
+    await scope.env.TEAMS.getByName(scope.team).recordThread(summaryOf(result.info));
+  });
+  scope.waitUntil(stored.catch((error: unknown) => console.error(JSON.stringify({ event: "exchange_not_stored", threadId: target.threadId, error: String(error) }))));
+}
+
+function summaryOf(info: ThreadInfo): ThreadSummary {
+  return {
+    threadId: info.threadId,
+    creatorTool: info.creatorTool,
+    title: info.title,
+    turnCount: info.turnCount,
+    createdAt: info.createdAt,
+    updatedAt: info.updatedAt,
+    expiresAt: info.expiresAt,
+  };
 }
 
 export async function storedFiles(scope: ThreadScope, threadId: string, paths: string[]): Promise<StoredFile[]> {

@@ -122,13 +122,12 @@ export class ConversationDO extends DurableObject<Env> {
     `);
   }
 
-  /** Starts the thread with its first turns. Refuses to start one twice. */
-  async create(
-    info: Pick<ThreadInfo, "threadId" | "team" | "creatorTool" | "initialContext" | "title">,
-    turns: NewTurn[],
-    limits: ThreadLimits,
-    files: StoredFile[] = [],
-  ): Promise<AppendResult> {
+  /**
+   * Starts an empty thread, while its first model call runs. It stays invisible (read() answers
+   * null) until its first exchange is appended, so a cancelled first call leaves nothing behind
+   * but an object its alarm deletes.
+   */
+  async create(info: Pick<ThreadInfo, "threadId" | "team" | "creatorTool" | "initialContext" | "title">, limits: ThreadLimits): Promise<void> {
     if (this.threadRow()) throw new Error(`Thread ${info.threadId} exists already.`);
     const now = Date.now();
     this.sql.exec(
@@ -142,13 +141,13 @@ export class ConversationDO extends DurableObject<Env> {
       now,
       now + limits.ttlMs,
     );
-    return this.append(turns, limits, files);
+    await this.ctx.storage.setAlarm(now + limits.ttlMs);
   }
 
-  /** The whole thread, or null when it never existed or has expired. */
+  /** The whole thread, or null when it never existed, has expired, or has no exchange yet. */
   async read(): Promise<Thread | null> {
     const info = this.info();
-    if (!info) return null;
+    if (!info || info.turnCount === 0) return null;
     const turns = this.sql.exec<TurnRow>("SELECT * FROM turns ORDER BY idx").toArray().map(toTurn);
     const files = this.sql
       .exec<{ path: string; tokens: number; updated_at: number }>("SELECT path, tokens, updated_at FROM files")

@@ -1,5 +1,6 @@
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import {
   CallToolRequestSchema,
   ErrorCode,
@@ -35,6 +36,12 @@ function instructions(config: Config, registry: ModelRegistry): string {
 }
 
 /**
+ * The SDK builds a JSON-schema validator (an Ajv instance, a third of a small request's CPU) for
+ * every server unless given one; it is stateless, so one serves every request of the isolate.
+ */
+const jsonSchemaValidator = new AjvJsonSchemaValidator();
+
+/**
  * Serves one MCP request over Streamable HTTP, statelessly: a fresh server and transport per
  * request, never shared (the SDK refuses reuse, and a shared stateless transport can hand one
  * client's reply to another). Responses stream as SSE so progress notifications arrive.
@@ -43,7 +50,7 @@ export async function handleMcpRequest(request: Request, deps: McpRequestDeps): 
   const tools = enabledTools(deps.config);
   const server = new Server(
     { name: SERVER_NAME, version: SERVER_VERSION },
-    { capabilities: { tools: {}, prompts: {}, logging: {} }, instructions: instructions(deps.config, deps.registry) },
+    { capabilities: { tools: {}, prompts: {}, logging: {} }, instructions: instructions(deps.config, deps.registry), jsonSchemaValidator },
   );
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({

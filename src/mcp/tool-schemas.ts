@@ -22,10 +22,19 @@ export function modelFieldDescription(config: Config, registry: ModelRegistry): 
   return `Model to use; omit to let the server pick. Top: ${top}${more}.`;
 }
 
-/** The zod object a tool's arguments are checked against: its own fields plus `model` when it calls one. */
+const argumentSchemas = new WeakMap<ToolCard, { modelDescription: string; schema: z.ZodObject }>();
+
+/**
+ * The zod object a tool's arguments are checked against: its own fields plus `model` when it
+ * calls one. Built once per tool (and model hint) per isolate, not on every call.
+ */
 export function argumentSchema(card: ToolCard, modelDescription: string): z.ZodObject {
+  const cached = argumentSchemas.get(card);
+  if (cached?.modelDescription === modelDescription) return cached.schema;
   const shape = card.modelCategory ? { ...card.input, model: z.string().min(1).optional().describe(modelDescription) } : card.input;
-  return z.strictObject(shape);
+  const schema = z.strictObject(shape);
+  argumentSchemas.set(card, { modelDescription, schema });
+  return schema;
 }
 
 function toJsonSchema(schema: z.ZodType, io: "input" | "output"): Tool["inputSchema"] {

@@ -62,7 +62,7 @@ export function consultResult(tool: string, outcome: ConsultOutcome, decorate: (
       });
       break;
     case "answered": {
-      const { call, thread, remainingExchanges } = outcome;
+      const { call, threadId, remainingExchanges } = outcome;
       const { text, code } = decorate(call.response.text);
       const hasOffer = remainingExchanges > 0;
       output = {
@@ -79,7 +79,7 @@ export function consultResult(tool: string, outcome: ConsultOutcome, decorate: (
           },
           continuation_offer: hasOffer
             ? {
-                continuation_id: thread.threadId,
+                continuation_id: threadId,
                 note: `You can continue this conversation for ${remainingExchanges} more exchanges: pass this continuation_id to any tool.`,
                 remaining_turns: remainingExchanges,
               }

@@ -1,8 +1,8 @@
 import type { ThinkingMode } from "../config";
 import { budgetFor } from "../conversation/budget";
 import { historyFilePaths, renderHistory } from "../conversation/history";
-import { appendTurns, createThread, loadThread, remainingExchanges, storedFiles } from "../conversation/threads";
-import type { Json, NewTurn, StoredFile, Thread, ThreadInfo } from "../durable/conversation";
+import { beginThread, existingThread, loadThread, recordExchange, remainingExchanges, storedFiles } from "../conversation/threads";
+import type { Json, NewTurn, StoredFile, Thread } from "../durable/conversation";
 import { embedSources } from "../files/embed";
 import { loadImages } from "../files/images";
 import type { FileReference } from "../files/references";
@@ -31,7 +31,7 @@ export interface ConsultRequest {
 }
 
 export type ConsultOutcome =
-  | { kind: "answered"; call: CallResult; thread: ThreadInfo; remainingExchanges: number }
+  | { kind: "answered"; call: CallResult; threadId: string; remainingExchanges: number }
   | { kind: "files_required"; missing: string[] }
   | { kind: "prompt_too_large"; size: number; limit: number };
 
@@ -81,7 +81,7 @@ function composePrompt(parts: { history: string; request: string; files: string;
 /**
  * Asks a model, as one exchange of a durable thread: continues the thread when an id is given
  * (its history and files are shown to the model within the model's budgets), or starts one.
- * A cancelled call stores nothing.
+ * The exchange is stored as the reply goes out; a cancelled or failed call stores nothing.
  */
 export async function consult(ctx: ToolContext, request: ConsultRequest): Promise<ConsultOutcome> {
   if (request.prompt.length > ctx.config.promptSizeLimit) {
@@ -126,6 +126,9 @@ export async function consult(ctx: ToolContext, request: ConsultRequest): Promis
     remaining: remainingExchanges(thread?.turnCount ?? 0, ctx.config),
   });
 
+  const target = thread
+    ? existingThread(ctx, thread)
+    : beginThread(ctx, { creatorTool: request.tool, initialContext: request.initialContext, title: request.prompt.slice(0, 120) });
   const choice = { category: request.category, ...(requestedModel ? { requested: requestedModel } : {}) };
   const call = await withHeartbeat(ctx, `Consulting ${model.capabilities.modelName}`, (onProgress) =>
     callModel(
@@ -156,15 +159,13 @@ export async function consult(ctx: ToolContext, request: ConsultRequest): Promis
       usage: call.response.usage,
     },
   ];
-  const info = thread
-    ? await appendTurns(ctx, thread.threadId, turns, files)
-    : await createThread(
-        ctx,
-        { creatorTool: request.tool, initialContext: request.initialContext, title: request.prompt.slice(0, 120) },
-        turns,
-        files,
-      );
-  return { kind: "answered", call, thread: info, remainingExchanges: remainingExchanges(info.turnCount, ctx.config) };
+  recordExchange(ctx, target, turns, files);
+  return {
+    kind: "answered",
+    call,
+    threadId: target.threadId,
+    remainingExchanges: remainingExchanges(target.turnCountBefore + turns.length, ctx.config),
+  };
 }
 
 /** Images are stored by description, not content: they are not re-sent on continuation. */
