@@ -6,11 +6,16 @@
  *     time, i.e. a new SQLite database, as the project does for each new conversation thread);
  *   - `upstream` makes one fetch to an OpenAI-style chat completions endpoint and returns its
  *     text, after one progress notification when the client asked for progress (as the project
- *     sends one before its model call).
+ *     sends one before its model call);
+ *   - `consult` does the essential work of one chat exchange and nothing more: one progress
+ *     notification, one row written to a SQLite Durable Object (the object named by `thread`, or
+ *     a new one, as a new conversation thread is), and one upstream fetch.
  * No config parsing, no middleware, no threads, no breaker: what any MCP server on Workers pays.
  */
 import { DurableObject } from "cloudflare:workers";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import type { ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { z } from "zod";
 
@@ -38,7 +43,8 @@ function server(env: BaselineEnv): McpServer {
     const rows = await env.ECHO.getByName(fresh ? crypto.randomUUID() : "echo").echo(text);
     return { content: [{ type: "text", text: `${text} (${rows} rows)` }] };
   });
-  mcp.registerTool("upstream", { description: "Asks the upstream model once.", inputSchema: { prompt: z.string() } }, async ({ prompt }, extra) => {
+  type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+  const askUpstream = async (prompt: string, extra: Extra) => {
     // One progress notification first, as the project sends before its model call.
     const progressToken = extra._meta?.progressToken;
     if (progressToken !== undefined) {
@@ -50,10 +56,21 @@ function server(env: BaselineEnv): McpServer {
       body: JSON.stringify({ model: "baseline-model", messages: [{ role: "user", content: prompt }] }),
       signal: extra.signal,
     });
-    if (!response.ok) return { isError: true, content: [{ type: "text", text: `upstream HTTP ${response.status}` }] };
+    if (!response.ok) return { isError: true, content: [{ type: "text" as const, text: `upstream HTTP ${response.status}` }] };
     const json = (await response.json()) as { choices?: Array<{ message?: { content?: string } }> };
-    return { content: [{ type: "text", text: json.choices?.[0]?.message?.content ?? "" }] };
-  });
+    return { content: [{ type: "text" as const, text: json.choices?.[0]?.message?.content ?? "" }] };
+  };
+  mcp.registerTool("upstream", { description: "Asks the upstream model once.", inputSchema: { prompt: z.string() } }, ({ prompt }, extra) =>
+    askUpstream(prompt, extra),
+  );
+  mcp.registerTool(
+    "consult",
+    { description: "Stores the prompt in a Durable Object and asks the upstream model once.", inputSchema: { prompt: z.string(), thread: z.string().optional() } },
+    async ({ prompt, thread }, extra) => {
+      await env.ECHO.getByName(thread ?? crypto.randomUUID()).echo(prompt);
+      return askUpstream(prompt, extra);
+    },
+  );
   return mcp;
 }
 
