@@ -3,10 +3,12 @@
  *
  * For each N, N SDK clients are connected to the project and N to the baseline beforehand (each
  * Client.connect is an initialize round trip and opens the GET stream). Then, in ABBA order, all N
- * clients of one side call at once: project `chat` (flash) or the baseline's `upstream` tool, with
- * the fake upstream answering after 2000 ms. Per round: wall time (first call sent to last answer),
- * errors, per-call latency, and the time to the first progress notification (the project sends one
- * before its model call; the baseline's upstream tool sends one before its fetch).
+ * clients of one side call at once: project `chat` (flash, each call a new thread) or the baseline's
+ * `consult` tool (the same essential work: one row written to a new SQLite Durable Object and the
+ * same upstream call), with the fake upstream answering after 2000 ms. Per round: wall time (first
+ * call sent to last answer), errors, per-call latency, and the time to the first progress
+ * notification (both send one before their model call). The targets are checked at N=256, the
+ * issue's scenario; the other levels draw the curve.
  */
 import { cpuDelta, cpuSnapshot, wranglerProcesses, type ProcessGroup } from "./lib/cpu.ts";
 import { closeAll, connectMany, timedCall, type Client } from "./lib/mcp.ts";
@@ -39,7 +41,7 @@ await runBenchmark({
   name: "concurrency",
   title: "Concurrency: N clients calling at once, upstream answering in 2 s",
   description:
-    "N SDK clients connected beforehand call at once (project chat vs baseline upstream tool, ABBA rounds) while the fake upstream takes 2000 ms to the first byte.",
+    "N SDK clients connected beforehand call at once (project chat, a new thread each, vs the baseline's consult tool: a new SQLite DO row plus the same upstream call; ABBA rounds) while the fake upstream takes 2000 ms to the first byte.",
   budgetSeconds: { full: 420, quick: 100 },
   options: ["levels", "reps"],
   async run(ctx) {
@@ -61,7 +63,7 @@ await runBenchmark({
         clients.map((client) =>
           side === "project"
             ? timedCall(client, "chat", { prompt: PROMPT, model: "flash" }, { progress: true, timeoutMs: CALL_TIMEOUT_MS })
-            : timedCall(client, "upstream", { prompt: PROMPT }, { progress: true, timeoutMs: CALL_TIMEOUT_MS }),
+            : timedCall(client, "consult", { prompt: PROMPT }, { progress: true, timeoutMs: CALL_TIMEOUT_MS }),
         ),
       );
       const wallMs = performance.now() - start;
@@ -144,7 +146,7 @@ await runBenchmark({
     const rows: Row[] = [];
     const measured = [...new Set(rounds.map((r) => r.n))];
     let projectErrors = 0;
-    let worstFirstProgress = 0;
+    let firstProgress256: number | undefined;
     let wallRatio256: number | undefined;
     for (const n of measured) {
       const of = (side: Side) => rounds.filter((r) => r.n === n && r.side === side);
@@ -175,7 +177,7 @@ await runBenchmark({
       if (progress.length > 0) {
         const s = summarize(progress);
         const bs = summarize(baselineProgress);
-        worstFirstProgress = Math.max(worstFirstProgress, s.median);
+        if (n === 256) firstProgress256 = s.median;
         rows.push(
           {
             metric: `N=${n} project first progress (per call)`,
@@ -208,10 +210,10 @@ await runBenchmark({
         baseline: `baseline median ${Math.round(bLatency.median)} ms, p99 ${Math.round(bLatency.p99)} ms`,
       });
     }
-    if (wallRatio256 === undefined) ctx.note("N=256 not measured in this run (quick runs stop at 64): the wall-ratio target is checked in full runs only.");
+    if (wallRatio256 === undefined) ctx.note("N=256 not measured in this run (quick runs stop at 64): the N=256 targets are checked in full runs only.");
     const targets = [
       check("project errors (all N)", "==", 0, projectErrors, "errors"),
-      check("project first-progress median (worst N)", "<", 1000, Math.round(worstFirstProgress), "ms"),
+      ...(firstProgress256 !== undefined ? [check("project first-progress median at N=256", "<", 1000, Math.round(firstProgress256), "ms")] : []),
     ];
     return { rows, targets };
   },

@@ -11,6 +11,7 @@
  *     notification, one row written to a SQLite Durable Object (the object named by `thread`, or
  *     a new one, as a new conversation thread is), and one upstream fetch.
  * No config parsing, no middleware, no threads, no breaker: what any MCP server on Workers pays.
+ * `PUT /upload` is the upload baseline: it hashes the streamed body and discards it.
  */
 import { DurableObject } from "cloudflare:workers";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -74,9 +75,26 @@ function server(env: BaselineEnv): McpServer {
   return mcp;
 }
 
+/** The upload baseline: hash the streamed body and drop it, the least any upload route must do. */
+async function hashAndDiscard(request: Request): Promise<Response> {
+  const digest = new crypto.DigestStream("SHA-256");
+  let size = 0;
+  const counter = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      size += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  });
+  await (request.body ?? new Blob([]).stream()).pipeThrough(counter).pipeTo(digest);
+  const sha256 = [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return Response.json({ sha256, size });
+}
+
 export default {
   async fetch(request: Request, env: BaselineEnv): Promise<Response> {
-    if (new URL(request.url).pathname === "/health") return Response.json({ ok: true });
+    const { pathname } = new URL(request.url);
+    if (pathname === "/health") return Response.json({ ok: true });
+    if (pathname === "/upload" && request.method === "PUT") return hashAndDiscard(request);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     await server(env).connect(transport);
     return transport.handleRequest(request);

@@ -1,5 +1,5 @@
 import type { Config } from "../config";
-import type { ConversationDO, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits } from "../durable/conversation";
+import type { AppendResult, ConversationDO, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits } from "../durable/conversation";
 import type { ThreadSummary } from "../durable/team";
 import type { Env } from "../env";
 import { ToolError } from "../tools/define";
@@ -67,15 +67,19 @@ export interface ExchangeTarget {
   threadId: string;
   turnCountBefore: number;
   stub: DurableObjectStub<ConversationDO>;
+  /** Resolves once the thread's creation (if any) has been sent: appends must go out after it. */
+  creationSent: Promise<void>;
 }
 
 export function existingThread(scope: ThreadScope, thread: Thread): ExchangeTarget {
-  return { threadId: thread.threadId, turnCountBefore: thread.turnCount, stub: threadStub(scope, thread.threadId) };
+  return { threadId: thread.threadId, turnCountBefore: thread.turnCount, stub: threadStub(scope, thread.threadId), creationSent: Promise.resolve() };
 }
 
 /**
  * Starts creating a new thread (a fresh UUID) without waiting: the object comes into existence
- * while the model thinks, instead of after it answered.
+ * while the model thinks, instead of after it answered. The creation is sent from the next task,
+ * so that the progress notifications already written can go out first: bringing a new object
+ * into existence is the costliest step of a first exchange.
  */
 export function beginThread(
   scope: ThreadScope,
@@ -83,21 +87,28 @@ export function beginThread(
 ): ExchangeTarget {
   const threadId = crypto.randomUUID();
   const stub = threadStub(scope, threadId);
-  scope.waitUntil(
-    stub.create({ threadId, team: scope.team, ...start }, limitsOf(scope.config)).catch((error: unknown) => {
-      console.error(JSON.stringify({ event: "thread_create_failed", threadId, error: String(error) }));
-    }),
+  const creationSent = new Promise<void>((resolve) =>
+    setTimeout(() => {
+      const created = stub.create({ threadId, team: scope.team, ...start }, limitsOf(scope.config));
+      scope.waitUntil(created.catch((error: unknown) => console.error(JSON.stringify({ event: "thread_create_failed", threadId, error: String(error) }))));
+      resolve();
+    }, 0),
   );
-  return { threadId, turnCountBefore: 0, stub };
+  scope.waitUntil(creationSent);
+  return { threadId, turnCountBefore: 0, stub, creationSent };
 }
 
 /**
- * Stores an exchange without holding up its reply. The append goes out before the reply, on the
- * same stub as the creation (so the object sees them in order), and the next call of the client
- * finds it. Then the team's thread list is updated.
+ * Stores an exchange without holding up its reply. The append goes out before the reply, after
+ * the creation and on the same stub (so the object sees them in order), and the next call of the
+ * client finds it. Then the team's thread list is updated.
  */
 export function recordExchange(scope: ThreadScope, target: ExchangeTarget, turns: NewTurn[], files: StoredFile[]): void {
-  const stored = target.stub.appendTurns(turns, limitsOf(scope.config), files).then(async (result) => {
+  const append = async (): Promise<AppendResult> => {
+    await target.creationSent;
+    return target.stub.appendTurns(turns, limitsOf(scope.config), files);
+  };
+  const stored = append().then(async (result) => {
     if (!result.ok) {
       // Only a race at the turn cap, or a thread that expired or failed to start meanwhile.
       console.error(JSON.stringify({ event: "exchange_not_stored", threadId: target.threadId, reason: result.reason }));

@@ -84,6 +84,8 @@ function composePrompt(parts: { history: string; request: string; files: string;
  * The exchange is stored as the reply goes out; a cancelled or failed call stores nothing.
  */
 export async function consult(ctx: ToolContext, request: ConsultRequest): Promise<ConsultOutcome> {
+  // At once, before any work: a client under load learns at the earliest that the call is alive.
+  await ctx.progress(`${request.tool}: preparing the request`);
   if (request.prompt.length > ctx.config.promptSizeLimit) {
     return { kind: "prompt_too_large", size: request.prompt.length, limit: ctx.config.promptSizeLimit };
   }

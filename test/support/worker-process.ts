@@ -17,6 +17,8 @@ export interface WorkerProcess {
   mcpUrl: string;
   port: number;
   persistDir: string;
+  /** The wrangler process (workerd runs as its descendant). */
+  pid: number;
   /** Output of wrangler so far (for failure messages). */
   output(): string;
   stop(): Promise<void>;
@@ -94,7 +96,7 @@ export async function startWorker(options: StartOptions = {}): Promise<WorkerPro
       const response = await fetch(`${url}/health`);
       if (response.ok) {
         await response.body?.cancel();
-        return { url, mcpUrl: `${url}/mcp`, port, persistDir, output: () => output, stop: () => stopProcess(child) };
+        return { url, mcpUrl: `${url}/mcp`, port, persistDir, pid: child.pid ?? 0, output: () => output, stop: () => stopProcess(child) };
       }
       await response.body?.cancel();
     } catch {
