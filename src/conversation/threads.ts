@@ -99,9 +99,10 @@ export function beginThread(
 }
 
 /**
- * Stores an exchange without holding up its reply. The append goes out before the reply, after
- * the creation and on the same stub (so the object sees them in order), and the next call of the
- * client finds it. Then the team's thread list is updated.
+ * Stores an exchange without holding up its reply. The append goes out as the reply does, after
+ * the creation and on the same stub (so the object sees them in order); a client that continues
+ * at once may find it a moment later, which loadThread's retry covers. Then the team's thread
+ * list is updated.
  */
 export function recordExchange(scope: ThreadScope, target: ExchangeTarget, turns: NewTurn[], files: StoredFile[]): void {
   const append = async (): Promise<AppendResult> => {
@@ -114,21 +115,9 @@ export function recordExchange(scope: ThreadScope, target: ExchangeTarget, turns
       console.error(JSON.stringify({ event: "exchange_not_stored", threadId: target.threadId, reason: result.reason }));
       return;
     }
-    await scope.env.TEAMS.getByName(scope.team).recordThread(summaryOf(result.info));
+    await scope.env.TEAMS.getByName(scope.team).recordThread(result.info);
   });
   scope.waitUntil(stored.catch((error: unknown) => console.error(JSON.stringify({ event: "exchange_not_stored", threadId: target.threadId, error: String(error) }))));
-}
-
-function summaryOf(info: ThreadInfo): ThreadSummary {
-  return {
-    threadId: info.threadId,
-    creatorTool: info.creatorTool,
-    title: info.title,
-    turnCount: info.turnCount,
-    createdAt: info.createdAt,
-    updatedAt: info.updatedAt,
-    expiresAt: info.expiresAt,
-  };
 }
 
 export async function storedFiles(scope: ThreadScope, threadId: string, paths: string[]): Promise<StoredFile[]> {
