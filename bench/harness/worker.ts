@@ -22,7 +22,7 @@
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { configOf } from "../../src/config.ts";
-import { beginThread, limitsOf } from "../../src/conversation/threads.ts";
+import { limitsOf, newThread as newThreadTarget } from "../../src/conversation/threads.ts";
 import type { NewTurn } from "../../src/durable/conversation.ts";
 import { runTool } from "../../src/mcp/run-tool.ts";
 import { handleMcpRequest } from "../../src/mcp/server.ts";
@@ -281,7 +281,8 @@ async function attribution(env: Env, url: URL) {
   const limits = limitsOf(config);
   // A new thread's creation and its first exchange: the append queues behind the creation.
   const newThread = async () => {
-    const target = beginThread(deps, { creatorTool: "chat", initialContext: {}, title: "bench" });
+    const target = newThreadTarget(deps, { creatorTool: "chat", initialContext: {}, title: "bench" });
+    await target.create?.();
     await target.stub.appendTurns(TURNS, limits, []);
     return target;
   };

@@ -1,5 +1,5 @@
 import type { Config } from "../config";
-import type { AppendResult, ConversationDO, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits } from "../durable/conversation";
+import type { ConversationDO, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits } from "../durable/conversation";
 import type { ThreadSummary } from "../durable/team";
 import type { Env } from "../env";
 import { ToolError } from "../tools/define";
@@ -62,62 +62,48 @@ function turnLimitReached(threadId: string, config: Config): ToolError {
   );
 }
 
-/** Where an exchange will be stored: an existing thread, or one being created alongside the model call. */
+/** Where an exchange will be stored: an existing thread, or a new one created with its first exchange. */
 export interface ExchangeTarget {
   threadId: string;
   turnCountBefore: number;
   stub: DurableObjectStub<ConversationDO>;
-  /** Resolves once the thread's creation (if any) has been sent: appends must go out after it. */
-  creationSent: Promise<void>;
+  /** For a new thread: creates it (sent just before the first append, on the same stub). */
+  create?: () => Promise<void>;
 }
 
 export function existingThread(scope: ThreadScope, thread: Thread): ExchangeTarget {
-  return { threadId: thread.threadId, turnCountBefore: thread.turnCount, stub: threadStub(scope, thread.threadId), creationSent: Promise.resolve() };
+  return { threadId: thread.threadId, turnCountBefore: thread.turnCount, stub: threadStub(scope, thread.threadId) };
 }
 
-/**
- * Starts creating a new thread (a fresh UUID) without waiting: the object comes into existence
- * while the model thinks, instead of after it answered. The creation is sent from the next task,
- * so that the progress notifications already written can go out first: bringing a new object
- * into existence is the costliest step of a first exchange.
- */
-export function beginThread(
-  scope: ThreadScope,
-  start: { creatorTool: string; initialContext: { [key: string]: Json }; title: string },
-): ExchangeTarget {
+/** A new thread (a fresh UUID), to be created when its first exchange is stored. */
+export function newThread(scope: ThreadScope, start: { creatorTool: string; initialContext: { [key: string]: Json }; title: string }): ExchangeTarget {
   const threadId = crypto.randomUUID();
   const stub = threadStub(scope, threadId);
-  const creationSent = new Promise<void>((resolve) =>
-    setTimeout(() => {
-      const created = stub.create({ threadId, team: scope.team, ...start }, limitsOf(scope.config));
-      scope.waitUntil(created.catch((error: unknown) => console.error(JSON.stringify({ event: "thread_create_failed", threadId, error: String(error) }))));
-      resolve();
-    }, 0),
-  );
-  scope.waitUntil(creationSent);
-  return { threadId, turnCountBefore: 0, stub, creationSent };
+  return { threadId, turnCountBefore: 0, stub, create: () => stub.create({ threadId, team: scope.team, ...start }, limitsOf(scope.config)) };
+}
+
+function logNotStored(threadId: string, why: string): void {
+  console.error(JSON.stringify({ event: "exchange_not_stored", threadId, why }));
 }
 
 /**
- * Stores an exchange without holding up its reply. The append goes out as the reply does, after
- * the creation and on the same stub (so the object sees them in order); a client that continues
- * at once may find it a moment later, which loadThread's retry covers. Then the team's thread
- * list is updated.
+ * Stores an exchange without holding up its reply: bringing a new object into existence is the
+ * costliest step of a first exchange, and nothing in the reply depends on it. The creation and
+ * the append go out as the reply does, in that order on the same stub (so the object sees them in
+ * order); a client that continues at once may find them a moment later, which loadThread's retry
+ * covers. The team's thread list is told when the thread asks for it (see INDEX_REFRESH_MS).
  */
 export function recordExchange(scope: ThreadScope, target: ExchangeTarget, turns: NewTurn[], files: StoredFile[]): void {
-  const append = async (): Promise<AppendResult> => {
-    await target.creationSent;
-    return target.stub.appendTurns(turns, limitsOf(scope.config), files);
-  };
-  const stored = append().then(async (result) => {
-    if (!result.ok) {
-      // Only a race at the turn cap, or a thread that expired or failed to start meanwhile.
-      console.error(JSON.stringify({ event: "exchange_not_stored", threadId: target.threadId, reason: result.reason }));
-      return;
-    }
-    await scope.env.TEAMS.getByName(scope.team).recordThread(result.info);
-  });
-  scope.waitUntil(stored.catch((error: unknown) => console.error(JSON.stringify({ event: "exchange_not_stored", threadId: target.threadId, error: String(error) }))));
+  const created = target.create?.().catch((error: unknown) => logNotStored(target.threadId, `creation failed: ${String(error)}`));
+  const appended = target.stub.appendTurns(turns, limitsOf(scope.config), files);
+  const stored = (async () => {
+    await created;
+    const result = await appended;
+    // Not ok only in a race at the turn cap, or for a thread that expired or failed to start.
+    if (!result.ok) return logNotStored(target.threadId, result.reason);
+    if (result.reindex) await scope.env.TEAMS.getByName(scope.team).recordThread(result.info);
+  })();
+  scope.waitUntil(stored.catch((error: unknown) => logNotStored(target.threadId, String(error))));
 }
 
 export async function storedFiles(scope: ThreadScope, threadId: string, paths: string[]): Promise<StoredFile[]> {

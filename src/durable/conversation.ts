@@ -65,7 +65,8 @@ export interface ThreadLimits {
 }
 
 export type AppendResult =
-  | { ok: true; turnCount: number; info: ThreadInfo }
+  /** `reindex`: the team's thread list should be told (first exchange, or its entry is getting old). */
+  | { ok: true; turnCount: number; info: ThreadInfo; reindex: boolean }
   | { ok: false; reason: "not_found" | "turn_limit"; turnCount: number };
 
 interface ThreadRow extends Record<string, SqlStorageValue> {
@@ -77,6 +78,7 @@ interface ThreadRow extends Record<string, SqlStorageValue> {
   created_at: number;
   updated_at: number;
   expires_at: number;
+  indexed_at: number;
 }
 
 interface TurnRow extends Record<string, SqlStorageValue> {
@@ -112,7 +114,7 @@ export class ConversationDO extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS thread (
         thread_id TEXT PRIMARY KEY, team TEXT NOT NULL, creator_tool TEXT NOT NULL,
         initial_context TEXT NOT NULL, title TEXT NOT NULL,
-        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, indexed_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS turns (
         idx INTEGER PRIMARY KEY, role TEXT NOT NULL, content TEXT NOT NULL,
         files TEXT NOT NULL, images TEXT NOT NULL, tool TEXT NOT NULL,
@@ -131,7 +133,7 @@ export class ConversationDO extends DurableObject<Env> {
     if (this.threadRow()) throw new Error(`Thread ${info.threadId} exists already.`);
     const now = Date.now();
     this.sql.exec(
-      "INSERT INTO thread VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO thread VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
       info.threadId,
       info.team,
       info.creatorTool,
@@ -174,14 +176,6 @@ export class ConversationDO extends DurableObject<Env> {
     );
   }
 
-  /**
-   * Appends turns atomically (a user turn and its answer go in together or not at all) and
-   * pushes the expiry back. Refuses when the thread is gone or the turns would pass the cap.
-   */
-  async appendTurns(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[] = []): Promise<AppendResult> {
-    return this.append(turns, limits, files);
-  }
-
   override async alarm(): Promise<void> {
     const row = this.threadRow();
     if (row && row.expires_at > Date.now()) {
@@ -193,7 +187,11 @@ export class ConversationDO extends DurableObject<Env> {
     this.createSchema();
   }
 
-  private append(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[]): AppendResult {
+  /**
+   * Appends turns atomically (a user turn and its answer go in together or not at all) and
+   * pushes the expiry back. Refuses when the thread is gone or the turns would pass the cap.
+   */
+  async appendTurns(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[] = []): Promise<AppendResult> {
     const row = this.threadRow();
     const count = this.turnCount();
     if (!row) return { ok: false, reason: "not_found", turnCount: 0 };
@@ -226,12 +224,16 @@ export class ConversationDO extends DurableObject<Env> {
       );
     }
     const expiresAt = now + limits.ttlMs;
-    this.sql.exec("UPDATE thread SET updated_at = ?, expires_at = ?", now, expiresAt);
-    // Not awaited on purpose: the output gate holds the reply until the alarm write is durable.
-    void this.ctx.storage.setAlarm(expiresAt);
-    const info = this.info();
-    if (!info) throw new Error("Thread vanished during append.");
-    return { ok: true, turnCount: count + turns.length, info };
+    const reindex = now - row.indexed_at > INDEX_REFRESH_MS;
+    this.sql.exec("UPDATE thread SET updated_at = ?, expires_at = ?, indexed_at = ?", now, expiresAt, reindex ? now : row.indexed_at);
+    // The alarm may lag the expiry a little (it reschedules itself when it fires early), which
+    // spares a storage write for exchanges that follow each other closely.
+    if (expiresAt - row.expires_at > ALARM_SLACK_MS) {
+      // Not awaited on purpose: the output gate holds the reply until the alarm write is durable.
+      void this.ctx.storage.setAlarm(expiresAt);
+    }
+    const info = infoOf({ ...row, updated_at: now, expires_at: expiresAt }, count + turns.length);
+    return { ok: true, turnCount: info.turnCount, info, reindex };
   }
 
   private threadRow(): ThreadRow | undefined {
@@ -246,19 +248,30 @@ export class ConversationDO extends DurableObject<Env> {
 
   private info(): ThreadInfo | undefined {
     const row = this.threadRow();
-    if (!row) return undefined;
-    return {
-      threadId: row.thread_id,
-      team: row.team,
-      creatorTool: row.creator_tool,
-      initialContext: JSON.parse(row.initial_context) as { [key: string]: Json },
-      title: row.title,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      expiresAt: row.expires_at,
-      turnCount: this.turnCount(),
-    };
+    return row ? infoOf(row, this.turnCount()) : undefined;
   }
+}
+
+/** How far the expiry may run ahead of the alarm before the alarm is moved. */
+const ALARM_SLACK_MS = 60_000;
+/**
+ * How stale the team's list entry of a thread may get (turn count, last update, expiry) before an
+ * exchange refreshes it: a burst of exchanges then costs one write to the team's object, not one each.
+ */
+const INDEX_REFRESH_MS = 60_000;
+
+function infoOf(row: ThreadRow, turnCount: number): ThreadInfo {
+  return {
+    threadId: row.thread_id,
+    team: row.team,
+    creatorTool: row.creator_tool,
+    initialContext: JSON.parse(row.initial_context) as { [key: string]: Json },
+    title: row.title,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    expiresAt: row.expires_at,
+    turnCount,
+  };
 }
 
 function toTurn(row: TurnRow): Turn {

@@ -1,7 +1,7 @@
 import type { ThinkingMode } from "../config";
 import { budgetFor } from "../conversation/budget";
 import { historyFilePaths, renderHistory } from "../conversation/history";
-import { beginThread, existingThread, loadThread, recordExchange, remainingExchanges, storedFiles } from "../conversation/threads";
+import { existingThread, loadThread, newThread, recordExchange, remainingExchanges, storedFiles } from "../conversation/threads";
 import type { Json, NewTurn, StoredFile, Thread } from "../durable/conversation";
 import { embedSources } from "../files/embed";
 import { loadImages } from "../files/images";
@@ -130,7 +130,7 @@ export async function consult(ctx: ToolContext, request: ConsultRequest): Promis
 
   const target = thread
     ? existingThread(ctx, thread)
-    : beginThread(ctx, { creatorTool: request.tool, initialContext: request.initialContext, title: request.prompt.slice(0, 120) });
+    : newThread(ctx, { creatorTool: request.tool, initialContext: request.initialContext, title: request.prompt.slice(0, 120) });
   const choice = { category: request.category, ...(requestedModel ? { requested: requestedModel } : {}) };
   const call = await withHeartbeat(ctx, `Consulting ${model.capabilities.modelName}`, (onProgress) =>
     callModel(

@@ -110,6 +110,9 @@ describe("chat and durable threads", () => {
     const first = await chat(workerEnv, { prompt: "short-lived", model: "flash" });
     const id = first.output?.continuation_offer?.continuation_id ?? "";
     const stub = workerEnv.CONVERSATIONS.getByName(`default:${id}`);
+    // The exchange is stored as the reply goes out: wait until the thread is there.
+    for (let i = 0; i < 100 && (await stub.read()) === null; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await stub.read()).not.toBeNull();
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(Date.now() + 25 * 3_600_000);
     try {
