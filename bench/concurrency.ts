@@ -56,14 +56,14 @@ await runBenchmark({
       baseline: [...wranglerProcesses(baseline.port), { label: "fake upstream (node)", pids: upstream.pid ? [upstream.pid] : [] }],
     };
 
-    const round = async (side: Side, clients: Client[]): Promise<Round> => {
+    const round = async (side: Side, clients: Client[], baselineTool: "consult" | "upstream" = "consult"): Promise<Round> => {
       const cpuBefore = cpuSnapshot(processes[side]);
       const start = performance.now();
       const calls = await Promise.all(
         clients.map((client) =>
           side === "project"
             ? timedCall(client, "chat", { prompt: PROMPT, model: "flash" }, { progress: true, timeoutMs: CALL_TIMEOUT_MS })
-            : timedCall(client, "consult", { prompt: PROMPT }, { progress: true, timeoutMs: CALL_TIMEOUT_MS }),
+            : timedCall(client, baselineTool, { prompt: PROMPT }, { progress: true, timeoutMs: CALL_TIMEOUT_MS }),
         ),
       );
       const wallMs = performance.now() - start;
@@ -92,6 +92,8 @@ await runBenchmark({
     await upstream.setLatency({ firstByteMs: FIRST_BYTE_MS, chunkDelayMs: 0 });
 
     const rounds: Round[] = [];
+    /** The floor of this harness: the bare SDK sending its progress first thing, storing nothing. */
+    const floorProgress: number[] = [];
     const sequence = levels.flatMap((n) => Array.from({ length: repsFor(n) }, () => n));
     let previous = 0;
     let clients: Record<Side, Client[]> = { project: [], baseline: [] };
@@ -129,6 +131,12 @@ await runBenchmark({
               (r.errorSamples.length ? ` (${r.errorSamples.join(" | ")})` : "") +
               `; CPU s: ${Object.entries(r.cpuSeconds).map(([k, v]) => `${k} ${v}`).join(", ")}`,
           );
+          await upstream.clearRequests();
+        }
+        if (n === 256 && index === 0) {
+          const floor = await round("baseline", clients.baseline, "upstream");
+          floorProgress.push(...floor.firstProgressMs);
+          ctx.log(`N=256 floor (baseline upstream tool): first progress median ${Math.round(median(floor.firstProgressMs))} ms`);
           await upstream.clearRequests();
         }
         index++;
@@ -208,6 +216,17 @@ await runBenchmark({
         p99: pLatency.p99,
         ratio: pLatency.median / bLatency.median,
         baseline: `baseline median ${Math.round(bLatency.median)} ms, p99 ${Math.round(bLatency.p99)} ms`,
+      });
+    }
+    if (floorProgress.length > 0) {
+      const floor = summarize(floorProgress);
+      rows.push({
+        metric: "N=256 floor: first progress of the bare SDK's upstream tool (progress first, nothing stored)",
+        unit: "ms",
+        n: floor.n,
+        min: floor.min,
+        median: floor.median,
+        p99: floor.p99,
       });
     }
     if (wallRatio256 === undefined) ctx.note("N=256 not measured in this run (quick runs stop at 64): the N=256 targets are checked in full runs only.");
