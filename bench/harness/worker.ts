@@ -31,6 +31,7 @@ import { chat } from "../../src/tools/chat.ts";
 import type { ToolCard } from "../../src/tools/define.ts";
 import type { Env } from "../../src/env.ts";
 import { listTools, modelFieldDescription } from "../../src/mcp/tool-schemas.ts";
+import { StreamFacts, blobFactsCache, blobInfo, blobStub, storeChunks } from "../../src/files/blob-store.ts";
 import { ProviderBreakers } from "../../src/providers/breaker.ts";
 import { callModel } from "../../src/providers/call.ts";
 import { providerModule } from "../../src/providers/index.ts";
@@ -118,6 +119,46 @@ async function toolsList(env: Env, url: URL) {
     await settle();
   }
   return { mode, samples, meanMs: timedTotal / reps };
+}
+
+/**
+ * The token estimate of a 1 MB uploaded file, as embedding reads it (blobInfo: the blob's facts,
+ * counted once at upload, behind KV and the in-isolate LRU), per rep on a new blob: `cold` is the
+ * first lookup (both layers empty: a read of the blob's object), `kv` the next after the isolate
+ * layer is dropped, `warm` the one after that.
+ */
+async function tokenEstimate(env: Env, url: URL) {
+  const reps = intParam(url, "reps", 10, 200);
+  const { defer, settle } = deferrals();
+  const samples = { cold: [] as number[], kv: [] as number[], warm: [] as number[] };
+  for (let rep = 0; rep < reps; rep++) {
+    const content = new TextEncoder().encode(`// ${Date.now()} ${rep} ${Math.random()}
+${"const x = compute(y);\n".repeat(48_000)}`);
+    const facts = new StreamFacts("text/plain");
+    await facts.update(content);
+    const { sha256, facts: blob } = await facts.finish();
+    const stub = blobStub(env, "bench", sha256);
+    const uploadId = crypto.randomUUID();
+    await stub.begin(sha256, uploadId);
+    await storeChunks(stub, uploadId, new Blob([content]).stream(), { firstChunk: 0, maxBytes: content.length });
+    await stub.commit(uploadId, blob);
+    const timed = async (into: number[]) => {
+      const before = performance.now();
+      const info = await blobInfo(env, "bench", sha256, defer);
+      into.push(performance.now() - before);
+      if (info?.tokens !== blob.tokens) throw new Error("the cached token estimate differs from the upload's");
+    };
+    await timed(samples.cold);
+    await settle();
+    blobFactsCache.clearMemory();
+    await timed(samples.kv);
+    const loops = 1_000;
+    const before = performance.now();
+    for (let i = 0; i < loops; i++) await blobInfo(env, "bench", sha256, defer);
+    samples.warm.push((performance.now() - before) / loops);
+  }
+  await settle();
+  return { bytes: 1_000_000, samples };
 }
 
 function callDeps(env: Env, defer: (work: Promise<unknown>) => void) {
@@ -326,6 +367,8 @@ export default {
           return Response.json(clock(url));
         case "/tools-list":
           return Response.json(await toolsList(env, url));
+        case "/token-estimate":
+          return Response.json(await tokenEstimate(env, url));
         case "/breaker/open":
           return Response.json(await openBreaker(env, url));
         case "/breaker/fail-fast":

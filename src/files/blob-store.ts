@@ -175,7 +175,7 @@ export async function readBlobText(stub: DurableObjectStub<BlobDO>, info: BlobIn
 }
 
 /** Blob facts by content hash: read by every file embedding, so KV (then the isolate) caches them. */
-const blobFactsCache = new KvCache<BlobInfo | null>("blob-facts:v1", { maxEntries: 2_048, ttlSeconds: 30 * 24 * 3600 });
+export const blobFactsCache = new KvCache<BlobInfo | null>("blob-facts:v1", { maxEntries: 2_048, ttlSeconds: 30 * 24 * 3600 });
 
 /**
  * A team's blob facts (size, token estimate, text or not). Blobs are immutable, so a cached
