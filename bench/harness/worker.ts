@@ -323,8 +323,7 @@ async function attribution(env: Env, url: URL) {
   // A new thread's creation and its first exchange: the append queues behind the creation.
   const newThread = async () => {
     const target = newThreadTarget(deps, { creatorTool: "chat", initialContext: {}, title: "bench" });
-    await target.create?.();
-    await target.stub.appendTurns(TURNS, limits, []);
+    await target.stub.create({ threadId: target.threadId, team: "bench", creatorTool: "chat", initialContext: {}, title: "bench" }, TURNS, limits, []);
     return target;
   };
   const thread = await newThread();

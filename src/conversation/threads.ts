@@ -62,24 +62,25 @@ function turnLimitReached(threadId: string, config: Config): ToolError {
   );
 }
 
-/** Where an exchange will be stored: an existing thread, or a new one created with its first exchange. */
+type ThreadStart = { creatorTool: string; initialContext: { [key: string]: Json }; title: string };
+
+/** Where an exchange will be stored: an existing thread, or a new one that it starts. */
 export interface ExchangeTarget {
   threadId: string;
   turnCountBefore: number;
   stub: DurableObjectStub<ConversationDO>;
-  /** For a new thread: creates it (sent just before the first append, on the same stub). */
-  create?: () => Promise<void>;
+  /** Set for a new thread: created together with its first exchange. */
+  start?: ThreadStart;
 }
 
 export function existingThread(scope: ThreadScope, thread: Thread): ExchangeTarget {
   return { threadId: thread.threadId, turnCountBefore: thread.turnCount, stub: threadStub(scope, thread.threadId) };
 }
 
-/** A new thread (a fresh UUID), to be created when its first exchange is stored. */
-export function newThread(scope: ThreadScope, start: { creatorTool: string; initialContext: { [key: string]: Json }; title: string }): ExchangeTarget {
+/** A new thread with a fresh UUID; its object is created when its first exchange is stored. */
+export function newThread(scope: ThreadScope, start: ThreadStart): ExchangeTarget {
   const threadId = crypto.randomUUID();
-  const stub = threadStub(scope, threadId);
-  return { threadId, turnCountBefore: 0, stub, create: () => stub.create({ threadId, team: scope.team, ...start }, limitsOf(scope.config)) };
+  return { threadId, turnCountBefore: 0, stub: threadStub(scope, threadId), start };
 }
 
 function logNotStored(threadId: string, why: string): void {
@@ -88,18 +89,19 @@ function logNotStored(threadId: string, why: string): void {
 
 /**
  * Stores an exchange without holding up its reply: bringing a new object into existence is the
- * costliest step of a first exchange, and nothing in the reply depends on it. The creation and
- * the append go out as the reply does, in that order on the same stub (so the object sees them in
- * order); a client that continues at once may find them a moment later, which loadThread's retry
- * covers. The team's thread list is told when the thread asks for it (see INDEX_REFRESH_MS).
+ * costliest step of a first exchange, and nothing in the reply depends on it. The write goes out
+ * as the reply does; a client that continues at once may find it a moment later, which
+ * loadThread's retry covers. The team's thread list is told when the thread asks for it (see
+ * INDEX_REFRESH_MS in the object).
  */
 export function recordExchange(scope: ThreadScope, target: ExchangeTarget, turns: NewTurn[], files: StoredFile[]): void {
-  const created = target.create?.().catch((error: unknown) => logNotStored(target.threadId, `creation failed: ${String(error)}`));
-  const appended = target.stub.appendTurns(turns, limitsOf(scope.config), files);
+  const limits = limitsOf(scope.config);
+  const written = target.start
+    ? target.stub.create({ threadId: target.threadId, team: scope.team, ...target.start }, turns, limits, files)
+    : target.stub.appendTurns(turns, limits, files);
   const stored = (async () => {
-    await created;
-    const result = await appended;
-    // Not ok only in a race at the turn cap, or for a thread that expired or failed to start.
+    const result = await written;
+    // Not ok only in a race at the turn cap, or for a thread that expired meanwhile.
     if (!result.ok) return logNotStored(target.threadId, result.reason);
     if (result.reindex) await scope.env.TEAMS.getByName(scope.team).recordThread(result.info);
   })();

@@ -124,12 +124,13 @@ export class ConversationDO extends DurableObject<Env> {
     `);
   }
 
-  /**
-   * Starts an empty thread, while its first model call runs. It stays invisible (read() answers
-   * null) until its first exchange is appended, so a cancelled first call leaves nothing behind
-   * but an object its alarm deletes.
-   */
-  async create(info: Pick<ThreadInfo, "threadId" | "team" | "creatorTool" | "initialContext" | "title">, limits: ThreadLimits): Promise<void> {
+  /** Starts the thread with its first exchange, in one transaction. Refuses to start one twice. */
+  async create(
+    info: Pick<ThreadInfo, "threadId" | "team" | "creatorTool" | "initialContext" | "title">,
+    turns: NewTurn[],
+    limits: ThreadLimits,
+    files: StoredFile[] = [],
+  ): Promise<AppendResult> {
     if (this.threadRow()) throw new Error(`Thread ${info.threadId} exists already.`);
     const now = Date.now();
     this.sql.exec(
@@ -143,13 +144,15 @@ export class ConversationDO extends DurableObject<Env> {
       now,
       now + limits.ttlMs,
     );
-    await this.ctx.storage.setAlarm(now + limits.ttlMs);
+    // Not awaited on purpose: the output gate holds the reply until the alarm write is durable.
+    void this.ctx.storage.setAlarm(now + limits.ttlMs);
+    return this.append(turns, limits, files);
   }
 
-  /** The whole thread, or null when it never existed, has expired, or has no exchange yet. */
+  /** The whole thread, or null when it never existed or has expired. */
   async read(): Promise<Thread | null> {
     const info = this.info();
-    if (!info || info.turnCount === 0) return null;
+    if (!info) return null;
     const turns = this.sql.exec<TurnRow>("SELECT * FROM turns ORDER BY idx").toArray().map(toTurn);
     const files = this.sql
       .exec<{ path: string; tokens: number; updated_at: number }>("SELECT path, tokens, updated_at FROM files")
@@ -192,6 +195,11 @@ export class ConversationDO extends DurableObject<Env> {
    * pushes the expiry back. Refuses when the thread is gone or the turns would pass the cap.
    */
   async appendTurns(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[] = []): Promise<AppendResult> {
+    return this.append(turns, limits, files);
+  }
+
+
+  private append(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[]): AppendResult {
     const row = this.threadRow();
     const count = this.turnCount();
     if (!row) return { ok: false, reason: "not_found", turnCount: 0 };
