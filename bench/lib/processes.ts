@@ -10,7 +10,7 @@ import { rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Fault, Latency } from "../../test/fake-upstream/server.ts";
-import { startWorker, type StartOptions, type WorkerProcess } from "../../test/support/worker-process.ts";
+import { startWorker, stopProcess, type StartOptions, type WorkerProcess } from "../../test/support/worker-process.ts";
 import { deferCleanup, trackChild } from "./cleanup.ts";
 import { ROOT } from "./paths.ts";
 import { workerConfig } from "./snapshot.ts";
@@ -94,17 +94,7 @@ export async function startUpstream(): Promise<Upstream> {
   trackChild(child);
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    await new Promise<void>((done) => {
-      const force = setTimeout(() => child.kill("SIGKILL"), 5_000);
-      child.once("exit", () => {
-        clearTimeout(force);
-        done();
-      });
-      child.kill("SIGTERM");
-    });
-  };
+  const stop = () => stopProcess(child);
   const dispose = deferCleanup(stop);
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error(`fake upstream did not start in 30 s:\n${stderr}`)), 30_000);

@@ -3,13 +3,12 @@
  * for what startWorker does not expose: the moment of spawn (cold-start timing polls every few
  * milliseconds instead of every 200 ms) and the inspector port (CPU profiles of the worker).
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../../test/support/worker-process.ts";
+import { freePort, spawnWranglerDev, stopProcess } from "../../test/support/worker-process.ts";
 import { deferCleanup, trackChild } from "./cleanup.ts";
-import { PROJECT_CONFIG, ROOT } from "./paths.ts";
+import { PROJECT_CONFIG } from "./paths.ts";
 
 export interface WranglerDev {
   url: string;
@@ -28,46 +27,20 @@ export async function spawnWrangler(options: { config?: string; vars?: Record<st
   const inspectorPort = await freePort();
   const ownDir = options.persistDir === undefined;
   const persistDir = options.persistDir ?? mkdtempSync(join(tmpdir(), "zen-bench-"));
-  const vars = Object.entries(options.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}:${value}`]);
-  const args = [
-    join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
-    "dev",
-    "--config",
-    options.config ?? PROJECT_CONFIG,
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--inspector-port",
-    String(inspectorPort),
-    "--persist-to",
-    persistDir,
-    "--log-level",
-    "warn",
-    "--show-interactive-dev-session=false",
-    ...vars,
-  ];
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
+  const child = spawnWranglerDev({
+    config: options.config ?? PROJECT_CONFIG,
+    port,
+    inspectorPort,
+    persistDir,
+    ...(options.vars ? { vars: options.vars } : {}),
   });
   trackChild(child);
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      await new Promise<void>((done) => {
-        const force = setTimeout(() => child.kill("SIGKILL"), 5_000);
-        child.once("exit", () => {
-          clearTimeout(force);
-          done();
-        });
-        child.kill("SIGTERM");
-      });
-    }
+    await stopProcess(child);
     if (ownDir) rmSync(persistDir, { recursive: true, force: true });
   };
   const dispose = deferCleanup(stop);

@@ -45,7 +45,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function stopProcess(child: ChildProcess): Promise<void> {
+/** Ends a child process: SIGTERM, then SIGKILL after 5 s. */
+export function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((done) => {
     const force = setTimeout(() => child.kill("SIGKILL"), 5_000);
@@ -57,9 +58,14 @@ function stopProcess(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function startWorker(options: StartOptions = {}): Promise<WorkerProcess> {
-  const port = await freePort();
-  const persistDir = options.persistDir ?? mkdtempSync(join(tmpdir(), "zen-worker-"));
+/** `wrangler dev` on loopback, offline, with persisted local state, as tests and benchmarks run it. */
+export function spawnWranglerDev(options: {
+  config?: string;
+  port: number;
+  inspectorPort: number;
+  persistDir: string;
+  vars?: Record<string, string>;
+}): ChildProcess {
   const vars = Object.entries(options.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}:${value}`]);
   const args = [
     join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
@@ -69,20 +75,32 @@ export async function startWorker(options: StartOptions = {}): Promise<WorkerPro
     "--ip",
     "127.0.0.1",
     "--port",
-    String(port),
+    String(options.port),
     "--inspector-port",
-    String(await freePort()),
+    String(options.inspectorPort),
     "--persist-to",
-    persistDir,
+    options.persistDir,
     "--log-level",
     "warn",
     "--show-interactive-dev-session=false",
     ...vars,
   ];
-  const child = spawn(process.execPath, args, {
+  return spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+export async function startWorker(options: StartOptions = {}): Promise<WorkerProcess> {
+  const port = await freePort();
+  const persistDir = options.persistDir ?? mkdtempSync(join(tmpdir(), "zen-worker-"));
+  const child = spawnWranglerDev({
+    port,
+    inspectorPort: await freePort(),
+    persistDir,
+    ...(options.config ? { config: options.config } : {}),
+    ...(options.vars ? { vars: options.vars } : {}),
   });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
