@@ -128,9 +128,6 @@ export async function consult(ctx: ToolContext, request: ConsultRequest): Promis
     remaining: remainingExchanges(thread?.turnCount ?? 0, ctx.config),
   });
 
-  const target = thread
-    ? existingThread(ctx, thread)
-    : newThread(ctx, { creatorTool: request.tool, initialContext: request.initialContext, title: request.prompt.slice(0, 120) });
   const choice = { category: request.category, ...(requestedModel ? { requested: requestedModel } : {}) };
   const call = await withHeartbeat(ctx, `Consulting ${model.capabilities.modelName}`, (onProgress) =>
     callModel(
@@ -161,6 +158,9 @@ export async function consult(ctx: ToolContext, request: ConsultRequest): Promis
       usage: call.response.usage,
     },
   ];
+  const target = thread
+    ? existingThread(ctx, thread)
+    : newThread(ctx, { creatorTool: request.tool, initialContext: request.initialContext, title: request.prompt.slice(0, 120) });
   recordExchange(ctx, target, turns, files);
   return {
     kind: "answered",
