@@ -21,7 +21,6 @@ import { pairedRatio, summarize } from "./lib/stats.ts";
 import { check } from "./lib/targets.ts";
 import { spawnWrangler, waitUntilReady } from "./lib/wrangler.ts";
 
-const MIB = 1024 * 1024;
 
 interface Bundle {
   rawBytes: number;

@@ -1,5 +1,5 @@
 import type { Config } from "../config";
-import type { ConversationDO, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits } from "../durable/conversation";
+import type { ConversationDO, Json, NewTurn, StoredFile, Thread, ThreadLimits } from "../durable/conversation";
 import type { ThreadSummary } from "../durable/team";
 import type { Env } from "../env";
 import { ToolError } from "../tools/define";

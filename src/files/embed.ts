@@ -9,7 +9,7 @@ export function estimateTokens(text: string): number {
 }
 
 /** `NNNN│ line`, width at least four digits; CRLF becomes LF. */
-export function numberLines(content: string): string {
+function numberLines(content: string): string {
   const lines = content.replace(/\r\n?/g, "\n").split("\n");
   if (lines.length > 1 && lines.at(-1) === "") lines.pop();
   const width = Math.max(4, String(lines.length).length);
@@ -40,7 +40,7 @@ function embeddedCost(source: FileSource): number {
   return source.tokens + Math.ceil((source.lines * prefix + 2 * source.path.length + 60) / 4);
 }
 
-export function embedFile(path: string, content: string): string {
+function embedFile(path: string, content: string): string {
   return `\n--- BEGIN FILE: ${path} ---\n${numberLines(content)}\n--- END FILE: ${path} ---\n`;
 }
 

@@ -11,10 +11,6 @@ export const fileReference = z.union([
 ]);
 export type FileReference = z.infer<typeof fileReference>;
 
-export function referencePath(reference: FileReference): string {
-  return typeof reference === "string" ? reference : reference.path;
-}
-
 /** Whether a string is an absolute POSIX or Windows path, or a content reference. */
 export function isUsableReference(reference: string): boolean {
   return reference.startsWith("/") || /^[A-Za-z]:[\\/]/.test(reference) || /^sha256:[0-9a-f]{64}$/i.test(reference);

@@ -37,7 +37,7 @@ const CODE_EXTENSIONS = new Set(
 const MAX_DIRECTORY_FILES = 1_000;
 
 /** Whether a file found under a directory is one the original would have read. */
-export function isExpandable(relativePath: string): boolean {
+function isExpandable(relativePath: string): boolean {
   const parts = relativePath.split(/[\\/]/);
   const name = parts.at(-1) ?? "";
   if (parts.some((part) => part.startsWith("."))) return false;
