@@ -22,8 +22,8 @@
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { configOf } from "../../src/config.ts";
-import { limitsOf, newThread as newThreadTarget } from "../../src/conversation/threads.ts";
-import type { NewTurn } from "../../src/durable/conversation.ts";
+import { limitsOf, ThreadWriter } from "../../src/conversation/threads.ts";
+import type { NewTurn } from "../../src/conversation/types.ts";
 import { runTool } from "../../src/mcp/run-tool.ts";
 import { handleMcpRequest } from "../../src/mcp/server.ts";
 import { argumentSchema } from "../../src/mcp/tool-schemas.ts";
@@ -33,11 +33,17 @@ import type { Env } from "../../src/env.ts";
 import { listTools, modelFieldDescription } from "../../src/mcp/tool-schemas.ts";
 import { StreamFacts, blobFactsCache, blobInfo, blobStub, storeChunks } from "../../src/files/blob-store.ts";
 import { ProviderBreakers } from "../../src/providers/breaker.ts";
-import { callModel } from "../../src/providers/call.ts";
+import { callModel, chooseModel } from "../../src/providers/call.ts";
 import { providerModule } from "../../src/providers/index.ts";
 import { registryFor } from "../../src/providers/registry.ts";
-import { ProviderError, type ModelRequest } from "../../src/providers/types.ts";
+import { ProviderError, type CallDeps, type CallOptions, type CallResult, type ModelChoice, type ModelRequest } from "../../src/providers/types.ts";
 import { enabledTools } from "../../src/tools/index.ts";
+
+/** Chooses the model as a tool would, then calls it. */
+async function chooseAndCall(deps: CallDeps, choice: ModelChoice, request: ModelRequest, options?: CallOptions): Promise<CallResult> {
+  return callModel(deps, await chooseModel(deps, choice), request, options);
+}
+
 
 // The project's Durable Object classes (its default export, the Hono app, is not re-exported).
 export * from "../../src/worker.ts";
@@ -172,7 +178,7 @@ async function openBreaker(env: Env, url: URL) {
   const deps = callDeps(env, defer);
   for (let attempt = 1; attempt <= deps.config.breaker.failureThreshold + 5; attempt++) {
     try {
-      await callModel(deps, { requested: model, category: "fast_response" }, REQUEST);
+      await chooseAndCall(deps, { requested: model, category: "fast_response" }, REQUEST);
       throw new Error("the upstream answered; it must answer 503 while the breaker is opened");
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
@@ -197,7 +203,7 @@ async function failFast(env: Env, url: URL) {
   for (let rep = 0; rep < reps; rep++) {
     const start = performance.now();
     try {
-      await callModel(deps, { requested: model, category: "fast_response" }, REQUEST);
+      await chooseAndCall(deps, { requested: model, category: "fast_response" }, REQUEST);
       wrongOutcomes++;
     } catch (error) {
       if (!(error instanceof ProviderError) || error.kind !== "breaker_open") wrongOutcomes++;
@@ -229,7 +235,7 @@ async function happy(env: Env, url: URL) {
   const one = async (which: "breaker" | "direct") => {
     const response =
       which === "breaker"
-        ? (await callModel(deps, { requested: model, category: "fast_response" }, REQUEST, { onProgress })).response
+        ? (await chooseAndCall(deps, { requested: model, category: "fast_response" }, REQUEST, { onProgress })).response
         : await generate(resolved.provider, resolved, REQUEST, { onProgress, policy });
     if (!response.text) throw new Error("empty answer");
   };
@@ -322,9 +328,9 @@ async function attribution(env: Env, url: URL) {
   const limits = limitsOf(config);
   // A new thread's creation and its first exchange: the append queues behind the creation.
   const newThread = async () => {
-    const target = newThreadTarget(deps, { creatorTool: "chat", initialContext: {}, title: "bench" });
-    await target.stub.create({ threadId: target.threadId, team: "bench", creatorTool: "chat", initialContext: {}, title: "bench" }, TURNS, limits, []);
-    return target;
+    const writer = ThreadWriter.starting({ ...deps, team: "bench" }, { creatorTool: "chat", initialContext: {}, title: "bench" });
+    await writer.commit(TURNS, []);
+    return env.CONVERSATIONS.getByName(`bench:${writer.threadId}`);
   };
   const thread = await newThread();
   await settle();
@@ -342,13 +348,13 @@ async function attribution(env: Env, url: URL) {
       if (result.isError) throw new Error(JSON.stringify(result.content).slice(0, 300));
     }),
     argumentParse: await timeLoop("argumentParse", () => argumentSchema(chat as unknown as ToolCard, description).safeParse(chatArgs), reps * 10),
-    callModel: await timeLoop("callModel", () => callModel(deps, { requested: "flash", category: "fast_response" }, REQUEST, { onProgress: () => undefined })),
+    callModel: await timeLoop("callModel", () => chooseAndCall(deps, { requested: "flash", category: "fast_response" }, REQUEST, { onProgress: () => undefined })),
     createThread: await timeLoop("createThread", newThread),
     newObjectRead: await timeLoop("newObjectRead", () => env.CONVERSATIONS.getByName(`bench:${crypto.randomUUID()}`).read()),
     newBreakerObject: await timeLoop("newBreakerObject", () =>
       env.BREAKERS.getByName(`bench-${crypto.randomUUID()}`).state({ failureThreshold: 5, cooldownMs: 30_000, probeLeaseMs: 600_000 }),
     ),
-    appendTurns: await timeLoop("appendTurns", () => thread.stub.appendTurns(TURNS, limits, []), Math.min(reps, Math.floor((config.maxConversationTurns - 4) / 2) - 1)),
+    appendTurns: await timeLoop("appendTurns", () => thread.appendTurns(TURNS, limits, []), Math.min(reps, Math.floor((config.maxConversationTurns - 4) / 2) - 1)),
     serverDefaultValidator: await timeLoop("serverDefaultValidator", () => new Server(info, capabilities), reps * 10),
     serverSharedValidator: await timeLoop("serverSharedValidator", () => new Server(info, { ...capabilities, jsonSchemaValidator: shared }), reps * 10),
   };

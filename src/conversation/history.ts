@@ -1,4 +1,4 @@
-import type { Thread, Turn } from "../durable/conversation";
+import type { Thread, Turn } from "./types";
 import { estimateTokens, type EmbeddedFiles } from "../files/embed";
 import type { TokenBudget } from "./budget";
 

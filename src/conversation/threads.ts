@@ -1,8 +1,8 @@
 import type { Config } from "../config";
-import type { ConversationDO, Json, NewTurn, StoredFile, Thread, ThreadLimits } from "../durable/conversation";
 import type { ThreadSummary } from "../durable/team";
 import type { Env } from "../env";
-import { ToolError } from "../tools/define";
+import { ToolError } from "../errors";
+import type { Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "./types";
 
 /**
  * The tools' view of conversation threads: each thread is a ConversationDO named by team and
@@ -33,28 +33,6 @@ function unknownThread(threadId: string, config: Config): ToolError {
   );
 }
 
-/** How often, and how long apart, a just-issued id is looked up again before it counts as unknown. */
-const LOOKUP_RETRIES = 3;
-const LOOKUP_RETRY_MS = 100;
-
-/**
- * The thread of a continuation id, with room for `newTurns` more turns; a ToolError when it is
- * malformed, unknown, expired, another team's, or full (checked before any model is called).
- * An exchange is stored just after its reply is sent, so a miss is retried briefly.
- */
-export async function loadThread(scope: ThreadScope, threadId: string, newTurns: number): Promise<Thread> {
-  if (!UUID.test(threadId)) throw unknownThread(threadId, scope.config);
-  const stub = threadStub(scope, threadId);
-  let thread = await stub.read();
-  for (let retry = 0; !thread && retry < LOOKUP_RETRIES; retry++) {
-    await new Promise((resolve) => setTimeout(resolve, LOOKUP_RETRY_MS));
-    thread = await stub.read();
-  }
-  if (!thread) throw unknownThread(threadId, scope.config);
-  if (thread.turnCount + newTurns > scope.config.maxConversationTurns) throw turnLimitReached(threadId, scope.config);
-  return thread;
-}
-
 function turnLimitReached(threadId: string, config: Config): ToolError {
   return new ToolError(
     `Conversation thread '${threadId}' has reached its limit of ${config.maxConversationTurns} turns. ` +
@@ -62,50 +40,94 @@ function turnLimitReached(threadId: string, config: Config): ToolError {
   );
 }
 
-type ThreadStart = { creatorTool: string; initialContext: { [key: string]: Json }; title: string };
-
-/** Where an exchange will be stored: an existing thread, or a new one that it starts. */
-export interface ExchangeTarget {
-  threadId: string;
-  turnCountBefore: number;
-  stub: DurableObjectStub<ConversationDO>;
-  /** Set for a new thread: created together with its first exchange. */
-  start?: ThreadStart;
+/**
+ * The thread of a continuation id, with room for `newTurns` more turns; a ToolError when it is
+ * malformed, unknown, expired, another team's, or full (checked before any model is called).
+ */
+export async function loadThread(scope: ThreadScope, threadId: string, newTurns: number): Promise<Thread> {
+  if (!UUID.test(threadId)) throw unknownThread(threadId, scope.config);
+  const thread = await threadStub(scope, threadId).read();
+  if (!thread) throw unknownThread(threadId, scope.config);
+  if (thread.turnCount + newTurns > scope.config.maxConversationTurns) throw turnLimitReached(threadId, scope.config);
+  return thread;
 }
 
-export function existingThread(scope: ThreadScope, thread: Thread): ExchangeTarget {
-  return { threadId: thread.threadId, turnCountBefore: thread.turnCount, stub: threadStub(scope, thread.threadId) };
+export interface ThreadStart {
+  creatorTool: string;
+  initialContext: { [key: string]: Json };
+  title: string;
 }
 
-/** A new thread with a fresh UUID; its object is created when its first exchange is stored. */
-export function newThread(scope: ThreadScope, start: ThreadStart): ExchangeTarget {
-  const threadId = crypto.randomUUID();
-  return { threadId, turnCountBefore: 0, stub: threadStub(scope, threadId), start };
-}
-
-function logNotStored(threadId: string, why: string): void {
-  console.error(JSON.stringify({ event: "exchange_not_stored", threadId, why }));
-}
+export type CommitResult = { stored: true; info: ThreadInfo } | { stored: false; reason: "not_found" | "turn_limit" };
 
 /**
- * Stores an exchange without holding up its reply: bringing a new object into existence is the
- * costliest step of a first exchange, and nothing in the reply depends on it. The write goes out
- * as the reply does; a client that continues at once may find it a moment later, which
- * loadThread's retry covers. The team's thread list is told when the thread asks for it (see
- * INDEX_REFRESH_MS in the object).
+ * Where a call's turns go: an existing thread, or a new one with a fresh id. Whatever a reply
+ * hands out is stored before the reply: `commit` resolves once the turns are durable. A new
+ * thread's object can be brought into existence early (`prepare`, the costliest step of a first
+ * exchange) so that it overlaps the model's wait; the turns are then a cheap append.
  */
-export function recordExchange(scope: ThreadScope, target: ExchangeTarget, turns: NewTurn[], files: StoredFile[]): void {
-  const limits = limitsOf(scope.config);
-  const written = target.start
-    ? target.stub.create({ threadId: target.threadId, team: scope.team, ...target.start }, turns, limits, files)
-    : target.stub.appendTurns(turns, limits, files);
-  const stored = (async () => {
-    const result = await written;
+export class ThreadWriter {
+  private created: Promise<unknown> | undefined;
+
+  private constructor(
+    private readonly scope: ThreadScope,
+    readonly threadId: string,
+    readonly turnCountBefore: number,
+    private readonly start: ThreadStart | undefined,
+  ) {}
+
+  static continuing(scope: ThreadScope, thread: Thread): ThreadWriter {
+    return new ThreadWriter(scope, thread.threadId, thread.turnCount, undefined);
+  }
+
+  static starting(scope: ThreadScope, start: ThreadStart): ThreadWriter {
+    return new ThreadWriter(scope, crypto.randomUUID(), 0, start);
+  }
+
+  /** Creates a new thread's object now, without turns; a no-op for an existing thread. */
+  prepare(): void {
+    if (!this.start || this.created) return;
+    this.created = this.stub().create(this.info(this.start), [], limitsOf(this.scope.config));
+  }
+
+  /** Stores the turns (with files shown and step state) and resolves when they are durable. */
+  async commit(turns: NewTurn[], files: StoredFile[], workflow?: WorkflowWrite): Promise<CommitResult> {
+    const limits = limitsOf(this.scope.config);
+    let result;
+    if (this.start && !this.created) {
+      result = await this.stub().create(this.info(this.start), turns, limits, files, workflow);
+    } else {
+      await this.created;
+      result = await this.stub().appendTurns(turns, limits, files, workflow);
+    }
     // Not ok only in a race at the turn cap, or for a thread that expired meanwhile.
-    if (!result.ok) return logNotStored(target.threadId, result.reason);
-    if (result.reindex) await scope.env.TEAMS.getByName(scope.team).recordThread(result.info);
-  })();
-  scope.waitUntil(stored.catch((error: unknown) => logNotStored(target.threadId, String(error))));
+    if (!result.ok) return { stored: false, reason: result.reason };
+    if (result.reindex) {
+      const { threadId, creatorTool, title, turnCount, createdAt, updatedAt, expiresAt } = result.info;
+      const summary: ThreadSummary = { threadId, creatorTool, title, turnCount, createdAt, updatedAt, expiresAt };
+      this.scope.waitUntil(this.scope.env.TEAMS.getByName(this.scope.team).recordThread(summary).catch(logIndexFailure));
+    }
+    return { stored: true, info: result.info };
+  }
+
+  /** After a failed call: a new thread created early is dropped (its id was never handed out). */
+  abandon(): void {
+    if (!this.created) return;
+    const created = this.created;
+    this.scope.waitUntil(created.then(() => this.stub().discardIfEmpty()).catch(() => undefined));
+  }
+
+  private info(start: ThreadStart) {
+    return { threadId: this.threadId, team: this.scope.team, ...start };
+  }
+
+  private stub() {
+    return threadStub(this.scope, this.threadId);
+  }
+}
+
+function logIndexFailure(error: unknown): void {
+  console.error(JSON.stringify({ event: "thread_index_not_updated", error: String(error) }));
 }
 
 export async function storedFiles(scope: ThreadScope, threadId: string, paths: string[]): Promise<StoredFile[]> {

@@ -1,73 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
+import type {
+  AppendResult,
+  Json,
+  NewTurn,
+  StoredFile,
+  Thread,
+  ThreadInfo,
+  ThreadLimits,
+  Turn,
+  WorkflowWrite,
+} from "../conversation/types";
 import type { Env } from "../env";
-import type { FileEntry } from "../files/resolve";
-
-type JsonLeaf = string | number | boolean | null;
-/**
- * JSON of bounded depth for tool arguments and metadata: a recursive type is too deep for the
- * RPC stub's type mapping, and `unknown` would erase the stub's return types.
- */
-export type Json = JsonLeaf | JsonLeaf[] | { [key: string]: JsonLeaf | JsonLeaf[] } | Array<{ [key: string]: JsonLeaf }>;
-
-/** One message of a thread: the assistant's request or the model's answer. */
-export interface Turn {
-  index: number;
-  role: "user" | "assistant";
-  content: string;
-  /** Paths (or references) of the files this turn used, newest-first dedup happens at read time. */
-  files: string[];
-  images: string[];
-  tool: string;
-  provider?: string;
-  model?: string;
-  usage?: { inputTokens: number; outputTokens: number; totalTokens: number };
-  metadata?: { [key: string]: Json };
-  createdAt: number;
-}
-
-export type NewTurn = Omit<Turn, "index" | "createdAt">;
-
-export interface ThreadInfo {
-  threadId: string;
-  team: string;
-  creatorTool: string;
-  /** Arguments of the first call (without model settings), merged into later calls that omit them. */
-  initialContext: { [key: string]: Json };
-  title: string;
-  createdAt: number;
-  updatedAt: number;
-  expiresAt: number;
-  turnCount: number;
-}
-
-/**
- * A file the thread has seen, as last sent: inline content is kept here, an uploaded file by its
- * content hash, so history shows what the model last saw.
- */
-export interface StoredFile extends FileEntry {
-  tokens: number;
-}
-
-export interface FileMeta {
-  path: string;
-  tokens: number;
-  updatedAt: number;
-}
-
-export interface Thread extends ThreadInfo {
-  turns: Turn[];
-  files: FileMeta[];
-}
-
-export interface ThreadLimits {
-  maxTurns: number;
-  ttlMs: number;
-}
-
-export type AppendResult =
-  /** `reindex`: the team's thread list should be told (first exchange, or its entry is getting old). */
-  | { ok: true; turnCount: number; info: ThreadInfo; reindex: boolean }
-  | { ok: false; reason: "not_found" | "turn_limit"; turnCount: number };
 
 interface ThreadRow extends Record<string, SqlStorageValue> {
   thread_id: string;
@@ -95,42 +38,42 @@ interface TurnRow extends Record<string, SqlStorageValue> {
   created_at: number;
 }
 
+/** How far the expiry may run ahead of the alarm before the alarm is moved. */
+const ALARM_SLACK_MS = 60_000;
+/**
+ * How stale the team's list entry of a thread may get (turn count, last update, expiry) before an
+ * exchange refreshes it: a burst of exchanges then costs one write to the team's object, not one each.
+ */
+const INDEX_REFRESH_MS = 60_000;
+
 /**
  * One conversation thread, named "<team>:<continuation_id>". Its methods run one at a time and
  * make no awaits between reading and writing, so concurrent continuations of one thread are
  * serialized: no turn is lost or duplicated. The TTL is an alarm, pushed back on every turn.
+ * Tables are created by the first write only: looking up an unknown id stores nothing.
  */
 export class ConversationDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private schemaReady = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.createSchema();
   }
 
-  private createSchema(): void {
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS thread (
-        thread_id TEXT PRIMARY KEY, team TEXT NOT NULL, creator_tool TEXT NOT NULL,
-        initial_context TEXT NOT NULL, title TEXT NOT NULL,
-        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, indexed_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS turns (
-        idx INTEGER PRIMARY KEY, role TEXT NOT NULL, content TEXT NOT NULL,
-        files TEXT NOT NULL, images TEXT NOT NULL, tool TEXT NOT NULL,
-        provider TEXT, model TEXT, usage TEXT, metadata TEXT, created_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS files (
-        path TEXT PRIMARY KEY, content TEXT, sha256 TEXT, tokens INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-    `);
-  }
-
-  /** Starts the thread with its first exchange, in one transaction. Refuses to start one twice. */
+  /**
+   * Starts the thread, with its first turns when they are known (they may follow in
+   * `appendTurns`: a new thread's object is brought into existence while its model thinks).
+   * Refuses to start one twice.
+   */
   async create(
     info: Pick<ThreadInfo, "threadId" | "team" | "creatorTool" | "initialContext" | "title">,
     turns: NewTurn[],
     limits: ThreadLimits,
     files: StoredFile[] = [],
+    workflow?: WorkflowWrite,
   ): Promise<AppendResult> {
+    this.createSchema();
     if (this.threadRow()) throw new Error(`Thread ${info.threadId} exists already.`);
     const now = Date.now();
     this.sql.exec(
@@ -146,23 +89,30 @@ export class ConversationDO extends DurableObject<Env> {
     );
     // Not awaited on purpose: the output gate holds the reply until the alarm write is durable.
     void this.ctx.storage.setAlarm(now + limits.ttlMs);
-    return this.append(turns, limits, files);
+    return this.append(turns, limits, files, workflow);
   }
 
-  /** The whole thread, or null when it never existed or has expired. */
+  /** The whole thread, or null when it never existed, has expired, or holds no turn yet. */
   async read(): Promise<Thread | null> {
     const info = this.info();
-    if (!info) return null;
+    if (!info || info.turnCount === 0) return null;
     const turns = this.sql.exec<TurnRow>("SELECT * FROM turns ORDER BY idx").toArray().map(toTurn);
     const files = this.sql
       .exec<{ path: string; tokens: number; updated_at: number }>("SELECT path, tokens, updated_at FROM files")
       .toArray()
       .map((row) => ({ path: row.path, tokens: row.tokens, updatedAt: row.updated_at }));
-    return { ...info, turns, files };
+    const workflows = Object.fromEntries(
+      this.sql
+        .exec<{ tool: string; state: string }>("SELECT tool, state FROM workflow")
+        .toArray()
+        .map((row) => [row.tool, row.state]),
+    );
+    return { ...info, turns, files, workflows };
   }
 
-  /** Some of the thread's files as last sent (only those asked for cross the wire). */
+  /** Some of the thread's files as last shown (only those asked for cross the wire). */
   async storedFiles(paths: string[]): Promise<StoredFile[]> {
+    if (!this.hasSchema()) return [];
     return paths.flatMap((path) =>
       this.sql
         .exec<{ content: string | null; sha256: string | null; tokens: number }>(
@@ -179,30 +129,40 @@ export class ConversationDO extends DurableObject<Env> {
     );
   }
 
+  /**
+   * Appends turns atomically (a request and its answer go in together or not at all), with the
+   * step state of a workflow tool, and pushes the expiry back. Refuses when the thread is gone
+   * or the turns would pass the cap.
+   */
+  async appendTurns(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[] = [], workflow?: WorkflowWrite): Promise<AppendResult> {
+    if (!this.hasSchema()) return { ok: false, reason: "not_found", turnCount: 0 };
+    return this.append(turns, limits, files, workflow);
+  }
+
+  /** Drops a thread that never got a turn: its first call failed, and its id was never handed out. */
+  async discardIfEmpty(): Promise<void> {
+    if (this.hasSchema() && this.turnCount() === 0) await this.clear();
+  }
+
   override async alarm(): Promise<void> {
-    const row = this.threadRow();
+    const row = this.hasSchema() ? this.threadRow() : undefined;
     if (row && row.expires_at > Date.now()) {
       await this.ctx.storage.setAlarm(row.expires_at);
       return;
     }
-    // Drops the tables too; this instance may still be asked about the thread, so recreate them empty.
+    await this.clear();
+  }
+
+  private async clear(): Promise<void> {
+    // Drops the tables too; this instance may be asked about the thread again, and finds none.
     await this.ctx.storage.deleteAll();
-    this.createSchema();
+    this.schemaReady = false;
   }
 
-  /**
-   * Appends turns atomically (a user turn and its answer go in together or not at all) and
-   * pushes the expiry back. Refuses when the thread is gone or the turns would pass the cap.
-   */
-  async appendTurns(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[] = []): Promise<AppendResult> {
-    return this.append(turns, limits, files);
-  }
-
-
-  private append(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[]): AppendResult {
+  private append(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[], workflow: WorkflowWrite | undefined): AppendResult {
     const row = this.threadRow();
-    const count = this.turnCount();
     if (!row) return { ok: false, reason: "not_found", turnCount: 0 };
+    const count = this.turnCount();
     if (count + turns.length > limits.maxTurns) return { ok: false, reason: "turn_limit", turnCount: count };
     const now = Date.now();
     turns.forEach((turn, offset) => {
@@ -222,17 +182,11 @@ export class ConversationDO extends DurableObject<Env> {
       );
     });
     for (const file of files) {
-      this.sql.exec(
-        "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
-        file.path,
-        file.content ?? null,
-        file.sha256 ?? null,
-        file.tokens,
-        now,
-      );
+      this.sql.exec("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", file.path, file.content ?? null, file.sha256 ?? null, file.tokens, now);
     }
+    if (workflow) this.sql.exec("INSERT OR REPLACE INTO workflow VALUES (?, ?, ?)", workflow.tool, workflow.state, now);
     const expiresAt = now + limits.ttlMs;
-    const reindex = now - row.indexed_at > INDEX_REFRESH_MS;
+    const reindex = turns.length > 0 && now - row.indexed_at > INDEX_REFRESH_MS;
     this.sql.exec("UPDATE thread SET updated_at = ?, expires_at = ?, indexed_at = ?", now, expiresAt, reindex ? now : row.indexed_at);
     // The alarm may lag the expiry a little (it reschedules itself when it fires early), which
     // spares a storage write for exchanges that follow each other closely.
@@ -244,7 +198,33 @@ export class ConversationDO extends DurableObject<Env> {
     return { ok: true, turnCount: info.turnCount, info, reindex };
   }
 
+  private hasSchema(): boolean {
+    if (!this.schemaReady) {
+      this.schemaReady = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'thread'").toArray().length > 0;
+    }
+    return this.schemaReady;
+  }
+
+  private createSchema(): void {
+    if (this.hasSchema()) return;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS thread (
+        thread_id TEXT PRIMARY KEY, team TEXT NOT NULL, creator_tool TEXT NOT NULL,
+        initial_context TEXT NOT NULL, title TEXT NOT NULL,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, indexed_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS turns (
+        idx INTEGER PRIMARY KEY, role TEXT NOT NULL, content TEXT NOT NULL,
+        files TEXT NOT NULL, images TEXT NOT NULL, tool TEXT NOT NULL,
+        provider TEXT, model TEXT, usage TEXT, metadata TEXT, created_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS files (
+        path TEXT PRIMARY KEY, content TEXT, sha256 TEXT, tokens INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS workflow (tool TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL);
+    `);
+    this.schemaReady = true;
+  }
+
   private threadRow(): ThreadRow | undefined {
+    if (!this.hasSchema()) return undefined;
     const row = this.sql.exec<ThreadRow>("SELECT * FROM thread").toArray()[0];
     // An expired thread whose alarm has not fired yet is already gone for its users.
     return row && row.expires_at > Date.now() ? row : undefined;
@@ -259,14 +239,6 @@ export class ConversationDO extends DurableObject<Env> {
     return row ? infoOf(row, this.turnCount()) : undefined;
   }
 }
-
-/** How far the expiry may run ahead of the alarm before the alarm is moved. */
-const ALARM_SLACK_MS = 60_000;
-/**
- * How stale the team's list entry of a thread may get (turn count, last update, expiry) before an
- * exchange refreshes it: a burst of exchanges then costs one write to the team's object, not one each.
- */
-const INDEX_REFRESH_MS = 60_000;
 
 function infoOf(row: ThreadRow, turnCount: number): ThreadInfo {
   return {

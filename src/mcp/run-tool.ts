@@ -1,8 +1,7 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { ModelResolutionError } from "../providers/registry";
-import { ProviderError } from "../providers/types";
-import { ToolError, type ToolCard, type ToolContext } from "../tools/define";
+import { UserFacingError } from "../errors";
+import type { ToolCard, ToolContext } from "../tools/define";
 import { argumentSchema } from "./tool-schemas";
 
 function errorResult(text: string): CallToolResult {
@@ -30,7 +29,7 @@ export async function runTool(
       ...(result.structured ? { structuredContent: result.structured } : {}),
     };
   } catch (error) {
-    if (error instanceof ToolError || error instanceof ModelResolutionError || error instanceof ProviderError) {
+    if (error instanceof UserFacingError) {
       return errorResult(error.message);
     }
     console.error(JSON.stringify({ requestId: ctx.requestId, tool: card.name, error: String(error), stack: (error as Error)?.stack }));

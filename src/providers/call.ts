@@ -18,32 +18,62 @@ const EMPTY_REPLY_FOLLOW_UP = "\n\n(Your previous reply was empty. Please answer
 /** A second try for an empty reply is pointless with less time than this left. */
 const MIN_FOLLOW_UP_BUDGET_MS = 1_000;
 
-interface Pick {
+/** The model a call will use, chosen once: the budgets of the request are planned for it. */
+export interface ChosenModel {
   model: ResolvedModel;
-  probe: boolean;
+  /** Set when auto mode skipped a provider whose breaker was open. */
   fallbackFrom?: CallResult["fallbackFrom"];
 }
 
 /**
- * Calls a model: resolves the choice (a name, or auto mode by the tool's category), passes the
- * provider's circuit breaker, calls with retries within one deadline, asks once more after an
- * empty reply, and reports the outcome to the breaker off the hot path. Throws
- * ModelResolutionError or ProviderError.
+ * Chooses the model for a call: the one named (or aliased), or auto mode's pick for the tool's
+ * category, skipping providers whose circuit breaker is open. Throws ModelResolutionError, or
+ * ProviderError when every provider is paused.
  */
-export async function callModel(deps: CallDeps, choice: ModelChoice, request: ModelRequest, options: CallOptions = {}): Promise<CallResult> {
+export async function chooseModel(deps: CallDeps, choice: ModelChoice): Promise<ChosenModel> {
+  const requested = choice.requested?.trim();
+  if (requested && requested.toLowerCase() !== "auto") return { model: deps.registry.resolve(requested) };
+  if (deps.registry.providers.length === 0) throw new ModelResolutionError(NO_PROVIDER_MESSAGE);
   const breakers = new ProviderBreakers(deps);
-  const picked = await pick(deps, breakers, choice, request);
-  const provider = picked.model.provider.id;
+  await breakers.load(deps.registry.providers.map((provider) => provider.id));
+  const skipped = new Map<ProviderId, BreakerSnapshot | undefined>();
+  const model = deps.registry.preferredFor(choice.category, (provider) => {
+    if (!breakers.isOpen(provider)) return true;
+    skipped.set(provider, breakers.snapshot(provider));
+    return false;
+  });
+  if (!model) {
+    if (skipped.size > 0) throw allPaused(skipped);
+    throw new ModelResolutionError(`No allowed model is available for auto mode (${choice.category}). Check the *_ALLOWED_MODELS settings.`);
+  }
+  const [first] = skipped;
+  return { model, ...(first ? { fallbackFrom: { provider: first[0], reason: pausedReason(first[0], first[1]) } } : {}) };
+}
+
+/**
+ * Calls the chosen model: checks its images, passes its provider's circuit breaker, calls with
+ * retries within one deadline, asks once more after an empty reply, and reports the outcome to
+ * the breaker off the hot path. Throws ProviderError.
+ */
+export async function callModel(deps: CallDeps, chosen: ChosenModel, request: ModelRequest, options: CallOptions = {}): Promise<CallResult> {
+  const { model } = chosen;
+  const provider = model.provider.id;
+  // Images first: a request refused before sending is no probe.
+  checkImages(deps.registry, model, request.images);
+  const breakers = new ProviderBreakers(deps);
+  await breakers.load([provider]);
+  const admission = await breakers.admit(provider);
+  if (!admission.admitted) throw breakerOpen(provider, admission.snapshot);
   let outcome: BreakerOutcome = "neutral";
   try {
-    const response = await generateAnswer(deps, picked.model, request, options);
+    const response = await generateAnswer(deps, model, request, options);
     outcome = "success";
-    return { response, model: picked.model, ...(picked.fallbackFrom ? { fallbackFrom: picked.fallbackFrom } : {}) };
+    return { response, model, ...(chosen.fallbackFrom ? { fallbackFrom: chosen.fallbackFrom } : {}) };
   } catch (error) {
     if (error instanceof ProviderError) outcome = outcomeOf(error);
     throw error;
   } finally {
-    breakers.report(provider, outcome, picked.probe);
+    breakers.report(provider, outcome, admission.probe);
   }
 }
 
@@ -59,46 +89,6 @@ function outcomeOf(error: ProviderError): BreakerOutcome {
     case "safety":
     case "empty":
       return "success";
-  }
-}
-
-/** The model to call, admitted by its breaker. Images are checked first: a refused request is no probe. */
-async function pick(deps: CallDeps, breakers: ProviderBreakers, choice: ModelChoice, request: ModelRequest): Promise<Pick> {
-  const requested = choice.requested?.trim();
-  if (requested && requested.toLowerCase() !== "auto") {
-    const model = deps.registry.resolve(requested);
-    checkImages(deps.registry, model, request.images);
-    await breakers.load([model.provider.id]);
-    const admission = await breakers.admit(model.provider.id);
-    if (!admission.admitted) throw breakerOpen(model.provider.id, admission.snapshot);
-    return { model, probe: admission.probe };
-  }
-  if (deps.registry.providers.length === 0) throw new ModelResolutionError(NO_PROVIDER_MESSAGE);
-  await breakers.load(deps.registry.providers.map((provider) => provider.id));
-  // Auto mode walks the providers in priority order, skipping those whose breaker refuses calls.
-  const skipped = new Map<ProviderId, BreakerSnapshot | undefined>();
-  for (;;) {
-    const model = deps.registry.preferredFor(choice.category, (provider) => {
-      if (skipped.has(provider)) return false;
-      if (!breakers.isOpen(provider)) return true;
-      skipped.set(provider, breakers.snapshot(provider));
-      return false;
-    });
-    if (!model) {
-      if (skipped.size > 0) throw allPaused(skipped);
-      throw new ModelResolutionError(`No allowed model is available for auto mode (${choice.category}). Check the *_ALLOWED_MODELS settings.`);
-    }
-    checkImages(deps.registry, model, request.images);
-    const admission = await breakers.admit(model.provider.id);
-    if (admission.admitted) {
-      const [first] = skipped;
-      return {
-        model,
-        probe: admission.probe,
-        ...(first ? { fallbackFrom: { provider: first[0], reason: pausedReason(first[0], first[1]) } } : {}),
-      };
-    }
-    skipped.set(model.provider.id, admission.snapshot);
   }
 }
 

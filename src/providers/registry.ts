@@ -1,4 +1,5 @@
 import type { Config, ProviderConfig, ProviderId } from "../config";
+import { UserFacingError } from "../errors";
 import { capabilityRank, parseModelEntry, shippedModelsOf, type ModelCapabilities } from "./capabilities";
 
 /** What a tool needs from a model, for auto mode: the original's three categories. */
@@ -14,7 +15,7 @@ export interface ResolvedModel {
 }
 
 /** A model name that cannot be used: the message lists what can. */
-export class ModelResolutionError extends Error {
+export class ModelResolutionError extends UserFacingError {
   override name = "ModelResolutionError";
 }
 

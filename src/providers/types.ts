@@ -1,5 +1,6 @@
 import type { Config, ProviderId, ThinkingMode } from "../config";
 import type { Env } from "../env";
+import { UserFacingError } from "../errors";
 import type { ModelRegistry, ResolvedModel, ToolCategory } from "./registry";
 
 /** An image for a vision-capable model: base64 data with its media type. */
@@ -83,7 +84,7 @@ export type ProviderErrorKind =
   | "aborted";
 
 /** A failed model call, with a message fit to show the assistant. */
-export class ProviderError extends Error {
+export class ProviderError extends UserFacingError {
   override name = "ProviderError";
   constructor(
     readonly provider: ProviderId,

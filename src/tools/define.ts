@@ -58,8 +58,3 @@ export interface ToolCard<Shape extends z.ZodRawShape = z.ZodRawShape> {
 export function defineTool<Shape extends z.ZodRawShape>(card: ToolCard<Shape>): ToolCard<Shape> {
   return card;
 }
-
-/** An error meant for the assistant: its message becomes an `isError` result, verbatim. */
-export class ToolError extends Error {
-  override name = "ToolError";
-}

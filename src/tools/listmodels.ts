@@ -2,7 +2,7 @@ import type { ProviderId } from "../config";
 import { capabilityRank, type ModelCapabilities } from "../providers/capabilities";
 import { NO_PROVIDER_MESSAGE, type ModelRegistry } from "../providers/registry";
 import { defineTool } from "./define";
-import { toolOutput } from "./envelope";
+import { toolOutput } from "./engine/envelope";
 
 const PROVIDER_NAMES: Record<ProviderId, string> = {
   google: "Google Gemini",

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { listThreads } from "../conversation/threads";
 import type { ThreadSummary } from "../durable/team";
 import { defineTool } from "./define";
-import { toolOutput } from "./envelope";
+import { toolOutput } from "./engine/envelope";
 
 function isoMinutes(ms: number): string {
   return new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC";

@@ -1,6 +1,6 @@
 import { SERVER_NAME, SERVER_VERSION } from "../version";
 import { defineTool } from "./define";
-import { toolOutput } from "./envelope";
+import { toolOutput } from "./engine/envelope";
 
 export const version = defineTool({
   name: "version",

@@ -3,13 +3,19 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig, type Config, type ProviderConfig, type ProviderId } from "../../src/config";
 import type { Env } from "../../src/env";
-import { callModel } from "../../src/providers/call";
+import { callModel, chooseModel } from "../../src/providers/call";
 import * as gemini from "../../src/providers/gemini";
 import type { GenerateOptions } from "../../src/providers/http";
 import * as openai from "../../src/providers/openai";
 import { ModelRegistry } from "../../src/providers/registry";
-import { ProviderError, type ModelRequest, type ModelResponse } from "../../src/providers/types";
+import { ProviderError, type CallDeps, type CallOptions, type CallResult, type ModelChoice, type ModelRequest, type ModelResponse } from "../../src/providers/types";
 import { defaultReply, startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
+
+/** Chooses the model as a tool would, then calls it. */
+async function chooseAndCall(deps: CallDeps, choice: ModelChoice, request: ModelRequest, options?: CallOptions): Promise<CallResult> {
+  return callModel(deps, await chooseModel(deps, choice), request, options);
+}
+
 
 const KEY = "sk-e2e-secret-key-000";
 let up: FakeUpstream;
@@ -271,7 +277,7 @@ describe("safety and empty answers", () => {
 
   it("asks once more after an empty answer and returns the second", async () => {
     up.fault({ emptyText: true });
-    const result = await callModel(deps(), { requested: "gpt-4.1", category: "balanced" }, request);
+    const result = await chooseAndCall(deps(), { requested: "gpt-4.1", category: "balanced" }, request);
     expect(result.response.text).toMatch(/^fake:gpt-4\.1:/);
     const [first, second] = up.requests();
     expect(JSON.stringify(first?.body)).not.toContain("previous reply was empty");
@@ -280,14 +286,14 @@ describe("safety and empty answers", () => {
 
   it("fails with kind empty when the model answers with nothing twice", async () => {
     up.fault({ emptyText: true, times: 2 });
-    const error = await failureOf(callModel(deps(), { requested: "flash", category: "balanced" }, request));
+    const error = await failureOf(chooseAndCall(deps(), { requested: "flash", category: "balanced" }, request));
     expect(error).toMatchObject({ kind: "empty", provider: "google" });
     expect(up.requests()).toHaveLength(2);
   });
 
   it("resolves auto mode and retries through callModel", async () => {
     up.fault({ status: 502, kind: "gemini" });
-    const result = await callModel(deps(), { category: "fast_response" }, request);
+    const result = await chooseAndCall(deps(), { category: "fast_response" }, request);
     expect(result.model.provider.id).toBe("google");
     expect(result.model.capabilities.modelName).toBe("gemini-2.5-flash");
     expect(up.requests()).toHaveLength(2);

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/config";
 import type { Env } from "../../src/env";
 import { ModelRegistry } from "../../src/providers/registry";
-import { consult } from "../../src/tools/consult";
+import { exchange } from "../../src/tools/engine/exchange";
 import type { ToolContext } from "../../src/tools/define";
 import { callWorker, connectClient, mcpPost, testEnv } from "./helpers";
 import { mockUpstream, promptOf } from "./upstream-mock";
@@ -202,7 +202,7 @@ describe("chat and durable threads", () => {
   });
 });
 
-describe("consult across tools", () => {
+describe("exchanges across tools", () => {
   it("lets a different tool continue a chat thread, naming each tool in the history", async () => {
     const sent = mockUpstream(() => "noted");
     const workerEnv = testEnv(GEMINI);
@@ -221,7 +221,7 @@ describe("consult across tools", () => {
       progress: async () => undefined,
       waitUntil: () => undefined,
     };
-    const outcome = await consult(ctx, {
+    const outcome = await exchange(ctx, {
       tool: "review",
       category: "extended_reasoning",
       prompt: "Review the migration plan.",

@@ -3,10 +3,16 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { PROVIDER_IDS, type Config } from "../../../src/config";
 import type { BreakerSettings } from "../../../src/durable/breaker";
 import type { Env } from "../../../src/env";
-import { callModel } from "../../../src/providers/call";
+import { callModel, chooseModel } from "../../../src/providers/call";
 import { ModelResolutionError, NO_PROVIDER_MESSAGE } from "../../../src/providers/registry";
-import { ProviderError } from "../../../src/providers/types";
+import { ProviderError, type CallDeps, type CallOptions, type CallResult, type ModelChoice, type ModelRequest } from "../../../src/providers/types";
 import { callDeps, configWith, mockFetch, type Sent } from "./support";
+
+/** Chooses the model as a tool would, then calls it. */
+async function chooseAndCall(deps: CallDeps, choice: ModelChoice, request: ModelRequest, options?: CallOptions): Promise<CallResult> {
+  return callModel(deps, await chooseModel(deps, choice), request, options);
+}
+
 
 const VARS = {
   GEMINI_API_KEY: "g-key",
@@ -56,7 +62,7 @@ describe("callModel: resolution", () => {
   it("resolves an alias by provider priority and returns the answer", async () => {
     const sent = mockFetch(answer("4"));
     const deps = callDeps(quickConfig());
-    const result = await callModel(deps, { requested: "flash", category: "fast_response" }, request);
+    const result = await chooseAndCall(deps, { requested: "flash", category: "fast_response" }, request);
     expect(sent[0]?.url.href).toBe("https://gemini.test/v1beta/models/gemini-2.5-flash:generateContent");
     expect(result.response.text).toBe("4");
     expect(result.model).toMatchObject({ requestedName: "flash", capabilities: { modelName: "gemini-2.5-flash" }, provider: { id: "google" } });
@@ -68,7 +74,7 @@ describe("callModel: resolution", () => {
     const sent = mockFetch(answer("4"));
     const { GEMINI_API_KEY: _, ...withoutGemini } = VARS;
     const deps = callDeps(quickConfig(withoutGemini));
-    const result = await callModel(deps, { requested: "flash", category: "fast_response" }, request);
+    const result = await chooseAndCall(deps, { requested: "flash", category: "fast_response" }, request);
     expect(result.model.provider.id).toBe("openrouter");
     expect(sent[0]?.body["model"]).toBe("google/gemini-2.5-flash");
     await deps.settle();
@@ -77,10 +83,10 @@ describe("callModel: resolution", () => {
   it("rejects unknown and restricted names with the alternatives", async () => {
     const sent = mockFetch(answer("never"));
     const deps = callDeps(quickConfig({ ...VARS, GOOGLE_ALLOWED_MODELS: "flash", OPENROUTER_ALLOWED_MODELS: "sonnet" }));
-    const unknown = await callModel(deps, { requested: "no-such-model", category: "balanced" }, request).catch((e: unknown) => e);
+    const unknown = await chooseAndCall(deps, { requested: "no-such-model", category: "balanced" }, request).catch((e: unknown) => e);
     expect(unknown).toBeInstanceOf(ModelResolutionError);
     expect((unknown as Error).message).toContain("Available models:");
-    const restricted = await callModel(deps, { requested: "gemini-2.5-pro", category: "balanced" }, request).catch((e: unknown) => e);
+    const restricted = await chooseAndCall(deps, { requested: "gemini-2.5-pro", category: "balanced" }, request).catch((e: unknown) => e);
     expect(restricted).toBeInstanceOf(ModelResolutionError);
     expect((restricted as Error).message).toMatch(/not allowed by restriction policy/);
     expect(sent).toHaveLength(0);
@@ -88,7 +94,7 @@ describe("callModel: resolution", () => {
 
   it("explains how to configure a provider when there is none", async () => {
     const deps = callDeps(quickConfig({}));
-    await expect(callModel(deps, { category: "balanced" }, request)).rejects.toThrow(NO_PROVIDER_MESSAGE);
+    await expect(chooseAndCall(deps, { category: "balanced" }, request)).rejects.toThrow(NO_PROVIDER_MESSAGE);
   });
 
   it("makes no Durable Object call on the hot path once the breaker state is cached", async () => {
@@ -106,11 +112,11 @@ describe("callModel: resolution", () => {
         return Reflect.get(target, property) as unknown;
       },
     });
-    await callModel(deps, { requested: "flash", category: "fast_response" }, request);
+    await chooseAndCall(deps, { requested: "flash", category: "fast_response" }, request);
     await deps.settle();
     const afterWarmUp = stubs;
-    await callModel(deps, { requested: "flash", category: "fast_response" }, request);
-    await callModel(deps, { requested: "flash", category: "fast_response" }, request);
+    await chooseAndCall(deps, { requested: "flash", category: "fast_response" }, request);
+    await chooseAndCall(deps, { requested: "flash", category: "fast_response" }, request);
     await deps.settle();
     // The first call reads the state once; the calls after it make no round trip at all.
     expect(afterWarmUp).toBe(1);
@@ -123,12 +129,12 @@ describe("callModel: circuit breaker", () => {
     const sent = mockFetch(unavailable);
     const deps = callDeps(quickConfig());
     for (let i = 0; i < 2; i++) {
-      await expect(callModel(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "retryable", status: 503 });
+      await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "retryable", status: 503 });
     }
     await deps.settle();
     expect(await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).toMatchObject({ state: "open", consecutiveFailures: 2 });
 
-    const error = await callModel(deps, { requested: "flash", category: "balanced" }, request).catch((e: unknown) => e);
+    const error = await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProviderError);
     expect(error).toMatchObject({ kind: "breaker_open", provider: "google" });
     expect((error as Error).message).toMatch(/Gemini.*retried in about \d+ s/);
@@ -140,7 +146,7 @@ describe("callModel: circuit breaker", () => {
     mockFetch(() => Response.json({ error: { message: "bad request" } }, { status: 400 }));
     const deps = callDeps(quickConfig());
     for (let i = 0; i < 3; i++) {
-      await expect(callModel(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "final" });
+      await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "final" });
     }
     await deps.settle();
     expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).state).toBe("closed");
@@ -153,7 +159,7 @@ describe("callModel: circuit breaker", () => {
     await realEnv.BREAKERS.getByName("google").recordFailure(settings);
     const sent = mockFetch(answer("from openai"));
     // A new isolate's first call already knows the breaker state.
-    const result = await callModel(deps, { category: "fast_response" }, request);
+    const result = await chooseAndCall(deps, { category: "fast_response" }, request);
     expect(result.model.provider.id).toBe("openai");
     expect(result.fallbackFrom).toMatchObject({ provider: "google", reason: expect.stringContaining("circuit breaker") });
     expect(sent.every((s) => s.url.hostname === "openai.test")).toBe(true);
@@ -163,9 +169,9 @@ describe("callModel: circuit breaker", () => {
   it("in auto mode fails with breaker_open when every provider is paused", async () => {
     mockFetch(unavailable);
     const deps = callDeps(quickConfig());
-    for (let i = 0; i < 8; i++) await callModel(deps, { category: "balanced" }, request).catch(() => undefined);
+    for (let i = 0; i < 8; i++) await chooseAndCall(deps, { category: "balanced" }, request).catch(() => undefined);
     await deps.settle();
-    const error = await callModel(deps, { category: "balanced" }, request).catch((e: unknown) => e);
+    const error = await chooseAndCall(deps, { category: "balanced" }, request).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "breaker_open" });
     expect((error as Error).message).toMatch(/Gemini.*OpenAI.*OpenRouter/s);
   });
@@ -173,7 +179,7 @@ describe("callModel: circuit breaker", () => {
   it("after the cooldown lets a single probe through; its success closes the breaker", async () => {
     const deps = callDeps(quickConfig(VARS, 100));
     mockFetch(unavailable);
-    for (let i = 0; i < 2; i++) await callModel(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
+    for (let i = 0; i < 2; i++) await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
     await deps.settle();
     await new Promise((resolve) => setTimeout(resolve, 150));
 
@@ -182,7 +188,7 @@ describe("callModel: circuit breaker", () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       return answer("recovered")(s);
     });
-    const outcomes = await Promise.allSettled([1, 2, 3].map(() => callModel(deps, { requested: "flash", category: "balanced" }, request)));
+    const outcomes = await Promise.allSettled([1, 2, 3].map(() => chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)));
     const passed = outcomes.filter((o) => o.status === "fulfilled");
     const refused = outcomes.filter((o) => o.status === "rejected").map((o) => (o as PromiseRejectedResult).reason as ProviderError);
     expect(passed).toHaveLength(1);
@@ -190,34 +196,34 @@ describe("callModel: circuit breaker", () => {
     expect(sent).toHaveLength(1);
     await deps.settle();
     expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).state).toBe("closed");
-    await expect(callModel(deps, { requested: "flash", category: "balanced" }, request)).resolves.toMatchObject({ response: { text: "recovered" } });
+    await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)).resolves.toMatchObject({ response: { text: "recovered" } });
     await deps.settle();
   });
 
   it("does not spend the probe on a request refused for its images", async () => {
     const deps = callDeps(quickConfig(VARS, 100));
     mockFetch(unavailable);
-    for (let i = 0; i < 2; i++) await callModel(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
+    for (let i = 0; i < 2; i++) await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
     await deps.settle();
     await new Promise((resolve) => setTimeout(resolve, 150));
     const tooMany = Array.from({ length: 6 }, () => ({ mediaType: "image/png", data: "AAAA" }));
-    await expect(callModel(deps, { requested: "flash", category: "balanced" }, { ...request, images: tooMany })).rejects.toMatchObject({ kind: "final" });
+    await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, { ...request, images: tooMany })).rejects.toMatchObject({ kind: "final" });
     await deps.settle();
     expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).state).toBe("half_open");
     vi.restoreAllMocks();
     mockFetch(answer("back"));
-    await expect(callModel(deps, { requested: "flash", category: "balanced" }, request)).resolves.toMatchObject({ response: { text: "back" } });
+    await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)).resolves.toMatchObject({ response: { text: "back" } });
     await deps.settle();
   });
 
   it("opens again when the probe fails", async () => {
     const deps = callDeps(quickConfig(VARS, 100));
     mockFetch(unavailable);
-    for (let i = 0; i < 2; i++) await callModel(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
+    for (let i = 0; i < 2; i++) await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
     await deps.settle();
     await new Promise((resolve) => setTimeout(resolve, 150));
-    await expect(callModel(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "retryable" });
-    await expect(callModel(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "breaker_open" });
+    await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "retryable" });
+    await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "breaker_open" });
     await deps.settle();
     expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).state).toBe("open");
   });
@@ -227,7 +233,7 @@ describe("callModel: empty replies", () => {
   it("asks once more after an empty reply, and returns the second answer with both usages", async () => {
     const sent = mockFetch(answer(""), answer("Four."));
     const deps = callDeps(quickConfig());
-    const result = await callModel(deps, { requested: "gpt-4.1", category: "balanced" }, request);
+    const result = await chooseAndCall(deps, { requested: "gpt-4.1", category: "balanced" }, request);
     expect(result.response.text).toBe("Four.");
     expect(result.response.usage).toEqual({ inputTokens: 20, outputTokens: 4, totalTokens: 24 });
     const lastPrompt = (body: Record<string, unknown>) => (body["messages"] as Array<{ content: string }>).at(-1)?.content ?? "";
@@ -239,7 +245,7 @@ describe("callModel: empty replies", () => {
   it("fails with kind empty after two empty replies, without counting against the breaker", async () => {
     const sent = mockFetch(answer("  "));
     const deps = callDeps(quickConfig());
-    const error = await callModel(deps, { requested: "flash", category: "balanced" }, request).catch((e: unknown) => e);
+    const error = await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "empty", provider: "google" });
     expect(sent).toHaveLength(2);
     await deps.settle();
@@ -249,7 +255,7 @@ describe("callModel: empty replies", () => {
   it("does not ask again when the output budget ran out", async () => {
     const sent = mockFetch(answer("", "length"));
     const deps = callDeps(quickConfig());
-    await expect(callModel(deps, { requested: "gpt-4.1", category: "balanced" }, request)).rejects.toMatchObject({
+    await expect(chooseAndCall(deps, { requested: "gpt-4.1", category: "balanced" }, request)).rejects.toMatchObject({
       kind: "empty",
       message: expect.stringContaining("output budget"),
     });
@@ -263,7 +269,7 @@ describe("callModel: images and cancellation", () => {
   it("refuses images for a model without vision, naming models that have it", async () => {
     const sent = mockFetch(answer("never"));
     const deps = callDeps(quickConfig());
-    const error = await callModel(deps, { requested: "flash-lite", category: "balanced" }, { ...request, images: [png(10)] }).catch((e: unknown) => e);
+    const error = await chooseAndCall(deps, { requested: "flash-lite", category: "balanced" }, { ...request, images: [png(10)] }).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "final", provider: "google" });
     expect((error as Error).message).toMatch(/'flash-lite' does not accept images\. Models that accept images: gemini-3-pro-preview, gemini-2\.5-pro/);
     expect(sent).toHaveLength(0);
@@ -273,10 +279,10 @@ describe("callModel: images and cancellation", () => {
     mockFetch(answer("never"));
     const deps = callDeps(quickConfig());
     const six = Array.from({ length: 6 }, () => png(10));
-    await expect(callModel(deps, { requested: "flash", category: "balanced" }, { ...request, images: six })).rejects.toThrow(/At most 5 images/);
+    await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, { ...request, images: six })).rejects.toThrow(/At most 5 images/);
     const twoOfThree = [png(3 * 1024 * 1024), png(3 * 1024 * 1024)];
-    await expect(callModel(deps, { requested: "sonnet", category: "balanced" }, { ...request, images: twoOfThree })).rejects.toThrow(/total 6\.0 MB.*at most 5 MB/);
-    await expect(callModel(deps, { requested: "gemini-2.5-pro", category: "balanced" }, { ...request, images: [png(21 * 1024 * 1024)] })).rejects.toThrow(
+    await expect(chooseAndCall(deps, { requested: "sonnet", category: "balanced" }, { ...request, images: twoOfThree })).rejects.toThrow(/total 6\.0 MB.*at most 5 MB/);
+    await expect(chooseAndCall(deps, { requested: "gemini-2.5-pro", category: "balanced" }, { ...request, images: [png(21 * 1024 * 1024)] })).rejects.toThrow(
       /at most 20 MB/,
     );
   });
@@ -284,7 +290,7 @@ describe("callModel: images and cancellation", () => {
   it("sends images a vision model accepts", async () => {
     const sent = mockFetch(answer("a chart"));
     const deps = callDeps(quickConfig());
-    await callModel(deps, { requested: "flash", category: "balanced" }, { ...request, images: [png(1000)] });
+    await chooseAndCall(deps, { requested: "flash", category: "balanced" }, { ...request, images: [png(1000)] });
     const parts = (sent[0]?.body["contents"] as Array<{ parts: unknown[] }>)[0]?.parts;
     expect(parts?.[1]).toMatchObject({ inlineData: { mimeType: "image/png" } });
     await deps.settle();
@@ -293,7 +299,7 @@ describe("callModel: images and cancellation", () => {
   it("reports a cancelled call as aborted, without counting it", async () => {
     mockFetch(answer("never"));
     const deps = callDeps(quickConfig());
-    await expect(callModel(deps, { requested: "flash", category: "balanced" }, request, { signal: AbortSignal.abort() })).rejects.toMatchObject({ kind: "aborted" });
+    await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request, { signal: AbortSignal.abort() })).rejects.toMatchObject({ kind: "aborted" });
     await deps.settle();
     expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).consecutiveFailures).toBe(0);
   });

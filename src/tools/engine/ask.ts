@@ -1,0 +1,70 @@
+import { callModel, type ChosenModel } from "../../providers/call";
+import type { CallResult, ModelRequest } from "../../providers/types";
+import type { ToolContext } from "../define";
+
+/** Often enough that clients whose 60 s request timeout resets on progress never time out. */
+const HEARTBEAT_MS = 5_000;
+/** A Worker request keeps at most 6 connections open; more fan-out would only queue. */
+export const MAX_MODELS_IN_FLIGHT = 6;
+
+/**
+ * Runs model calls while telling the client it is alive: one progress notification at once,
+ * then one every few seconds with what is known so far.
+ */
+async function withHeartbeat<T>(ctx: ToolContext, label: string, status: () => string, work: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  await ctx.progress(`${label}: request sent`);
+  const timer = setInterval(() => {
+    const seconds = Math.round((Date.now() - started) / 1_000);
+    ctx.progress(`${label}: waiting (${seconds} s${status()})`).catch(() => {
+      // The client went away; the call's own signal ends the work.
+    });
+  }, HEARTBEAT_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Asks one model, with progress while it works; throws ProviderError. */
+export async function askModel(ctx: ToolContext, chosen: ChosenModel, request: ModelRequest): Promise<CallResult> {
+  let outputChars = 0;
+  return withHeartbeat(
+    ctx,
+    `Consulting ${chosen.model.capabilities.modelName}`,
+    () => (outputChars > 0 ? `, ${outputChars} characters received` : ""),
+    () => callModel(ctx, chosen, request, { signal: ctx.signal, onProgress: (progress) => void (outputChars = progress.outputChars) }),
+  );
+}
+
+/**
+ * Asks several models at once, at most six in flight, and returns every outcome in the order
+ * asked: one model's failure is its own result and stops none of the others.
+ */
+export async function askModels(
+  ctx: ToolContext,
+  asks: ReadonlyArray<{ chosen: ChosenModel; request: ModelRequest }>,
+): Promise<Array<PromiseSettledResult<CallResult>>> {
+  const results: Array<PromiseSettledResult<CallResult>> = new Array(asks.length);
+  let next = 0;
+  let settled = 0;
+  const worker = async () => {
+    for (let index = next++; index < asks.length; index = next++) {
+      const ask = asks[index]!;
+      try {
+        results[index] = { status: "fulfilled", value: await callModel(ctx, ask.chosen, ask.request, { signal: ctx.signal }) };
+      } catch (reason) {
+        results[index] = { status: "rejected", reason };
+      }
+      settled++;
+    }
+  };
+  await withHeartbeat(
+    ctx,
+    `Consulting ${asks.length} models`,
+    () => `, ${settled} of ${asks.length} answered`,
+    () => Promise.all(Array.from({ length: Math.min(MAX_MODELS_IN_FLIGHT, asks.length) }, worker)),
+  );
+  return results;
+}
