@@ -63,7 +63,7 @@ export interface RecordedRequest {
 /**
  * One queued fault, consumed by the first request it matches (`kind`/`model` filters), `times`
  * times (default 1; `Infinity` or "always" = until clearFaults/reset). Fields combine: `delayMs`
- * is waited first, then the first present of reset > hang > status > malformed > emptyText >
+ * is waited first, then the first present of reset > hang > status > malformed > emptyText/replyText >
  * safetyBlock decides the answer; `truncate` cuts whatever body is then sent (a replay included).
  */
 export interface Fault {
@@ -87,6 +87,8 @@ export interface Fault {
   hang?: boolean;
   /** A normal, successful finish with empty content. */
   emptyText?: boolean;
+  /** A normal, successful answer with this text (a scripted reply, e.g. an expert's JSON). */
+  replyText?: string;
   /** Gemini: finishReason SAFETY, no text. OpenAI: finish_reason content_filter, null content. */
   safetyBlock?: boolean;
 }
@@ -269,8 +271,8 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
       plan = errorPlan(kind, fault.status, fault.body, fault.retryAfter);
     } else if (fault?.malformed) {
       plan = malformedPlan(kind, route.stream);
-    } else if (fault?.emptyText) {
-      plan = generatedPlan(kind, model, route.stream, body, { type: "text", text: "" }, ids);
+    } else if (fault?.emptyText || fault?.replyText !== undefined) {
+      plan = generatedPlan(kind, model, route.stream, body, { type: "text", text: fault.replyText ?? "" }, ids);
     } else if (fault?.safetyBlock) {
       plan = generatedPlan(kind, model, route.stream, body, { type: "safety" }, ids);
     } else {

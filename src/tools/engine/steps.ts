@@ -1,0 +1,141 @@
+import { z } from "zod";
+import type { Thread } from "../../conversation/types";
+import { fileReference } from "../../files/references";
+
+/**
+ * The step protocol every workflow tool shares: its fields, the state a session of steps builds
+ * up in its thread, and what is derived from it. The protocol itself is explained once, in the
+ * server's instructions, so these fields carry no descriptions of their own.
+ */
+
+export const CONFIDENCE_LEVELS = ["exploring", "low", "medium", "high", "very_high", "almost_certain", "certain"] as const;
+
+const issue = z.object({ severity: z.enum(["critical", "high", "medium", "low"]), description: z.string() });
+export type Issue = z.infer<typeof issue>;
+
+/** The five fields every step sends. */
+export const stepCore = {
+  step: z.string().min(1),
+  step_number: z.number().int().min(1),
+  total_steps: z.number().int().min(1),
+  next_step_required: z.boolean(),
+};
+
+/** The investigation fields of the tools that gather findings (all but planner). */
+export const investigationFields = {
+  findings: z.string(),
+  relevant_files: z.array(fileReference).optional(),
+  files_checked: z.array(z.string()).optional(),
+  relevant_context: z.array(z.string()).optional(),
+  issues_found: z.array(issue).optional(),
+  confidence: z.enum(CONFIDENCE_LEVELS).optional(),
+  hypothesis: z.string().optional(),
+  images: z.array(z.string()).optional(),
+};
+
+/** The arguments the engine reads, whatever the tool adds. */
+export interface StepArgs {
+  step: string;
+  step_number: number;
+  total_steps: number;
+  next_step_required: boolean;
+  findings?: string;
+  relevant_files?: Array<z.infer<typeof fileReference>>;
+  files_checked?: string[];
+  relevant_context?: string[];
+  issues_found?: Issue[];
+  confidence?: string;
+  hypothesis?: string;
+  images?: string[];
+  use_assistant_model?: boolean;
+  continuation_id?: string;
+  model?: string;
+  temperature?: number;
+  thinking_mode?: "minimal" | "low" | "medium" | "high" | "max";
+}
+
+/** What one step contributed, as stored. */
+export interface StepRecord {
+  stepNumber: number;
+  step: string;
+  findings: string;
+  filesChecked: string[];
+  /** Paths (or content references) of the files the agent found relevant. */
+  relevantFiles: string[];
+  relevantContext: string[];
+  issues: Issue[];
+  hypothesis?: string;
+  confidence?: string;
+  /** Image paths (data URLs are used in their own step only: they do not fit a stored row). */
+  images: string[];
+  /** The tool's own fields of this step (planner's branches, docgen's counters, ...). */
+  extra: Record<string, unknown>;
+}
+
+/** A session of steps of one tool in one thread. */
+export interface WorkflowState {
+  initialRequest: string;
+  /** Turns the thread had before the session began: the history an expert is shown. */
+  turnsBefore: number;
+  totalSteps: number;
+  steps: StepRecord[];
+  /** What the tool keeps across steps besides the steps (consensus's verdicts, ...). */
+  memory: Record<string, unknown>;
+}
+
+/** The session a step continues (this tool's state in the thread), or a new one it starts. */
+export function sessionOf(tool: string, thread: Thread | undefined, step: StepArgs): WorkflowState {
+  const stored = thread?.workflows[tool];
+  if (stored) return JSON.parse(stored) as WorkflowState;
+  return { initialRequest: step.step, turnsBefore: thread?.turnCount ?? 0, totalSteps: step.total_steps, steps: [], memory: {} };
+}
+
+/** The state with this step added (a step sent again replaces its earlier record). */
+export function withStep(state: WorkflowState, args: StepArgs, extra: Record<string, unknown>): WorkflowState {
+  const record: StepRecord = {
+    stepNumber: args.step_number,
+    step: args.step,
+    findings: args.findings ?? "",
+    filesChecked: args.files_checked ?? [],
+    relevantFiles: (args.relevant_files ?? []).map((file) => (typeof file === "string" ? file : file.path)),
+    relevantContext: args.relevant_context ?? [],
+    issues: args.issues_found ?? [],
+    ...(args.hypothesis ? { hypothesis: args.hypothesis } : {}),
+    ...(args.confidence ? { confidence: args.confidence } : {}),
+    images: (args.images ?? []).filter((image) => !image.startsWith("data:")),
+    extra,
+  };
+  const steps = [...state.steps.filter((s) => s.stepNumber !== args.step_number), record].sort((a, b) => a.stepNumber - b.stepNumber);
+  // A step past the announced total raises it, as the original did.
+  return { ...state, steps, totalSteps: Math.max(args.total_steps, args.step_number) };
+}
+
+function unique<T>(items: T[], key: (item: T) => string = String): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const k = key(item);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** The session's findings consolidated across its steps, derived from them. */
+export function consolidate(state: WorkflowState) {
+  const steps = state.steps;
+  return {
+    filesChecked: unique(steps.flatMap((s) => [...s.filesChecked, ...s.relevantFiles])),
+    relevantFiles: unique(steps.flatMap((s) => s.relevantFiles)),
+    relevantContext: unique(steps.flatMap((s) => s.relevantContext)),
+    issues: unique(
+      steps.flatMap((s) => s.issues),
+      (i) => `${i.severity}:${i.description}`,
+    ),
+    hypotheses: steps.flatMap((s) => (s.hypothesis ? [{ step: s.stepNumber, hypothesis: s.hypothesis, confidence: s.confidence ?? "low" }] : [])),
+    findings: steps.filter((s) => s.findings.trim() !== "").map((s) => `Step ${s.stepNumber}: ${s.findings}`),
+    images: unique(steps.flatMap((s) => s.images)),
+    confidence: steps.at(-1)?.confidence ?? "low",
+  };
+}
+
+export type Consolidated = ReturnType<typeof consolidate>;

@@ -1,0 +1,67 @@
+/**
+ * The official MCP SDK client against a worker under `wrangler dev`, with the fake upstream as
+ * every provider: what the end-to-end tool tests share.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
+import { startWorker, type WorkerProcess } from "./worker-process.ts";
+
+export interface ToolCall {
+  isError: boolean;
+  text: string;
+  /** The text parsed as JSON, or undefined when it is not JSON. */
+  json: Record<string, any> | undefined;
+  progress: string[];
+}
+
+export async function connectMcp(url: string, headers: Record<string, string> = {}): Promise<Client> {
+  const client = new Client({ name: "e2e", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
+  return client;
+}
+
+/** Calls a tool and parses its JSON text; progress messages are collected. */
+export async function callTool(client: Client, name: string, args: Record<string, unknown>): Promise<ToolCall> {
+  const progress: string[] = [];
+  const result = await client.callTool({ name, arguments: args }, undefined, {
+    onprogress: (p) => progress.push(p.message ?? ""),
+    resetTimeoutOnProgress: true,
+  });
+  const text = (result.content as Array<{ type: string; text: string }>)[0]?.text ?? "";
+  let json: Record<string, any> | undefined;
+  try {
+    json = JSON.parse(text) as Record<string, any>;
+  } catch {
+    json = undefined;
+  }
+  return { isError: result.isError === true, text, json, progress };
+}
+
+export interface McpEnvironment {
+  upstream: FakeUpstream;
+  worker: WorkerProcess;
+  client: Client;
+  call(name: string, args: Record<string, unknown>): Promise<ToolCall>;
+  stop(): Promise<void>;
+}
+
+/** The fake upstream, a worker with Gemini and OpenAI pointed at it, and a connected client. */
+export async function startMcpEnvironment(vars: Record<string, string> = {}): Promise<McpEnvironment> {
+  const upstream = await startFakeUpstream();
+  const worker = await startWorker({
+    vars: { GEMINI_API_KEY: "k", GEMINI_BASE_URL: upstream.url, OPENAI_API_KEY: "k", OPENAI_BASE_URL: `${upstream.url}/v1`, ...vars },
+  });
+  const client = await connectMcp(worker.mcpUrl);
+  return {
+    upstream,
+    worker,
+    client,
+    call: (name, args) => callTool(client, name, args),
+    async stop() {
+      await client.close();
+      await worker.stop();
+      await upstream.close();
+    },
+  };
+}
