@@ -26,7 +26,6 @@ export async function runTool(
     return {
       ...(result.isError ? { isError: true } : {}),
       content: [{ type: "text", text: result.text }],
-      ...(result.structured ? { structuredContent: result.structured } : {}),
     };
   } catch (error) {
     if (error instanceof UserFacingError) {

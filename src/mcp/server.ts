@@ -17,7 +17,7 @@ import type { ToolContext } from "../tools/define";
 import { SERVER_NAME, SERVER_VERSION } from "../version";
 import { getPrompt, listPrompts } from "./prompts";
 import { runTool } from "./run-tool";
-import { listTools, modelFieldDescription } from "./tool-schemas";
+import { listTools, modelFieldDescription, topModels } from "./tool-schemas";
 
 /** What a request brings to its tools; the MCP layer adds the call's signal and progress. */
 export type McpRequestDeps = Omit<ToolContext, "signal" | "progress">;
@@ -25,15 +25,33 @@ export type McpRequestDeps = Omit<ToolContext, "signal" | "progress">;
 function instructions(config: Config, registry: ModelRegistry): string {
   const selection = registry.autoMode
     ? "Models: when the user names a model, pass that exact name or alias as `model`; otherwise omit `model` and the server " +
-      "picks one suited to the tool (call listmodels to see what is available)."
-    : `Models: the default is '${config.defaultModel}'; pass \`model\` only when the user names another (see listmodels).`;
+      "picks one suited to the tool."
+    : `Models: the default is '${config.defaultModel}'; pass \`model\` only when the user names another.`;
   return [
-    "This server consults other AI models for second opinions: chat, deep thinking, reviews, debugging, consensus.",
-    selection,
-    "Threads: every model-calling response carries a continuation_id. Always pass the last continuation_id you received " +
-      "to continue a thread, with any tool and any model: the other model then sees the earlier turns and files.",
+    "This server consults other AI models for second opinions: chat, deep thinking, reviews, debugging, consensus, planning.",
+    `${selection} ${topModels(registry)}`,
+    "Threads: model-calling and step tools return a continuation_id. Pass the last one you received to continue a thread " +
+      "with any tool and any model: the other model then sees the earlier turns and files.",
+    "Files: absolute paths (the zen-mcp-worker bridge uploads them), 'sha256:<hex>' references, or {path, content} objects. " +
+      "images: absolute paths or data:image/... URLs. temperature: 0-1. thinking_mode: minimal, low, medium, high or max.",
+    STEP_PROTOCOL,
   ].join("\n");
 }
+
+/** The protocol every step tool shares, said once here instead of in each tool's schema. */
+const STEP_PROTOCOL = [
+  "Step tools (thinkdeep, debug, codereview, precommit, secaudit, analyze, refactor, testgen, tracer, docgen, planner, " +
+    "consensus) run in steps. Each call sends step (what you do or found now), step_number (from 1), total_steps (your " +
+    "estimate; may grow), next_step_required (true until the last step) and findings (what you learned). Pass the " +
+    "continuation_id that step 1 returned in every later step.",
+  "Between steps the tool pauses (status pause_for_...): do its required_actions yourself (read code, run checks) before " +
+    "the next call; the server never reads your disk.",
+  "Optional: relevant_files (the files that matter; shown to the expert model at the end), files_checked (everything you " +
+    "examined), relevant_context (functions or classes involved), issues_found ([{severity: critical|high|medium|low, " +
+    "description}]), hypothesis, confidence (exploring, low, medium, high, very_high, almost_certain, certain).",
+  "At the last step another model checks your work (expert_analysis) unless you are certain or set use_assistant_model " +
+    "to false. Validate what it says before acting on it.",
+].join("\n");
 
 /**
  * The SDK builds a JSON-schema validator (an Ajv instance, a third of a small request's CPU) for

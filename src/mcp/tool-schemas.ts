@@ -5,21 +5,26 @@ import { KvCache } from "../kv-cache/cache";
 import { capabilityRank } from "../providers/capabilities";
 import type { ModelRegistry } from "../providers/registry";
 import type { ToolCard } from "../tools/define";
+import { advertisedJsonSchema } from "../tools/fields";
 import { SERVER_VERSION } from "../version";
 
-const TOP_MODELS_IN_HINT = 5;
+const TOP_MODELS_LISTED = 5;
 
-/** The `model` field's description: in auto mode, the ranked top models so the assistant can choose. */
-export function modelFieldDescription(config: Config, registry: ModelRegistry): string {
-  if (!registry.autoMode) return `Model to use; default '${config.defaultModel}'. Names and aliases: listmodels.`;
+/** The best models available, for the server's instructions (said once, not in every schema). */
+export function topModels(registry: ModelRegistry): string {
   const models = registry.available();
-  if (models.length === 0) return "Model to use. No provider is configured yet: see listmodels.";
+  if (models.length === 0) return "No provider is configured yet: see listmodels.";
   const top = models
-    .slice(0, TOP_MODELS_IN_HINT)
+    .slice(0, TOP_MODELS_LISTED)
     .map((m) => `${m.modelName} (score ${capabilityRank(m)}${m.supportsExtendedThinking ? ", thinking" : ""})`)
     .join("; ");
-  const more = models.length > TOP_MODELS_IN_HINT ? `; +${models.length - TOP_MODELS_IN_HINT} more via listmodels` : "";
-  return `Model to use; omit to let the server pick. Top: ${top}${more}.`;
+  const more = models.length > TOP_MODELS_LISTED ? `; +${models.length - TOP_MODELS_LISTED} more via listmodels` : "";
+  return `Top models: ${top}${more}.`;
+}
+
+/** The `model` field's description. */
+export function modelFieldDescription(config: Config, registry: ModelRegistry): string {
+  return registry.autoMode ? "Model name or alias; omit to let the server pick." : `Model name or alias; default '${config.defaultModel}'.`;
 }
 
 const argumentSchemas = new WeakMap<ToolCard, { modelDescription: string; schema: z.ZodObject }>();
@@ -31,14 +36,32 @@ const argumentSchemas = new WeakMap<ToolCard, { modelDescription: string; schema
 export function argumentSchema(card: ToolCard, modelDescription: string): z.ZodObject {
   const cached = argumentSchemas.get(card);
   if (cached?.modelDescription === modelDescription) return cached.schema;
-  const shape = card.modelCategory ? { ...card.input, model: z.string().min(1).optional().describe(modelDescription) } : card.input;
+  const shape = card.modelCategory ? { ...card.input, model: z.string().optional().describe(modelDescription) } : card.input;
   const schema = z.strictObject(shape);
   argumentSchemas.set(card, { modelDescription, schema });
   return schema;
 }
 
-function toJsonSchema(schema: z.ZodType, io: "input" | "output"): Tool["inputSchema"] {
-  const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { target: "draft-7", io }) as Record<string, unknown>;
+/**
+ * The JSON Schema clients see: as zod generates it, with the shorter forms some fields are
+ * advertised with, and without the integer bounds zod adds by default (noise in every schema).
+ */
+function toJsonSchema(schema: z.ZodType): Tool["inputSchema"] {
+  const generated = z.toJSONSchema(schema, {
+    target: "draft-7",
+    io: "input",
+    override: ({ zodSchema, jsonSchema }) => {
+      const json = jsonSchema as Record<string, unknown>;
+      const short = advertisedJsonSchema(zodSchema);
+      if (short) {
+        for (const key of Object.keys(json)) if (key !== "description") delete json[key];
+        Object.assign(json, short);
+      }
+      if (json["maximum"] === Number.MAX_SAFE_INTEGER) delete json["maximum"];
+      if (json["minimum"] === Number.MIN_SAFE_INTEGER) delete json["minimum"];
+    },
+  }) as Record<string, unknown>;
+  const { $schema: _ignored, ...json } = generated;
   return json as Tool["inputSchema"];
 }
 
@@ -47,9 +70,8 @@ function describeTool(card: ToolCard, modelDescription: string): Tool {
     name: card.name,
     title: card.title,
     description: card.description,
-    inputSchema: toJsonSchema(argumentSchema(card, modelDescription), "input"),
-    ...(card.output ? { outputSchema: toJsonSchema(card.output, "output") as Tool["outputSchema"] } : {}),
-    annotations: { title: card.title, ...card.annotations },
+    inputSchema: toJsonSchema(argumentSchema(card, modelDescription)),
+    annotations: card.annotations,
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineTool } from "./define";
+import { jsonResult } from "./engine/envelope";
 
 const LOOKUP_INSTRUCTIONS = `Answer this with current documentation, not from memory: APIs, versions and deprecations change.
 1. Run the lookup in a sub-task with your own web-search tool, so the main conversation stays focused.
@@ -17,6 +18,6 @@ export const apilookup = defineTool({
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   async handler(args) {
     const output = { status: "web_lookup_needed", instructions: LOOKUP_INSTRUCTIONS, user_prompt: args.prompt };
-    return { text: JSON.stringify(output), structured: output };
+    return jsonResult(output);
   },
 });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineTool } from "./define";
+import { jsonResult } from "./engine/envelope";
 
 export const challenge = defineTool({
   name: "challenge",
@@ -19,6 +20,6 @@ export const challenge = defineTool({
         "If it is wrong or only partly right, explain why with specifics. Do not agree just to please, and do not disagree just to seem independent.",
       instructions: "Present your honest assessment to the user, with the reasoning that supports it.",
     };
-    return { text: JSON.stringify(output), structured: output };
+    return jsonResult(output);
   },
 });

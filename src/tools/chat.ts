@@ -17,15 +17,6 @@ export function extractGeneratedCode(text: string): { text: string; extra?: { ge
   return { text: text.replace(last[0], note).trim(), extra: { generated_code: last[1].trim() } };
 }
 
-const outputSchema = z.object({
-  status: z.string(),
-  content: z.string(),
-  content_type: z.string(),
-  metadata: z.record(z.string(), z.unknown()),
-  continuation_offer: z.object({ continuation_id: z.string(), note: z.string(), remaining_turns: z.number() }).nullable(),
-  generated_code: z.string().optional(),
-});
-
 export const chat = defineTool({
   name: "chat",
   title: "Chat with another model",
@@ -37,12 +28,11 @@ export const chat = defineTool({
     prompt: z.string().min(1).describe("Your question or idea, with the context the other model needs."),
     absolute_file_paths: filesField.optional(),
     images: imagesField.optional(),
-    working_directory_absolute_path: z.string().optional().describe("Accepted for compatibility; code comes back in generated_code."),
+    working_directory_absolute_path: z.string().optional().describe("Unused: code comes back in generated_code."),
     temperature: temperatureField.optional(),
     thinking_mode: thinkingModeField.optional(),
     continuation_id: continuationIdField.optional(),
   },
-  output: outputSchema,
   annotations: { readOnlyHint: true, openWorldHint: true },
   async handler(args, ctx) {
     const outcome = await exchange(ctx, {

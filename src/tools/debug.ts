@@ -6,8 +6,7 @@ export const debug = defineWorkflowTool({
   name: "debug",
   title: "Debug: root-cause investigation",
   description:
-    "Systematic root-cause analysis in steps: you investigate between steps; at the end another model checks your " +
-    "findings and hypotheses. For bugs, errors, crashes, flaky or slow behaviour.",
+    "Root-cause investigation of bugs, crashes, flaky or slow behaviour, in steps; at the end another model checks your findings.",
   noun: "investigation",
   extra: {},
   requiredActions: actionsByConfidence({

@@ -24,8 +24,6 @@ export interface ToolContext {
 export interface ToolResult {
   /** The text content: JSON for model-calling tools, as the original returned it. */
   text: string;
-  /** Matches the tool's output schema when it has one. */
-  structured?: Record<string, unknown>;
   isError?: boolean;
 }
 
@@ -47,7 +45,6 @@ export interface ToolCard<Shape extends z.ZodRawShape = z.ZodRawShape> {
    */
   modelCategory?: ToolCategory;
   input: Shape;
-  output?: z.ZodObject;
   annotations: ToolAnnotations;
   /** The MCP prompt (slash command) that invokes this tool; defaults to the tool's name. */
   promptName?: string;

@@ -7,12 +7,11 @@ export const thinkdeep = defineWorkflowTool({
   name: "thinkdeep",
   title: "Think deeper with a second model",
   description:
-    "Multi-step reasoning on hard problems (architecture, trade-offs, tricky bugs, plans): you think in steps, then " +
-    "another model extends and challenges your conclusions.",
+    "Reason in steps about a hard problem (architecture, trade-offs, plans); another model then extends and challenges your conclusions.",
   noun: "thinkdeep",
   extra: {
-    problem_context: z.string().optional().describe("Background the other model needs."),
-    focus_areas: z.array(z.string()).optional().describe("e.g. architecture, performance, security"),
+    problem_context: z.string().optional(),
+    focus_areas: z.array(z.string()).optional(),
   },
   requiredActions: actionsByConfidence({
     first: ["State the problem, constraints and success criteria", "Gather the code and facts the question depends on"],

@@ -24,7 +24,7 @@ async function chat(workerEnv: Env, args: Record<string, unknown>, headers: Reco
   const result = await client.callTool({ name: "chat", arguments: args });
   await client.close();
   const text = (result.content as Array<{ text: string }>)[0]?.text ?? "";
-  return { isError: result.isError === true, text, output: result.isError ? undefined : (JSON.parse(text) as ChatOutput), structured: result.structuredContent };
+  return { isError: result.isError === true, text, output: result.isError ? undefined : (JSON.parse(text) as ChatOutput) };
 }
 
 afterEach(() => {
@@ -41,7 +41,6 @@ describe("chat and durable threads", () => {
       absolute_file_paths: [{ path: "/repo/lock.py", content: "import threading\nlock = threading.Lock()\n" }],
     });
     expect(first.output?.status).toBe("continuation_available");
-    expect(first.structured).toMatchObject({ status: "continuation_available" });
     const id = first.output?.continuation_offer?.continuation_id ?? "";
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(promptOf(sent[0]!)).toContain("   1│ import threading");

@@ -27,13 +27,9 @@ export function toolOutput(output: Partial<ToolOutput> & Pick<ToolOutput, "statu
   };
 }
 
-/** A tool's JSON answer as its text content (and structured content when the tool declares a schema). */
-export function jsonResult(output: object, options: { isError?: boolean; structured?: boolean } = {}): ToolResult {
-  return {
-    text: JSON.stringify(output),
-    ...(options.structured ? { structured: output as Record<string, unknown> } : {}),
-    ...(options.isError ? { isError: true } : {}),
-  };
+/** A tool's JSON answer as its text content. */
+export function jsonResult(output: object, options: { isError?: boolean } = {}): ToolResult {
+  return { text: JSON.stringify(output), ...(options.isError ? { isError: true } : {}) };
 }
 
 /** The offer to continue a stored thread, or null when it has no room left. */

@@ -149,9 +149,9 @@ export function renderExchange(
 ): ToolResult {
   switch (outcome.kind) {
     case "prompt_too_large":
-      return jsonResult(resendPromptOutput(tool, "prompt", outcome.size, outcome.limit), { isError: true, structured: true });
+      return jsonResult(resendPromptOutput(tool, "prompt", outcome.size, outcome.limit), { isError: true });
     case "files_required":
-      return jsonResult(filesRequiredOutput(tool, outcome.missing), { structured: true });
+      return jsonResult(filesRequiredOutput(tool, outcome.missing));
     case "answered": {
       const { call, threadId, remainingExchanges: remaining, skipped } = outcome;
       const { text, extra } = decorate(call.response.text);
@@ -170,7 +170,7 @@ export function renderExchange(
         },
         continuation_offer: offer,
       });
-      return jsonResult({ ...output, ...extra }, { structured: true });
+      return jsonResult({ ...output, ...extra });
     }
   }
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Thread } from "../../conversation/types";
 import { fileReference } from "../../files/references";
+import { advertise, filesField, imagesField } from "../fields";
 
 /**
  * The step protocol every workflow tool shares: its fields, the state a session of steps builds
@@ -15,7 +16,7 @@ export type Issue = z.infer<typeof issue>;
 
 /** The five fields every step sends. */
 export const stepCore = {
-  step: z.string().min(1),
+  step: z.string(),
   step_number: z.number().int().min(1),
   total_steps: z.number().int().min(1),
   next_step_required: z.boolean(),
@@ -24,13 +25,13 @@ export const stepCore = {
 /** The investigation fields of the tools that gather findings (all but planner). */
 export const investigationFields = {
   findings: z.string(),
-  relevant_files: z.array(fileReference).optional(),
+  relevant_files: filesField.optional(),
   files_checked: z.array(z.string()).optional(),
   relevant_context: z.array(z.string()).optional(),
-  issues_found: z.array(issue).optional(),
+  issues_found: advertise(z.array(issue), { type: "array", items: { type: "object" } }).optional(),
   confidence: z.enum(CONFIDENCE_LEVELS).optional(),
   hypothesis: z.string().optional(),
-  images: z.array(z.string()).optional(),
+  images: imagesField.optional(),
 };
 
 /** The arguments the engine reads, whatever the tool adds. */
