@@ -37,6 +37,8 @@ export interface StepOutcome {
   /** The model that answered, for the metadata. */
   call?: CallResult;
   skipped?: SkippedFile[];
+  /** Metadata besides the tool and model (consensus lists its models). */
+  metadata?: Record<string, unknown>;
   /** An error result: nothing of the step is stored. */
   isError?: boolean;
 }
@@ -72,7 +74,7 @@ export interface ExpertPolicy<Args> {
   thinkingMode?(ctx: ToolContext): ThinkingMode;
 }
 
-export interface WorkflowSpec<Extra extends z.ZodRawShape> {
+interface CardBasics<Extra extends z.ZodRawShape> {
   name: string;
   title: string;
   description: string;
@@ -82,10 +84,14 @@ export interface WorkflowSpec<Extra extends z.ZodRawShape> {
   extra: Extra;
   /** False for a tool without findings, files and confidence (planner). */
   investigates?: boolean;
-  /** The expert model asked at the final step; tools without one never call a model. */
-  expert?: ExpertPolicy<WorkflowArgs<Extra>>;
   /** A message when a step lacks what the tool needs (e.g. files to review at step 1). */
   check?(args: WorkflowArgs<Extra>): string | undefined;
+}
+
+/** A tool on the shared step protocol: pauses between steps, completes with or without an expert. */
+export interface ProtocolCard<Extra extends z.ZodRawShape> extends CardBasics<Extra> {
+  /** The expert model asked at the final step; tools without one never call a model. */
+  expert?: ExpertPolicy<WorkflowArgs<Extra>>;
   /** What the agent must do before the next step, by step and confidence. */
   requiredActions(args: WorkflowArgs<Extra>, consolidated: Consolidated): string[];
   /** Finishing without the expert by the tool's own rule (certain confidence, internal validation). */
@@ -98,9 +104,15 @@ export interface WorkflowSpec<Extra extends z.ZodRawShape> {
   onPause?(session: StepSession<WorkflowArgs<Extra>>): Record<string, unknown>;
   /** Extra response fields of the final step, which may replace the status (docgen's unfinished files). */
   onComplete?(session: StepSession<WorkflowArgs<Extra>>): Record<string, unknown>;
-  /** The whole step, for a tool whose steps are not the shared protocol (consensus). */
-  runStep?(session: StepSession<WorkflowArgs<Extra>>): Promise<StepOutcome>;
+  runStep?: undefined;
 }
+
+/** A tool whose steps are its own (consensus asks a model at every step); the engine keeps its state and thread. */
+export interface CustomStepCard<Extra extends z.ZodRawShape> extends CardBasics<Extra> {
+  runStep(session: StepSession<WorkflowArgs<Extra>>): Promise<StepOutcome>;
+}
+
+export type WorkflowSpec<Extra extends z.ZodRawShape> = ProtocolCard<Extra> | CustomStepCard<Extra>;
 
 export type WorkflowArgs<Extra extends z.ZodRawShape> = StepArgs & z.infer<z.ZodObject<Extra>>;
 
@@ -132,17 +144,21 @@ function stepFields(spec: { investigates?: boolean; expert?: unknown }) {
  * The engine keeps the session's state in the thread's Durable Object, keyed by continuation id.
  */
 export function defineWorkflowTool<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>): ToolCard {
-  const input = { ...stepFields(spec), ...spec.extra };
+  const input = { ...stepFields({ investigates: spec.investigates, expert: expertOf(spec) }), ...spec.extra };
   const card = defineTool({
     name: spec.name,
     title: spec.title,
     description: spec.description,
-    ...(spec.expert || spec.runStep ? { modelCategory: "extended_reasoning" as ToolCategory } : {}),
+    ...(expertOf(spec) ? { modelCategory: "extended_reasoning" as ToolCategory } : {}),
     input,
-    annotations: { readOnlyHint: true, openWorldHint: Boolean(spec.expert || spec.runStep) },
+    annotations: { readOnlyHint: true, openWorldHint: Boolean(expertOf(spec) || spec.runStep) },
     handler: (args, ctx) => runStep(spec, args as unknown as WorkflowArgs<Extra>, ctx),
   });
   return card as unknown as ToolCard;
+}
+
+function expertOf<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>) {
+  return spec.runStep ? undefined : spec.expert;
 }
 
 function failed(tool: string, stepNumber: number, error: string): ToolResult {
@@ -266,6 +282,7 @@ async function runStep<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, r
         : {}),
       ...(call?.fallbackFrom ? { fallback_from: call.fallbackFrom } : {}),
       ...(outcome.skipped && outcome.skipped.length > 0 ? { files_skipped: outcome.skipped } : {}),
+      ...outcome.metadata,
     },
   });
 }
@@ -286,7 +303,7 @@ function progressOf(spec: { noun: string }, session: StepSession<StepArgs>) {
   };
 }
 
-function pause<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, session: StepSession<WorkflowArgs<Extra>>): StepOutcome {
+function pause<Extra extends z.ZodRawShape>(spec: ProtocolCard<Extra>, session: StepSession<WorkflowArgs<Extra>>): StepOutcome {
   const { args, state } = session;
   const files = (args.relevant_files ?? []).map((f) => (typeof f === "string" ? f : f.path));
   const next = args.step_number + 1;
@@ -327,7 +344,7 @@ function completion(spec: { noun: string }, session: StepSession<StepArgs>) {
 }
 
 async function complete<Extra extends z.ZodRawShape>(
-  spec: WorkflowSpec<Extra>,
+  spec: ProtocolCard<Extra>,
   session: StepSession<WorkflowArgs<Extra>>,
   writer: ThreadWriter,
 ): Promise<StepOutcome> {
@@ -366,7 +383,7 @@ async function complete<Extra extends z.ZodRawShape>(
 }
 
 async function askExpert<Extra extends z.ZodRawShape>(
-  spec: WorkflowSpec<Extra>,
+  spec: ProtocolCard<Extra>,
   expert: ExpertPolicy<WorkflowArgs<Extra>>,
   session: StepSession<WorkflowArgs<Extra>>,
   writer: ThreadWriter,
