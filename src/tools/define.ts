@@ -46,8 +46,6 @@ export interface ToolCard<Shape extends z.ZodRawShape = z.ZodRawShape> {
   modelCategory?: ToolCategory;
   input: Shape;
   annotations: ToolAnnotations;
-  /** The MCP prompt (slash command) that invokes this tool; defaults to the tool's name. */
-  promptName?: string;
   handler(args: z.infer<z.ZodObject<Shape>> & { model?: string }, ctx: ToolContext): Promise<ToolResult>;
 }
 
