@@ -44,7 +44,10 @@ export interface Config {
   providerCall: { deadlineMs: number; maxAttempts: number };
 }
 
-/** A configuration value that cannot be used; the message names the variable and what it accepts. */
+/**
+ * A configuration value that cannot be used; the message names the variable and what it accepts,
+ * never the value (it may be a secret, or a URL with credentials in it).
+ */
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -73,7 +76,7 @@ function integer(vars: Vars, name: string, fallback: number, min: number, max: n
   if (raw === "") return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; got "${raw}".`);
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}.`);
   }
   return value;
 }
@@ -82,7 +85,7 @@ function oneOf<T extends string>(vars: Vars, name: string, allowed: readonly T[]
   const raw = text(vars, name).toLowerCase();
   if (raw === "") return fallback;
   if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(`${name} must be one of ${allowed.join(", ")}; got "${raw}".`);
+    throw new ConfigError(`${name} must be one of ${allowed.join(", ")}.`);
   }
   return raw as T;
 }
@@ -91,7 +94,7 @@ function url(vars: Vars, name: string, fallback: string): string {
   const raw = text(vars, name, fallback);
   if (raw === "") return "";
   if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) {
-    throw new ConfigError(`${name} must be an http(s) URL; got "${raw}".`);
+    throw new ConfigError(`${name} must be an http(s) URL.`);
   }
   return raw.replace(/\/+$/, "");
 }

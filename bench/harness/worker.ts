@@ -32,7 +32,7 @@ import type { ToolCard } from "../../src/tools/define.ts";
 import type { Env } from "../../src/env.ts";
 import { listTools, modelFieldDescription } from "../../src/mcp/tool-schemas.ts";
 import { StreamFacts, blobFactsCache, blobInfo, blobStub, storeChunks } from "../../src/files/blob-store.ts";
-import { ProviderBreakers } from "../../src/providers/breaker.ts";
+import { breakerName, ProviderBreakers } from "../../src/providers/breaker.ts";
 import { callModel, chooseModel } from "../../src/providers/call.ts";
 import { providerModule } from "../../src/providers/index.ts";
 import { registryFor } from "../../src/providers/registry.ts";
@@ -169,7 +169,7 @@ ${"const x = compute(y);\n".repeat(48_000)}`);
 
 function callDeps(env: Env, defer: (work: Promise<unknown>) => void) {
   const config = configOf(env);
-  return { env, config, registry: registryFor(config), waitUntil: defer };
+  return { env, team: "bench", config, registry: registryFor(config), waitUntil: defer };
 }
 
 async function openBreaker(env: Env, url: URL) {
@@ -261,13 +261,13 @@ async function bookkeeping(env: Env, url: URL) {
   const reps = intParam(url, "reps", 10_000, 1_000_000);
   const { defer, settle } = deferrals();
   const deps = callDeps(env, defer);
-  const provider = deps.registry.resolve(url.searchParams.get("model") ?? "flash").provider.id;
+  const breaker = breakerName(deps.team, deps.registry.resolve(url.searchParams.get("model") ?? "flash"));
   const start = performance.now();
   for (let i = 0; i < reps; i++) {
     const breakers = new ProviderBreakers(deps);
-    const admission = await breakers.admit(provider);
+    const admission = await breakers.admit(breaker);
     if (!admission.admitted) throw new Error("the breaker is not closed");
-    breakers.report(provider, "success", admission.probe);
+    breakers.report(breaker, "success", admission.probe);
   }
   const meanMs = (performance.now() - start) / reps;
   await settle();

@@ -1,4 +1,5 @@
 import type { Config, ProviderId } from "../config";
+import type { ResolvedModel } from "./registry";
 import type { BreakerSettings, BreakerSnapshot } from "../durable/breaker";
 import type { Env } from "../env";
 
@@ -21,7 +22,20 @@ export interface Admission {
 export interface BreakerDeps {
   env: Env;
   config: Config;
+  team: string;
   waitUntil(promise: Promise<unknown>): void;
+}
+
+/** Providers that serve names outside their registry: one bad model must not pause the others. */
+const PER_MODEL: ReadonlySet<ProviderId> = new Set(["openrouter", "custom"]);
+
+/**
+ * The breaker a call to a model goes through: one per team and provider (and per model for the
+ * catch-all providers), so one team's failures never pause a provider for another team.
+ */
+export function breakerName(team: string, model: ResolvedModel): string {
+  const provider = model.provider.id;
+  return PER_MODEL.has(provider) ? `${team}:${provider}:${model.capabilities.modelName.toLowerCase()}` : `${team}:${provider}`;
 }
 
 interface Entry {
@@ -31,11 +45,12 @@ interface Entry {
   version: number;
 }
 
+/** Breakers by name (see breakerName). */
 interface View {
-  entries: Map<ProviderId, Entry>;
-  refreshing: Set<ProviderId>;
+  entries: Map<string, Entry>;
+  refreshing: Set<string>;
   /** First reads, shared by the isolate's concurrent callers. */
-  loading: Map<ProviderId, Promise<void>>;
+  loading: Map<string, Promise<void>>;
 }
 
 // Per env object (one per isolate in production, as with configOf); a fresh env is a fresh view.
@@ -68,24 +83,24 @@ export class ProviderBreakers {
   }
 
   /**
-   * Reads the state of providers this isolate has never seen, once: a new isolate must not send
-   * calls to a provider whose breaker is open elsewhere. Known providers cost nothing here.
+   * Reads the state of breakers this isolate has never seen, once: a new isolate must not send
+   * calls through a breaker that is open elsewhere. Known breakers cost nothing here.
    */
-  async load(providers: readonly ProviderId[]): Promise<void> {
+  async load(names: readonly string[]): Promise<void> {
     await Promise.all(
-      providers
-        .filter((provider) => !this.view.entries.has(provider))
-        .map((provider) => {
-          let loading = this.view.loading.get(provider);
+      names
+        .filter((name) => !this.view.entries.has(name))
+        .map((name) => {
+          let loading = this.view.loading.get(name);
           if (!loading) {
             // An unreachable object reads as closed: it must not block calls.
-            loading = this.call(provider, (stub) => stub.state(this.settings))
+            loading = this.call(name, (stub) => stub.state(this.settings))
               .then(
-                (snapshot) => this.store(provider, snapshot, this.version(provider)),
-                () => this.store(provider, { state: "closed", consecutiveFailures: 0 }, this.version(provider)),
+                (snapshot) => this.store(name, snapshot, this.version(name)),
+                () => this.store(name, { state: "closed", consecutiveFailures: 0 }, this.version(name)),
               )
-              .finally(() => this.view.loading.delete(provider));
-            this.view.loading.set(provider, loading);
+              .finally(() => this.view.loading.delete(name));
+            this.view.loading.set(name, loading);
           }
           return loading;
         }),
@@ -93,15 +108,15 @@ export class ProviderBreakers {
   }
 
   /** The cached state (refreshed in the background when stale); undefined when never seen. */
-  snapshot(provider: ProviderId): BreakerSnapshot | undefined {
-    const entry = this.view.entries.get(provider);
-    if (!entry || Date.now() - entry.fetchedAt > BREAKER_CACHE_TTL_MS) this.refresh(provider);
+  snapshot(name: string): BreakerSnapshot | undefined {
+    const entry = this.view.entries.get(name);
+    if (!entry || Date.now() - entry.fetchedAt > BREAKER_CACHE_TTL_MS) this.refresh(name);
     return entry?.snapshot;
   }
 
   /** True while calls must not be made: open and cooling down, or another caller is probing. */
-  isOpen(provider: ProviderId): boolean {
-    const snapshot = this.snapshot(provider);
+  isOpen(name: string): boolean {
+    const snapshot = this.snapshot(name);
     if (!snapshot || snapshot.state === "closed") return false;
     return Date.now() < (snapshot.retryAt ?? 0);
   }
@@ -110,23 +125,23 @@ export class ProviderBreakers {
    * Whether a call may go ahead. Closed (or unknown) admits at once; otherwise the object decides,
    * granting one probe across all isolates. An unreachable object admits: it must not block calls.
    */
-  async admit(provider: ProviderId): Promise<Admission> {
-    const snapshot = this.snapshot(provider);
+  async admit(name: string): Promise<Admission> {
+    const snapshot = this.snapshot(name);
     if (!snapshot || snapshot.state === "closed") return { admitted: true, probe: false };
     if (Date.now() < (snapshot.retryAt ?? 0)) return { admitted: false, probe: false, snapshot };
-    const version = this.version(provider);
+    const version = this.version(name);
     try {
-      const result = await this.call(provider, (stub) => stub.tryProbe(this.settings));
-      this.store(provider, result.snapshot, version);
+      const result = await this.call(name, (stub) => stub.tryProbe(this.settings));
+      this.store(name, result.snapshot, version);
       return { admitted: result.granted, probe: result.probe, snapshot: result.snapshot };
     } catch {
       return { admitted: true, probe: false };
     }
   }
 
-  report(provider: ProviderId, outcome: BreakerOutcome, probe: boolean): void {
+  report(name: string, outcome: BreakerOutcome, probe: boolean): void {
     const now = Date.now();
-    const current = this.view.entries.get(provider)?.snapshot ?? { state: "closed", consecutiveFailures: 0 };
+    const current = this.view.entries.get(name)?.snapshot ?? { state: "closed", consecutiveFailures: 0 };
     let next: BreakerSnapshot;
     let send: ((stub: BreakerStub) => Promise<BreakerSnapshot>) | undefined;
     if (outcome === "success") {
@@ -144,40 +159,40 @@ export class ProviderBreakers {
       next = { state: "half_open", consecutiveFailures: current.consecutiveFailures, retryAt: now };
       send = (stub) => stub.releaseProbe(this.settings);
     }
-    const version = this.version(provider) + 1;
-    this.view.entries.set(provider, { snapshot: next, fetchedAt: now, version });
-    const request = this.call(provider, send).then(
-      (snapshot) => this.store(provider, snapshot, version),
+    const version = this.version(name) + 1;
+    this.view.entries.set(name, { snapshot: next, fetchedAt: now, version });
+    const request = this.call(name, send).then(
+      (snapshot) => this.store(name, snapshot, version),
       () => undefined,
     );
     this.deps.waitUntil(request);
   }
 
-  private refresh(provider: ProviderId): void {
-    if (this.view.refreshing.has(provider)) return;
-    this.view.refreshing.add(provider);
-    const version = this.version(provider);
-    const request = this.call(provider, (stub) => stub.state(this.settings))
+  private refresh(name: string): void {
+    if (this.view.refreshing.has(name)) return;
+    this.view.refreshing.add(name);
+    const version = this.version(name);
+    const request = this.call(name, (stub) => stub.state(this.settings))
       .then(
-        (snapshot) => this.store(provider, snapshot, version),
+        (snapshot) => this.store(name, snapshot, version),
         () => undefined,
       )
-      .finally(() => this.view.refreshing.delete(provider));
+      .finally(() => this.view.refreshing.delete(name));
     this.deps.waitUntil(request);
   }
 
-  private store(provider: ProviderId, snapshot: BreakerSnapshot, basedOn: number): void {
-    if (this.version(provider) !== basedOn) return;
-    this.view.entries.set(provider, { snapshot, fetchedAt: Date.now(), version: basedOn });
+  private store(name: string, snapshot: BreakerSnapshot, basedOn: number): void {
+    if (this.version(name) !== basedOn) return;
+    this.view.entries.set(name, { snapshot, fetchedAt: Date.now(), version: basedOn });
   }
 
-  private version(provider: ProviderId): number {
-    return this.view.entries.get(provider)?.version ?? 0;
+  private version(name: string): number {
+    return this.view.entries.get(name)?.version ?? 0;
   }
 
-  /** An RPC to the provider's object; a failure to even reach it becomes a rejection, never a throw. */
-  private call<T>(provider: ProviderId, method: (stub: BreakerStub) => Promise<T>): Promise<T> {
-    return Promise.resolve().then(() => method(this.deps.env.BREAKERS.getByName(provider)));
+  /** An RPC to the breaker's object; a failure to even reach it becomes a rejection, never a throw. */
+  private call<T>(name: string, method: (stub: BreakerStub) => Promise<T>): Promise<T> {
+    return Promise.resolve().then(() => method(this.deps.env.BREAKERS.getByName(name)));
   }
 }
 

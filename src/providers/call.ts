@@ -1,7 +1,7 @@
 import type { ProviderId } from "../config";
 import type { BreakerSnapshot } from "../durable/breaker";
-import { ProviderBreakers, type BreakerOutcome } from "./breaker";
-import { PROVIDER_LABELS, type GenerateOptions } from "./http";
+import { breakerName, ProviderBreakers, type BreakerOutcome } from "./breaker";
+import { PROVIDER_LABELS, redact, type GenerateOptions } from "./http";
 import { checkImages, providerModule } from "./index";
 import { ModelResolutionError, NO_PROVIDER_MESSAGE, type ResolvedModel } from "./registry";
 import {
@@ -35,11 +35,13 @@ export async function chooseModel(deps: CallDeps, choice: ModelChoice): Promise<
   if (requested && requested.toLowerCase() !== "auto") return { model: deps.registry.resolve(requested) };
   if (deps.registry.providers.length === 0) throw new ModelResolutionError(NO_PROVIDER_MESSAGE);
   const breakers = new ProviderBreakers(deps);
-  await breakers.load(deps.registry.providers.map((provider) => provider.id));
+  const candidates = deps.registry.candidatesFor(choice.category);
+  await breakers.load(candidates.map((candidate) => breakerName(deps.team, candidate)));
   const skipped = new Map<ProviderId, BreakerSnapshot | undefined>();
-  const model = deps.registry.preferredFor(choice.category, (provider) => {
-    if (!breakers.isOpen(provider)) return true;
-    skipped.set(provider, breakers.snapshot(provider));
+  const model = candidates.find((candidate) => {
+    const name = breakerName(deps.team, candidate);
+    if (!breakers.isOpen(name)) return true;
+    skipped.set(candidate.provider.id, breakers.snapshot(name));
     return false;
   });
   if (!model) {
@@ -61,8 +63,9 @@ export async function callModel(deps: CallDeps, chosen: ChosenModel, request: Mo
   // Images first: a request refused before sending is no probe.
   checkImages(deps.registry, model, request.images);
   const breakers = new ProviderBreakers(deps);
-  await breakers.load([provider]);
-  const admission = await breakers.admit(provider);
+  const breaker = breakerName(deps.team, model);
+  await breakers.load([breaker]);
+  const admission = await breakers.admit(breaker);
   if (!admission.admitted) throw breakerOpen(provider, admission.snapshot);
   let outcome: BreakerOutcome = "neutral";
   try {
@@ -70,10 +73,13 @@ export async function callModel(deps: CallDeps, chosen: ChosenModel, request: Mo
     outcome = "success";
     return { response, model, ...(chosen.fallbackFrom ? { fallbackFrom: chosen.fallbackFrom } : {}) };
   } catch (error) {
-    if (error instanceof ProviderError) outcome = outcomeOf(error);
-    throw error;
+    if (!(error instanceof ProviderError)) throw error;
+    outcome = outcomeOf(error);
+    // Every provider error leaves through here: no configured key reaches the assistant, wherever it was echoed.
+    const secrets = deps.config.providers.map((p) => p.apiKey);
+    throw new ProviderError(error.provider, error.kind, redact(error.message, secrets), error.status, error.retryAfterMs);
   } finally {
-    breakers.report(provider, outcome, admission.probe);
+    breakers.report(breaker, outcome, admission.probe);
   }
 }
 

@@ -202,7 +202,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 async function httpError(request: UpstreamRequest, response: Response): Promise<ProviderError> {
   const { provider } = request;
   const body = await readBounded(response, ERROR_BODY_LIMIT);
-  const upstream = redact(upstreamMessage(body), request.headers);
+  // Redacted before it is cut short: a key cut in two would no longer be recognised.
+  const upstream = upstreamMessage(redact(body, credentialsOf(request.headers)));
   const kind = classifyStatus(response.status, body);
   const retryAfterMs = kind === "retryable" ? retryAfterOf(response.headers) : undefined;
   const hint = response.status === 401 || response.status === 403 ? ` Check ${KEY_VARIABLES[provider]}.` : "";
@@ -272,14 +273,17 @@ function upstreamMessage(body: string): string {
   return message.length > MESSAGE_LIMIT ? `${message.slice(0, MESSAGE_LIMIT)}…` : message;
 }
 
-/** Some upstreams echo the key they rejected; never pass it on. */
-function redact(message: string, headers: Record<string, string>): string {
+/** The secrets a request carries in its headers. */
+function credentialsOf(headers: Record<string, string>): string[] {
+  return Object.entries(headers)
+    .filter(([name]) => /authorization|api-key/i.test(name))
+    .map(([, value]) => value.replace(/^Bearer\s+/i, ""));
+}
+
+/** Some upstreams echo the key they rejected, in an error status or inside a 200; never pass it on. */
+export function redact(message: string, secrets: readonly string[]): string {
   let result = message;
-  for (const [name, value] of Object.entries(headers)) {
-    if (!/authorization|api-key/i.test(name)) continue;
-    const secret = value.replace(/^Bearer\s+/i, "");
-    if (secret.length >= 4) result = result.split(secret).join("[redacted]");
-  }
+  for (const secret of secrets) if (secret.length >= 4) result = result.split(secret).join("[redacted]");
   return result;
 }
 

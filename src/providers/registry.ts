@@ -116,16 +116,14 @@ export class ModelRegistry {
   }
 
   /**
-   * The model auto mode picks for a category: the first provider (in priority order) that has a
-   * preferred model, skipping providers the caller rules out (e.g. an open circuit breaker).
+   * Auto mode's candidates for a category: each provider's preferred model, in provider priority
+   * order. Auto mode takes the first one it can use (its breaker may be open).
    */
-  preferredFor(category: ToolCategory, usable: (provider: ProviderId) => boolean = () => true): ResolvedModel | undefined {
-    for (const provider of this.providers) {
-      if (!usable(provider.id)) continue;
+  candidatesFor(category: ToolCategory): ResolvedModel[] {
+    return this.providers.flatMap((provider) => {
       const model = preferredModel(provider.id, category, this.modelsOf(provider.id));
-      if (model) return { capabilities: model, provider, requestedName: model.modelName };
-    }
-    return undefined;
+      return model ? [{ capabilities: model, provider, requestedName: model.modelName }] : [];
+    });
   }
 
   private restrictedMatch(name: string): ProviderConfig | undefined {

@@ -46,6 +46,8 @@ export interface GenerationProgress {
 /** What a model call needs from its request: bindings, config, and a way to defer work. */
 export interface CallDeps {
   env: Env;
+  /** Breakers are per team: one team's failures never pause a provider for another. */
+  team: string;
   config: Config;
   registry: ModelRegistry;
   waitUntil(promise: Promise<unknown>): void;

@@ -273,7 +273,7 @@ describe("safety and empty answers", () => {
   });
 
   // callModel runs here without Durable Objects: an unreachable breaker must not block calls.
-  const deps = () => ({ env: {} as Env, config, registry, waitUntil: () => undefined });
+  const deps = () => ({ env: {} as Env, team: "test", config, registry, waitUntil: () => undefined });
 
   it("asks once more after an empty answer and returns the second", async () => {
     up.fault({ emptyText: true });

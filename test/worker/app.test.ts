@@ -35,6 +35,14 @@ describe("/health", () => {
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({ error: "configuration", message: expect.stringContaining("MAX_CONVERSATION_TURNS") });
   });
+
+  it("never echoes a configuration value: it may hold a secret", async () => {
+    const response = await callWorker(new Request("http://localhost/health"), testEnv({ CUSTOM_API_URL: "ftp://admin:pa55word@llm.internal" }));
+    expect(response.status).toBe(503);
+    const body = await response.text();
+    expect(body).toContain("CUSTOM_API_URL");
+    expect(body).not.toContain("pa55word");
+  });
 });
 
 describe("routing and guards", () => {

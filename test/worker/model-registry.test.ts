@@ -35,9 +35,9 @@ describe("ModelRegistry", () => {
   it("picks auto-mode models by category", () => {
     const both = registry({ GEMINI_API_KEY: "k", OPENAI_API_KEY: "k" });
     expect(both.autoMode).toBe(true);
-    expect(both.preferredFor("extended_reasoning")?.capabilities.modelName).toBe("gemini-3-pro-preview");
-    expect(both.preferredFor("fast_response")?.capabilities.modelName).toBe("gemini-2.5-flash");
-    expect(both.preferredFor("extended_reasoning", (p) => p !== "google")?.capabilities.modelName).toBe("gpt-5.1-codex");
+    expect(both.candidatesFor("extended_reasoning")[0]?.capabilities.modelName).toBe("gemini-3-pro-preview");
+    expect(both.candidatesFor("fast_response")[0]?.capabilities.modelName).toBe("gemini-2.5-flash");
+    expect(both.candidatesFor("extended_reasoning")[1]?.capabilities.modelName).toBe("gpt-5.1-codex");
     expect(registry({ OPENAI_API_KEY: "k", DEFAULT_MODEL: "o3" }).autoMode).toBe(false);
   });
 

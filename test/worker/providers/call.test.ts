@@ -55,7 +55,7 @@ afterEach(async () => {
   vi.restoreAllMocks();
   // Breakers are named by provider and storage lives for the file: close them all again.
   const settings = settingsOf(configWith(VARS));
-  await Promise.all(PROVIDER_IDS.map((id) => realEnv.BREAKERS.getByName(id).recordSuccess(settings)));
+  await Promise.all(PROVIDER_IDS.map((id) => realEnv.BREAKERS.getByName(`test:${id}`).recordSuccess(settings)));
 });
 
 describe("callModel: resolution", () => {
@@ -132,7 +132,7 @@ describe("callModel: circuit breaker", () => {
       await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "retryable", status: 503 });
     }
     await deps.settle();
-    expect(await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).toMatchObject({ state: "open", consecutiveFailures: 2 });
+    expect(await realEnv.BREAKERS.getByName("test:google").state(settingsOf(deps.config))).toMatchObject({ state: "open", consecutiveFailures: 2 });
 
     const error = await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProviderError);
@@ -142,6 +142,31 @@ describe("callModel: circuit breaker", () => {
     expect(sent).toHaveLength(2);
   });
 
+  it("keeps one team's failures from pausing the provider for another team (attack: a team burns a shared breaker)", async () => {
+    mockFetch(unavailable);
+    const attacker = callDeps(quickConfig());
+    for (let i = 0; i < 3; i++) await chooseAndCall(attacker, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
+    await attacker.settle();
+    await expect(chooseAndCall(attacker, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "breaker_open" });
+
+    vi.restoreAllMocks();
+    const sent = mockFetch(answer("still up"));
+    const victim = { ...callDeps(quickConfig()), team: "other-team" };
+    await expect(chooseAndCall(victim, { requested: "flash", category: "balanced" }, request)).resolves.toMatchObject({ response: { text: "still up" } });
+    expect(sent).toHaveLength(1);
+    await victim.settle();
+  });
+
+  it("keys OpenRouter's breakers by model: one failing vendor/model leaves the others open", async () => {
+    mockFetch((sent) => (String(sent.body["model"]) === "broken/model" ? unavailable() : answer("fine")(sent)));
+    const deps = callDeps(quickConfig());
+    for (let i = 0; i < 3; i++) await chooseAndCall(deps, { requested: "broken/model", category: "balanced" }, request).catch(() => undefined);
+    await deps.settle();
+    await expect(chooseAndCall(deps, { requested: "broken/model", category: "balanced" }, request)).rejects.toMatchObject({ kind: "breaker_open" });
+    await expect(chooseAndCall(deps, { requested: "vendor/healthy", category: "balanced" }, request)).resolves.toMatchObject({ response: { text: "fine" } });
+    await deps.settle();
+  });
+
   it("does not count final errors (400) against the provider", async () => {
     mockFetch(() => Response.json({ error: { message: "bad request" } }, { status: 400 }));
     const deps = callDeps(quickConfig());
@@ -149,14 +174,14 @@ describe("callModel: circuit breaker", () => {
       await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "final" });
     }
     await deps.settle();
-    expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).state).toBe("closed");
+    expect((await realEnv.BREAKERS.getByName("test:google").state(settingsOf(deps.config))).state).toBe("closed");
   });
 
   it("in auto mode skips a provider whose breaker is open and says so", async () => {
     const deps = callDeps(quickConfig());
     const settings = settingsOf(deps.config);
-    await realEnv.BREAKERS.getByName("google").recordFailure(settings);
-    await realEnv.BREAKERS.getByName("google").recordFailure(settings);
+    await realEnv.BREAKERS.getByName("test:google").recordFailure(settings);
+    await realEnv.BREAKERS.getByName("test:google").recordFailure(settings);
     const sent = mockFetch(answer("from openai"));
     // A new isolate's first call already knows the breaker state.
     const result = await chooseAndCall(deps, { category: "fast_response" }, request);
@@ -195,7 +220,7 @@ describe("callModel: circuit breaker", () => {
     expect(refused.map((e) => e.kind)).toEqual(["breaker_open", "breaker_open"]);
     expect(sent).toHaveLength(1);
     await deps.settle();
-    expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).state).toBe("closed");
+    expect((await realEnv.BREAKERS.getByName("test:google").state(settingsOf(deps.config))).state).toBe("closed");
     await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)).resolves.toMatchObject({ response: { text: "recovered" } });
     await deps.settle();
   });
@@ -209,7 +234,7 @@ describe("callModel: circuit breaker", () => {
     const tooMany = Array.from({ length: 6 }, () => ({ mediaType: "image/png", data: "AAAA" }));
     await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, { ...request, images: tooMany })).rejects.toMatchObject({ kind: "final" });
     await deps.settle();
-    expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).state).toBe("half_open");
+    expect((await realEnv.BREAKERS.getByName("test:google").state(settingsOf(deps.config))).state).toBe("half_open");
     vi.restoreAllMocks();
     mockFetch(answer("back"));
     await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)).resolves.toMatchObject({ response: { text: "back" } });
@@ -225,7 +250,29 @@ describe("callModel: circuit breaker", () => {
     await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "retryable" });
     await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "breaker_open" });
     await deps.settle();
-    expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).state).toBe("open");
+    expect((await realEnv.BREAKERS.getByName("test:google").state(settingsOf(deps.config))).state).toBe("open");
+  });
+});
+
+describe("callModel: keys never reach the assistant", () => {
+  it("redacts a key echoed in an error body before the message is cut short", async () => {
+    // The key straddles the 500-character cut of the upstream's message.
+    mockFetch(() => Response.json({ error: { message: `${"x".repeat(490)} g-key-0123456789abcdef was rejected` } }, { status: 401 }));
+    const deps = callDeps(quickConfig({ ...VARS, GEMINI_API_KEY: "g-key-0123456789abcdef" }));
+    const error = (await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(error.message).not.toMatch(/g-ke/);
+    await deps.settle();
+  });
+
+  it("redacts a key echoed in an error inside a 200 answer", async () => {
+    mockFetch(() => Response.json({ error: { message: "Invalid API key provided: r-key-secret-42" } }, { status: 200 }));
+    const deps = callDeps(quickConfig({ ...VARS, OPENROUTER_API_KEY: "r-key-secret-42" }));
+    const error = (await chooseAndCall(deps, { requested: "vendor/model", category: "balanced" }, request).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(error.message).toContain("[redacted]");
+    expect(error.message).not.toContain("r-key-secret-42");
+    await deps.settle();
   });
 });
 
@@ -249,7 +296,7 @@ describe("callModel: empty replies", () => {
     expect(error).toMatchObject({ kind: "empty", provider: "google" });
     expect(sent).toHaveLength(2);
     await deps.settle();
-    expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).consecutiveFailures).toBe(0);
+    expect((await realEnv.BREAKERS.getByName("test:google").state(settingsOf(deps.config))).consecutiveFailures).toBe(0);
   });
 
   it("does not ask again when the output budget ran out", async () => {
@@ -301,6 +348,6 @@ describe("callModel: images and cancellation", () => {
     const deps = callDeps(quickConfig());
     await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request, { signal: AbortSignal.abort() })).rejects.toMatchObject({ kind: "aborted" });
     await deps.settle();
-    expect((await realEnv.BREAKERS.getByName("google").state(settingsOf(deps.config))).consecutiveFailures).toBe(0);
+    expect((await realEnv.BREAKERS.getByName("test:google").state(settingsOf(deps.config))).consecutiveFailures).toBe(0);
   });
 });

@@ -95,6 +95,7 @@ export function callDeps(config: Config): CallDeps & { settle(): Promise<void> }
   const workerEnv: Env = { ...(env as unknown as Env) };
   return {
     env: workerEnv,
+    team: "test",
     config,
     registry: new ModelRegistry(config),
     waitUntil: (promise) => {
