@@ -5,7 +5,7 @@
  */
 import { realpathSync, statSync } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { parse as parsePath, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { WORKSPACE_PATTERN, WORKSPACE_RULE } from "../files/wire-contract.ts";
 import { formatBytes } from "./progress.ts";
@@ -31,8 +31,8 @@ Options (or environment variables):
   --workspace  names the set of path -> file registrations on the server, 1-64 of
                [A-Za-z0-9_.-]; default: one per user and machine            (ZEN_MCP_WORKSPACE)
   --root       only files under this directory are uploaded, symlinks resolved: a tool call
-               naming a file outside it fails; default: the bridge's working directory, and
-               for push the paths it is given                                (ZEN_MCP_ROOT)
+               naming a file outside it fails; default: the bridge's working directory (not
+               /), and for push the paths it is given                        (ZEN_MCP_ROOT)
   --allow-secrets
                also upload dotfiles and dot-folders (.env, .npmrc, .ssh/, .aws/...) and
                secret-looking files (*.pem, *.key, id_rsa*, credentials, kubeconfig...);
@@ -48,16 +48,16 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** What the user allowed to be uploaded: a root (real path) if they named one, and secrets or not. */
-export interface UploadAccess {
+/** What `push` may upload: below the root (a real path) if one was named, and secrets or not. */
+export interface PushAccess {
   root: string | undefined;
   allowSecrets: boolean;
 }
 
 export type ParsedCommand =
   | { command: "help" | "version" }
-  | { command: "bridge"; remote: RemoteOptions; access: UploadAccess }
-  | { command: "push"; paths: string[]; remote: RemoteOptions; access: UploadAccess };
+  | { command: "bridge"; remote: RemoteOptions; scope: UploadScope }
+  | { command: "push"; paths: string[]; remote: RemoteOptions; access: PushAccess };
 
 /** Plain http is readable on the way; only a connection that never leaves this machine may carry the token. */
 const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(["127.0.0.1", "[::1]", "localhost"]);
@@ -99,8 +99,25 @@ export function parseCommand(argv: string[], env: NodeJS.ProcessEnv = process.en
   }
   const remote: RemoteOptions = { mcpUrl, workspace, ...(token ? { token } : {}) };
   const rawRoot = values.root ?? env["ZEN_MCP_ROOT"];
-  const access: UploadAccess = { root: rawRoot === undefined ? undefined : realDirectory(rawRoot), allowSecrets: values["allow-secrets"] ?? false };
-  return command === "push" ? { command, paths, remote, access } : { command, remote, access };
+  const root = rawRoot === undefined ? undefined : realDirectory(rawRoot);
+  const allowSecrets = values["allow-secrets"] ?? false;
+  if (command === "push") return { command, paths, remote, access: { root, allowSecrets } };
+  return { command, remote, scope: { roots: [root ?? workingDirectoryRoot()], allowSecrets } };
+}
+
+/**
+ * The bridge's default root, its working directory; unless that is the filesystem's root (some
+ * assistants start servers there), which would let a tool call upload any file on the machine.
+ */
+function workingDirectoryRoot(): string {
+  const directory = realpathSync(process.cwd());
+  if (parsePath(directory).root === directory) {
+    throw new UsageError(
+      `The bridge's working directory is ${directory}, so any file on this machine could be uploaded: ` +
+        "pass --root <your project directory> (or set ZEN_MCP_ROOT), or start the bridge in that directory.",
+    );
+  }
+  return directory;
 }
 
 /** The root as a real path (symlinks resolved), so what lies below it is judged by where it really is. */
@@ -134,7 +151,7 @@ function parse(argv: string[]) {
   });
 }
 
-async function push(paths: string[], remote: RemoteOptions, access: UploadAccess): Promise<void> {
+async function push(paths: string[], remote: RemoteOptions, access: PushAccess): Promise<void> {
   const absolute = paths.map((path) => resolve(path));
   for (const path of absolute) {
     if (!(await stat(path).catch(() => undefined))) throw new Error(`${path} does not exist.`);
@@ -176,12 +193,10 @@ export async function main(argv: string[]): Promise<number> {
     case "version":
       process.stdout.write(`${BRIDGE_VERSION}\n`);
       return 0;
-    case "bridge": {
-      const scope: UploadScope = { roots: [command.access.root ?? realpathSync(process.cwd())], allowSecrets: command.access.allowSecrets };
+    case "bridge":
       // The stdio server keeps the process alive; it exits when the assistant closes stdin.
-      await runBridge({ ...command.remote, scope });
+      await runBridge({ ...command.remote, scope: command.scope });
       return 0;
-    }
     case "push":
       try {
         await push(command.paths, command.remote, command.access);

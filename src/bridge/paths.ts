@@ -122,12 +122,12 @@ export async function walkDirectory(root: string, scope: UploadScope): Promise<{
         const check = await checkPath(scope, path);
         if (!check) continue;
         if (!check.allowed) {
-          skipped.push(`${path}: not uploaded, a symlink ${check.reason}`);
+          skipped.push(`${path}: symlink not uploaded: ${check.reason}`);
           continue;
         }
         target = check.realPath;
       } else if (!scope.allowSecrets && isSecretName(entry.name)) {
-        skipped.push(`${path}: not uploaded, a secret-looking file: ${ALLOW_SECRETS_HINT}`);
+        skipped.push(`${path}: not uploaded: a secret-looking file: ${ALLOW_SECRETS_HINT}`);
         continue;
       }
       // Links to folders, pipes and sockets are not files.

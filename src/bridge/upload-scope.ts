@@ -14,13 +14,13 @@ export interface UploadScope {
   allowSecrets: boolean;
 }
 
-export const WIDEN_ROOT_HINT = "pass --root <dir> (or set ZEN_MCP_ROOT) naming a directory that holds it";
+const WIDEN_ROOT_HINT = "pass --root <dir> (or set ZEN_MCP_ROOT) naming a directory that holds it";
 export const ALLOW_SECRETS_HINT = "pass --allow-secrets to upload dotfiles and secret-looking files";
 
 export type PathCheck = { allowed: true; realPath: string } | { allowed: false; reason: string };
 
 /** Whether `path` is `root` or below it; both real, absolute paths. */
-export function isWithin(root: string, path: string): boolean {
+function isWithin(root: string, path: string): boolean {
   const below = relative(root, path);
   return below === "" || (!isAbsolute(below) && below.split(sep)[0] !== "..");
 }

@@ -3,7 +3,7 @@
  * secret-looking files, symlinks in and out of the root, the planted-link write of
  * zen_generated.code and the token over plain http. Each attack is performed and shown to fail.
  */
-import { linkSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync, lstatSync } from "node:fs";
+import { linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -13,6 +13,7 @@ import { localFiles, pathCandidates } from "../../src/bridge/paths.ts";
 import { GENERATED_CODE_FILE, saveGeneratedCode } from "../../src/bridge/proxy.ts";
 import { RefusedPathsError, type UploadScope } from "../../src/bridge/upload-scope.ts";
 import { isExpandable } from "../../src/files/wire-contract.ts";
+import { runCli } from "../support/bridge-process.ts";
 
 let base: string;
 /** The bridge's root: a project directory. */
@@ -131,7 +132,9 @@ describe("secret-looking files", () => {
 
   it("leaves them out of a walked directory, and takes them with --allow-secrets", async () => {
     const dir = join(project, "secrets-demo");
-    expect(await uploaded([dir])).toEqual([join(dir, "main.py")]);
+    const walked = await localFiles(pathCandidates({ absolute_file_paths: [dir] }), scope());
+    expect(walked.files.map((file) => file.path)).toEqual([join(dir, "main.py")]);
+    expect(walked.warnings.join("\n")).toContain(`${join(dir, "config", "prod.env")}: not uploaded: a secret-looking file`);
     const allowed = await uploaded([dir], { allowSecrets: true });
     // Still the server's expansion rule: no dot paths, code extensions only.
     expect(allowed).toEqual(
@@ -167,8 +170,8 @@ describe("symlinks", () => {
   it("a walked directory uploads no target outside the root, follows links inside it, and ends despite loops", async () => {
     const { files, warnings } = await localFiles(pathCandidates({ absolute_file_paths: [walked] }), scope());
     expect(files.map((file) => file.path).sort()).toEqual([join(walked, "alias.py"), join(walked, "real.py")]);
-    expect(warnings.join("\n")).toContain(`${join(walked, "passwd.txt")}: not uploaded, a symlink outside the upload root`);
-    expect(warnings.join("\n")).toContain(`${join(walked, "key.txt")}: not uploaded`);
+    expect(warnings.join("\n")).toContain(`${join(walked, "passwd.txt")}: symlink not uploaded: outside the upload root`);
+    expect(warnings.join("\n")).toContain(`${join(walked, "key.txt")}: symlink not uploaded: outside the upload root`);
   });
 
   it("refuses a named symlink that resolves outside the root, file or directory", async () => {
@@ -238,11 +241,22 @@ describe("command line", () => {
     const link = join(base, "project-link");
     symlinkSync(project, link);
     const fromFlag = parseCommand(["bridge", "--url", "https://z.example/mcp", "--root", link], env);
-    expect(fromFlag.command === "bridge" && fromFlag.access).toEqual({ root: project, allowSecrets: false });
+    expect(fromFlag.command === "bridge" && fromFlag.scope).toEqual({ roots: [project], allowSecrets: false });
     const fromEnv = parseCommand(["bridge", "--url", "https://z.example/mcp", "--allow-secrets"], { ...env, ZEN_MCP_ROOT: outside });
-    expect(fromEnv.command === "bridge" && fromEnv.access).toEqual({ root: outside, allowSecrets: true });
+    expect(fromEnv.command === "bridge" && fromEnv.scope).toEqual({ roots: [outside], allowSecrets: true });
+    const byDefault = parseCommand(["bridge", "--url", "https://z.example/mcp"], env);
+    expect(byDefault.command === "bridge" && byDefault.scope.roots).toEqual([realpathSync(process.cwd())]);
     expect(() => parseCommand(["bridge", "--url", "https://z.example/mcp", "--root", join(base, "missing")], env)).toThrow(/does not exist/);
     expect(() => parseCommand(["bridge", "--url", "https://z.example/mcp", "--root", join(outside, "id_rsa")], env)).toThrow(/not a directory/);
+  });
+});
+
+describe("bridge start-up", () => {
+  it("will not take the filesystem's root as its default root", async () => {
+    const started = await runCli(["bridge", "--url", "https://zen.example.test/mcp", "--workspace", "scope-test"], { cwd: "/" });
+    expect(started.code).toBe(2);
+    expect(started.stderr).toContain("The bridge's working directory is /, so any file on this machine could be uploaded");
+    expect(started.stderr).toContain("--root <your project directory>");
   });
 });
 
