@@ -6,6 +6,7 @@ import { ConfigError, configOf } from "./config";
 import { listThreads } from "./conversation/threads";
 import type { AppBindings } from "./env";
 import { blobRoutes, workspaceOf, workspaceRoutes } from "./files/routes";
+import { WORKSPACE_HEADER, WORKSPACE_RULE } from "./files/wire-contract";
 import { cacheStats } from "./kv-cache/cache";
 import { handleMcpRequest } from "./mcp/server";
 import { hostOriginGuard } from "./middleware/host-origin";
@@ -71,9 +72,9 @@ app.use("/mcp", (c, next) =>
 app.post("/mcp", async (c) => {
   const config = configOf(c.env);
   // The bridge names its workspace so that paths resolve through that workspace's manifest.
-  const workspace = workspaceOf(c.req.header("x-zen-workspace"));
+  const workspace = workspaceOf(c.req.header(WORKSPACE_HEADER));
   if (workspace === undefined) {
-    return c.json({ error: "bad_workspace", message: "x-zen-workspace must be 1-64 letters, digits, '_', '.' or '-'." }, 400);
+    return c.json({ error: "bad_workspace", message: `${WORKSPACE_HEADER} must be ${WORKSPACE_RULE}.` }, 400);
   }
   return handleMcpRequest(c.req.raw, {
     env: c.env,

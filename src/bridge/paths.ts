@@ -1,38 +1,13 @@
 /**
  * Which local files a tool call refers to: absolute paths in the file-bearing argument fields
- * that exist on this disk, with directories walked the way the server expands them.
+ * that exist on this disk, with directories walked the way the server expands them, and only
+ * what the upload scope allows.
  */
 import { readdir, stat } from "node:fs/promises";
 import { isAbsolute, sep } from "node:path";
-
-/** Argument fields whose string entries may be local paths (the tools' shared file fields). */
-export const FILE_FIELDS: ReadonlySet<string> = new Set(["absolute_file_paths", "relevant_files", "files_checked", "images"]);
-
-/** Fields whose entries are single files: a directory there is not expanded. */
-const FILE_ONLY_FIELDS: ReadonlySet<string> = new Set(["images"]);
-
-/**
- * Folders never walked: the same list the server uses when it expands a directory (dot-folders
- * are skipped by name), so the bridge uploads exactly what the server will look for.
- */
-const EXCLUDED_DIRECTORIES: ReadonlySet<string> = new Set([
-  "node_modules", "venv", "env", "__pycache__", "build", "dist", "target", "out", "vendor", "_build", "site",
-  "coverage", "htmlcov",
-]);
-
-const CODE_EXTENSIONS: ReadonlySet<string> = new Set(
-  (
-    ".py .js .ts .jsx .tsx .java .cpp .c .h .hpp .cs .go .rs .rb .php .swift .kt .scala .r .m .mm .sql .sh .bash .zsh " +
-    ".fish .ps1 .bat .cmd .yml .yaml .json .xml .toml .ini .cfg .conf .properties .env .txt .md .rst .tex .html .css " +
-    ".scss .sass .less"
-  ).split(" "),
-);
-
-/**
- * The server embeds at most this many files per directory reference (the first ones in path
- * order), so uploading more would only cost time.
- */
-export const MAX_DIRECTORY_FILES = 1_000;
+import { MAX_DIRECTORY_FILES, SINGLE_FILE_FIELDS, UPLOADED_FILE_FIELDS, isExpandable, isSkippedDirectory } from "../files/wire-contract.ts";
+import { isSecretName } from "./secret-files.ts";
+import { ALLOW_SECRETS_HINT, RefusedPathsError, checkPath, type UploadScope } from "./upload-scope.ts";
 
 /** Walking stops after this many candidate files, so pointing at `/` or a home directory ends. */
 const MAX_WALKED_FILES = 20_000;
@@ -48,11 +23,6 @@ export interface LocalPaths {
   files: LocalFile[];
   /** Notes for stderr: truncated directories and the like. */
   warnings: string[];
-}
-
-export function hasCodeExtension(name: string): boolean {
-  const dot = name.lastIndexOf(".");
-  return dot > 0 && CODE_EXTENSIONS.has(name.slice(dot).toLowerCase());
 }
 
 /** Strings that cannot be local paths even when absolute-looking: data URLs and content refs. */
@@ -73,10 +43,10 @@ export function pathCandidates(args: unknown): Array<{ path: string; allowDirect
       return;
     }
     for (const [key, field] of Object.entries(value as Record<string, unknown>)) {
-      if (FILE_FIELDS.has(key) && Array.isArray(field)) {
+      if (UPLOADED_FILE_FIELDS.has(key) && Array.isArray(field)) {
         for (const entry of field) {
           if (typeof entry === "string" && isCandidate(entry)) {
-            found.set(entry, (found.get(entry) ?? false) || !FILE_ONLY_FIELDS.has(key));
+            found.set(entry, (found.get(entry) ?? false) || !SINGLE_FILE_FIELDS.has(key));
           }
         }
       } else {
@@ -90,23 +60,34 @@ export function pathCandidates(args: unknown): Array<{ path: string; allowDirect
 
 /**
  * The files behind the candidates that exist here. Paths that do not exist locally are left to
- * the server (it may know them from an earlier push, or it will ask for them).
+ * the server (it may know them from an earlier push, or it will ask for them). A candidate the
+ * scope refuses fails the whole call (RefusedPathsError) before anything is read.
  */
-export async function localFiles(candidates: Array<{ path: string; allowDirectory: boolean }>): Promise<LocalPaths> {
+export async function localFiles(candidates: Array<{ path: string; allowDirectory: boolean }>, scope: UploadScope): Promise<LocalPaths> {
+  const allowed: Array<{ path: string; realPath: string; allowDirectory: boolean }> = [];
+  const refused: Array<{ path: string; reason: string }> = [];
+  for (const candidate of candidates) {
+    const check = await checkPath(scope, candidate.path);
+    if (check?.allowed) allowed.push({ ...candidate, realPath: check.realPath });
+    else if (check) refused.push({ path: candidate.path, reason: check.reason });
+  }
+  if (refused.length > 0) throw new RefusedPathsError(refused);
+
   const files = new Map<string, LocalFile>();
   const warnings: string[] = [];
-  for (const candidate of candidates) {
-    const info = await stat(candidate.path).catch(() => undefined);
+  for (const candidate of allowed) {
+    const info = await stat(candidate.realPath).catch(() => undefined);
     if (!info) continue;
     if (info.isFile()) {
       files.set(candidate.path, { path: candidate.path, size: info.size, mtimeMs: info.mtimeMs });
     } else if (info.isDirectory() && candidate.allowDirectory) {
-      const walked = await walkDirectory(candidate.path);
+      const walked = await walkDirectory(candidate.path, scope);
       if (walked.truncated) {
         warnings.push(
           `${candidate.path}: more than ${MAX_DIRECTORY_FILES} code files; only the first ${MAX_DIRECTORY_FILES} in path order are uploaded (the server reads no more per directory).`,
         );
       }
+      warnings.push(...walked.skipped);
       for (const file of walked.files) files.set(file.path, file);
     }
   }
@@ -114,30 +95,47 @@ export async function localFiles(candidates: Array<{ path: string; allowDirector
 }
 
 /**
- * The code files below a directory, skipping dot entries, the excluded folders and symlinked
- * folders (loops); sorted by path as the server sorts them, and capped the way it caps them.
+ * The code files below a directory as the server expands it (the wire contract's rule), sorted
+ * by path as the server sorts them and capped the way it caps them. Symlinked folders are not
+ * entered (no loops, no way out); a symlinked file is taken only if the scope allows its target,
+ * and secret-looking files only with --allow-secrets. `skipped` says what was left out and why.
  */
-export async function walkDirectory(root: string): Promise<{ files: LocalFile[]; truncated: boolean }> {
+export async function walkDirectory(root: string, scope: UploadScope): Promise<{ files: LocalFile[]; truncated: boolean; skipped: string[] }> {
   const found: LocalFile[] = [];
+  const skipped: string[] = [];
   // Paths are built by concatenation, not path.join: the server matches files below a directory
   // by the prefix `<directory as the assistant wrote it>/`, so "/a/./b" must not become "/a/b".
-  const pending: string[] = [root.endsWith("/") || root.endsWith(sep) ? root : root + sep];
+  const start = root.endsWith("/") || root.endsWith(sep) ? root : root + sep;
+  const pending: string[] = [start];
   while (pending.length > 0 && found.length < MAX_WALKED_FILES) {
-    const directory = pending.pop() ?? root;
+    const directory = pending.pop() ?? start;
     const entries = await readdir(directory, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
-      if (entry.name.startsWith(".")) continue;
       const path = directory + entry.name;
       if (entry.isDirectory()) {
-        if (!EXCLUDED_DIRECTORIES.has(entry.name)) pending.push(path + sep);
-      } else if (hasCodeExtension(entry.name)) {
-        // stat follows a symlinked file; links to folders, dangling links, pipes are skipped.
-        const info = await stat(path).catch(() => undefined);
-        if (info?.isFile()) found.push({ path, size: info.size, mtimeMs: info.mtimeMs });
+        if (!isSkippedDirectory(entry.name)) pending.push(path + sep);
+        continue;
       }
+      if (!isExpandable(path.slice(start.length))) continue;
+      let target = path;
+      if (entry.isSymbolicLink()) {
+        const check = await checkPath(scope, path);
+        if (!check) continue;
+        if (!check.allowed) {
+          skipped.push(`${path}: symlink not uploaded: ${check.reason}`);
+          continue;
+        }
+        target = check.realPath;
+      } else if (!scope.allowSecrets && isSecretName(entry.name)) {
+        skipped.push(`${path}: not uploaded: a secret-looking file: ${ALLOW_SECRETS_HINT}`);
+        continue;
+      }
+      // Links to folders, pipes and sockets are not files.
+      const info = await stat(target).catch(() => undefined);
+      if (info?.isFile()) found.push({ path, size: info.size, mtimeMs: info.mtimeMs });
     }
   }
   // Plain code-unit order: the server's SQL `ORDER BY path` for the paths people use.
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { files: found.slice(0, MAX_DIRECTORY_FILES), truncated: found.length > MAX_DIRECTORY_FILES };
+  return { files: found.slice(0, MAX_DIRECTORY_FILES), truncated: found.length > MAX_DIRECTORY_FILES, skipped };
 }

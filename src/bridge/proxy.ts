@@ -7,7 +7,6 @@
  * stdout is the MCP channel: everything for people goes to stderr.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -31,8 +30,11 @@ import {
   type Progress,
   type ServerCapabilities,
 } from "@modelcontextprotocol/sdk/types.js";
+import { WORKSPACE_HEADER } from "../files/wire-contract.ts";
 import { pathCandidates } from "./paths.ts";
-import { ServerError, WORKSPACE_HEADER, authHeaders, describeCause, parseServerMessage, type RemoteOptions } from "./remote.ts";
+import { ServerError, authHeaders, describeCause, parseServerMessage, type RemoteOptions } from "./remote.ts";
+import { replaceFile } from "./replace-file.ts";
+import type { UploadScope } from "./upload-scope.ts";
 import { HashCache, summaryLine, syncPaths } from "./uploads.ts";
 import { BRIDGE_NAME, BRIDGE_VERSION } from "./version.ts";
 
@@ -163,7 +165,8 @@ export function generatedCodeOf(result: CallToolResult): string | undefined {
 /**
  * As the original server did: proposed code goes to `zen_generated.code` in the working directory,
  * for the assistant to review and apply. The note is a separate text item, so the JSON text
- * stays parseable.
+ * stays parseable. The file is replaced, not written through: a link planted under that name
+ * cannot redirect the write (to ~/.bashrc, say).
  */
 export async function saveGeneratedCode(result: CallToolResult, directory: string): Promise<CallToolResult> {
   const code = generatedCodeOf(result);
@@ -171,7 +174,7 @@ export async function saveGeneratedCode(result: CallToolResult, directory: strin
   const target = join(directory, GENERATED_CODE_FILE);
   let note: string;
   try {
-    await writeFile(target, code.endsWith("\n") ? code : `${code}\n`);
+    await replaceFile(target, code.endsWith("\n") ? code : `${code}\n`);
     note = `The generated code was also written to ${target}: review it and apply what fits; do not run it blindly.`;
   } catch (error) {
     note = `The generated code could not be written to ${target}: ${error instanceof Error ? error.message : String(error)}`;
@@ -226,6 +229,8 @@ function mirroredCapabilities(remote: ServerCapabilities): ServerCapabilities {
 }
 
 export interface BridgeOptions extends RemoteOptions {
+  /** Which local files tool calls may make the bridge upload. */
+  scope: UploadScope;
   /** Where `zen_generated.code` is written; the bridge's working directory by default. */
   directory?: string;
 }
@@ -281,6 +286,7 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
         if (candidates.length > 0) {
           const summary = await syncPaths(candidates, {
             remote: options,
+            scope: options.scope,
             cache: hashes,
             signal: extra.signal,
             onProgress: relay.upload,
@@ -340,5 +346,8 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
   process.once("SIGTERM", () => void shutdown());
 
   await server.connect(new StdioServerTransport());
-  log(`zen-bridge: serving ${options.mcpUrl.href} on stdio (workspace ${options.workspace})`);
+  log(
+    `zen-bridge: serving ${options.mcpUrl.href} on stdio (workspace ${options.workspace}); uploads only files under ${options.scope.roots.join(", ")}` +
+      (options.scope.allowSecrets ? ", dotfiles and secret-looking files included" : ""),
+  );
 }

@@ -12,13 +12,9 @@ export interface RemoteOptions {
   /** The MCP endpoint, e.g. https://zen.example.com/mcp. */
   mcpUrl: URL;
   token?: string;
-  /** Namespace of the path -> content manifest on the server; sent as `x-zen-workspace`. */
+  /** Namespace of the path -> content manifest on the server; sent as WORKSPACE_HEADER. */
   workspace: string;
 }
-
-export const WORKSPACE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
-
-export const WORKSPACE_HEADER = "x-zen-workspace";
 
 /**
  * A workspace id stable for this user on this machine, so `push` and `bridge` started from any

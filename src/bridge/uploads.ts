@@ -8,9 +8,11 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { basename, extname } from "node:path";
-import { hasCodeExtension, localFiles, type LocalFile } from "./paths.ts";
+import { hasCodeExtension } from "../files/wire-contract.ts";
+import { localFiles, type LocalFile } from "./paths.ts";
 import { UploadProgress } from "./progress.ts";
 import { ServerError, restUrl, serverError, serverFetch, type RemoteOptions } from "./remote.ts";
+import type { UploadScope } from "./upload-scope.ts";
 
 /** Above this a file goes through a multipart session (the server's single-PUT limit). */
 export const MULTIPART_THRESHOLD = 64 * 1024 * 1024;
@@ -307,6 +309,8 @@ export interface SyncSummary {
 
 export interface SyncOptions {
   remote: RemoteOptions;
+  /** What may be uploaded: a path outside it fails the sync before anything is read. */
+  scope: UploadScope;
   cache: HashCache;
   signal?: AbortSignal;
   /** MCP progress while uploading (the bar itself goes to stderr). */
@@ -334,7 +338,7 @@ export async function syncPaths(candidates: Array<{ path: string; allowDirectory
 
 async function syncOnce(candidates: Array<{ path: string; allowDirectory: boolean }>, options: SyncOptions): Promise<Omit<SyncSummary, "seconds">> {
   const { remote, cache, signal } = options;
-  const { files, warnings } = await localFiles(candidates);
+  const { files, warnings } = await localFiles(candidates, options.scope);
   if (files.length === 0) return { files: 0, uploadedFiles: 0, uploadedBytes: 0, presentFiles: 0, skippedBytes: 0, warnings };
 
   const hashes = await mapLimit(files, CONCURRENCY, async (file) => {

@@ -2,6 +2,7 @@ import type { Env } from "../env";
 import { blobInfo, blobStub, readBlobText } from "./blob-store";
 import { inlineSource, type FileSource } from "./embed";
 import { isUsableReference, type FileReference } from "./references";
+import { MAX_DIRECTORY_FILES, isExpandable } from "./wire-contract";
 
 /** A file a tool will use: uploaded (by content hash) or sent inline. */
 export interface FileEntry {
@@ -18,34 +19,6 @@ export interface FileScope {
   waitUntil(promise: Promise<unknown>): void;
 }
 
-/** Folders never expanded (the original's list): dependencies, builds, caches, VCS and IDE state. */
-const EXCLUDED_DIRECTORIES = new Set([
-  "node_modules", ".git", "venv", ".venv", "env", "__pycache__", "build", "dist", "target", "out", "vendor",
-  ".next", ".nuxt", ".idea", ".vscode", ".gradle", ".m2", "_build", "site", "coverage", "htmlcov",
-  ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".cache",
-]);
-
-const CODE_EXTENSIONS = new Set(
-  (
-    ".py .js .ts .jsx .tsx .java .cpp .c .h .hpp .cs .go .rs .rb .php .swift .kt .scala .r .m .mm .sql .sh .bash .zsh " +
-    ".fish .ps1 .bat .cmd .yml .yaml .json .xml .toml .ini .cfg .conf .properties .env .txt .md .rst .tex .html .css " +
-    ".scss .sass .less"
-  ).split(" "),
-);
-
-/** At most this many files come from one directory reference. */
-const MAX_DIRECTORY_FILES = 1_000;
-
-/** Whether a file found under a directory is one the original would have read. */
-function isExpandable(relativePath: string): boolean {
-  const parts = relativePath.split(/[\\/]/);
-  const name = parts.at(-1) ?? "";
-  if (parts.some((part) => part.startsWith("."))) return false;
-  if (parts.slice(0, -1).some((part) => EXCLUDED_DIRECTORIES.has(part))) return false;
-  const dot = name.lastIndexOf(".");
-  return dot > 0 && CODE_EXTENSIONS.has(name.slice(dot).toLowerCase());
-}
-
 export interface ResolvedReferences {
   entries: FileEntry[];
   /** Paths the server has no content for: the assistant must upload or inline them. */
@@ -57,7 +30,7 @@ export interface ResolvedReferences {
 /**
  * Resolves tool file arguments: inline content as given; `sha256:<hex>` to the team's blob; an
  * absolute path through the workspace manifest, or, when it names a directory, to the registered
- * files below it (the original's exclusions and code extensions). Order is kept, duplicates dropped.
+ * files below it (the wire contract's exclusions and code extensions). Order is kept, duplicates dropped.
  */
 export async function resolveReferences(scope: FileScope, references: FileReference[]): Promise<ResolvedReferences> {
   const team = scope.env.TEAMS.getByName(scope.team);

@@ -13,6 +13,7 @@ import {
   chunkStream,
   storeChunks,
 } from "./blob-store";
+import { WORKSPACE_PATTERN, WORKSPACE_RULE } from "./wire-contract";
 
 type AppContext = Context<AppBindings>;
 
@@ -214,12 +215,10 @@ blobRoutes.post("/:sha256/uploads/:uploadId/complete", async (c) => {
   return commitUpload(c, sha256, uploadId, facts);
 });
 
-const WORKSPACE = /^[A-Za-z0-9_.-]{1,64}$/;
-
 /** The workspace a request names (header `x-zen-workspace`), "default" without one, undefined if malformed. */
 export function workspaceOf(header: string | undefined): string | undefined {
   if (header === undefined) return "default";
-  return WORKSPACE.test(header) ? header : undefined;
+  return WORKSPACE_PATTERN.test(header) ? header : undefined;
 }
 const manifestSchema = z.object({ files: z.record(z.string().min(1).max(4_096), z.string().regex(SHA256_HEX)) });
 const MAX_MANIFEST_ENTRIES = 20_000;
@@ -229,7 +228,7 @@ export const workspaceRoutes = new Hono<AppBindings>();
 
 workspaceRoutes.put("/:workspace/manifest", async (c) => {
   const workspace = c.req.param("workspace");
-  if (!WORKSPACE.test(workspace)) return jsonError(c, 400, "bad_workspace", "Workspace ids are 1-64 letters, digits, '_', '.' or '-'.");
+  if (!WORKSPACE_PATTERN.test(workspace)) return jsonError(c, 400, "bad_workspace", `Workspace ids are ${WORKSPACE_RULE}.`);
   const parsed = manifestSchema.safeParse(await c.req.json().catch(() => undefined));
   if (!parsed.success) return jsonError(c, 400, "bad_manifest", 'Send JSON {"files": {"/abs/path": "<sha256 hex>"}}.');
   const entries = Object.entries(parsed.data.files).map(([path, sha256]) => ({ path, sha256 }));
