@@ -13,9 +13,10 @@ describe("wire contract", () => {
         .map((name) => ({ tool: tool.name, name })),
     );
     expect(fileArguments.length).toBeGreaterThan(0);
+    // Named like files but never read: what the assistant looked at, and chat's Zen-compatibility field.
+    const notRead = new Set(["files_checked", "working_directory_absolute_path"]);
     for (const { tool, name } of fileArguments) {
-      // files_checked only lists what the assistant looked at: the server never reads those files.
-      expect(UPLOADED_FILE_FIELDS.has(name) || name === "files_checked", `${tool}.${name} is not in UPLOADED_FILE_FIELDS`).toBe(true);
+      expect(UPLOADED_FILE_FIELDS.has(name) || notRead.has(name), `${tool}.${name} is not in UPLOADED_FILE_FIELDS`).toBe(true);
     }
   });
 });
