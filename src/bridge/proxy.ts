@@ -143,10 +143,8 @@ function errorResult(text: string): CallToolResult {
   return { isError: true, content: [{ type: "text", text }] };
 }
 
-/** The `generated_code` field of a result, from structuredContent or the JSON text. */
+/** The `generated_code` field of a result's JSON text. */
 export function generatedCodeOf(result: CallToolResult): string | undefined {
-  const structured = result.structuredContent?.["generated_code"];
-  if (typeof structured === "string") return structured;
   for (const item of result.content) {
     if (item.type !== "text" || !item.text.trimStart().startsWith("{")) continue;
     try {
