@@ -5,7 +5,7 @@
  */
 import { readdir, stat } from "node:fs/promises";
 import { isAbsolute, sep } from "node:path";
-import { MAX_DIRECTORY_FILES, SINGLE_FILE_FIELDS, UPLOADED_FILE_FIELDS, isExpandable, isSkippedDirectory } from "../files/wire-contract.ts";
+import { MAX_FILES_PER_CALL, SINGLE_FILE_FIELDS, UPLOADED_FILE_FIELDS, isExpandable, isSkippedDirectory } from "../files/wire-contract.ts";
 import { isSecretName } from "./secret-files.ts";
 import { ALLOW_SECRETS_HINT, RefusedPathsError, checkPath, type UploadScope } from "./upload-scope.ts";
 
@@ -84,7 +84,7 @@ export async function localFiles(candidates: Array<{ path: string; allowDirector
       const walked = await walkDirectory(candidate.path, scope);
       if (walked.truncated) {
         warnings.push(
-          `${candidate.path}: more than ${MAX_DIRECTORY_FILES} code files; only the first ${MAX_DIRECTORY_FILES} in path order are uploaded (the server reads no more per directory).`,
+          `${candidate.path}: more than ${MAX_FILES_PER_CALL} code files; only the first ${MAX_FILES_PER_CALL} in path order are uploaded (the server reads no more per directory).`,
         );
       }
       warnings.push(...walked.skipped);
@@ -137,5 +137,5 @@ export async function walkDirectory(root: string, scope: UploadScope): Promise<{
   }
   // Plain code-unit order: the server's SQL `ORDER BY path` for the paths people use.
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { files: found.slice(0, MAX_DIRECTORY_FILES), truncated: found.length > MAX_DIRECTORY_FILES, skipped };
+  return { files: found.slice(0, MAX_FILES_PER_CALL), truncated: found.length > MAX_FILES_PER_CALL, skipped };
 }

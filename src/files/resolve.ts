@@ -2,7 +2,11 @@ import type { Env } from "../env";
 import { blobInfo, blobStub, readBlobText } from "./blob-store";
 import { inlineSource, type FileSource } from "./embed";
 import { isUsableReference, type FileReference } from "./references";
-import { MAX_DIRECTORY_FILES, isExpandable } from "./wire-contract";
+import { ToolError } from "../errors";
+import { MAX_FILES_PER_CALL, isExpandable } from "./wire-contract";
+
+/** File arguments one call may name (paths, directories, references, inline files). */
+export const MAX_REFERENCES_PER_CALL = 200;
 
 /** A file a tool will use: uploaded (by content hash) or sent inline. */
 export interface FileEntry {
@@ -25,6 +29,8 @@ export interface ResolvedReferences {
   missing: string[];
   /** Strings that are neither absolute paths nor content references. */
   invalid: string[];
+  /** Files left out because the call passed MAX_FILES_PER_CALL. */
+  overLimit: number;
 }
 
 /**
@@ -33,6 +39,11 @@ export interface ResolvedReferences {
  * files below it (the wire contract's exclusions and code extensions). Order is kept, duplicates dropped.
  */
 export async function resolveReferences(scope: FileScope, references: FileReference[]): Promise<ResolvedReferences> {
+  if (references.length > MAX_REFERENCES_PER_CALL) {
+    throw new ToolError(
+      `A call may name at most ${MAX_REFERENCES_PER_CALL} files or directories; got ${references.length}. Name a directory instead of its files, or split the work.`,
+    );
+  }
   const team = scope.env.TEAMS.getByName(scope.team);
   const paths = references.filter((r): r is string => typeof r === "string" && !r.startsWith("sha256:") && isUsableReference(r));
   const registered = new Map((await (paths.length > 0 ? team.lookupFiles(scope.workspace, paths) : [])).map((e) => [e.path, e.sha256]));
@@ -41,10 +52,12 @@ export async function resolveReferences(scope: FileScope, references: FileRefere
   const missing: string[] = [];
   const invalid: string[] = [];
   const seen = new Set<string>();
+  let overLimit = 0;
   const add = (entry: FileEntry) => {
     if (seen.has(entry.path)) return;
     seen.add(entry.path);
-    entries.push(entry);
+    if (entries.length < MAX_FILES_PER_CALL) entries.push(entry);
+    else overLimit++;
   };
   for (const reference of references) {
     if (typeof reference !== "string") {
@@ -59,14 +72,28 @@ export async function resolveReferences(scope: FileScope, references: FileRefere
       add({ path: reference, sha256: registered.get(reference) ?? "" });
     } else {
       const prefix = reference.endsWith("/") || reference.endsWith("\\") ? reference : `${reference}/`;
-      const below = (await team.filesUnder(scope.workspace, prefix, MAX_DIRECTORY_FILES * 4)).filter((entry) =>
+      const below = (await team.filesUnder(scope.workspace, prefix, MAX_FILES_PER_CALL * 4)).filter((entry) =>
         isExpandable(entry.path.slice(prefix.length)),
       );
       if (below.length === 0) missing.push(reference);
-      for (const entry of below.slice(0, MAX_DIRECTORY_FILES)) add(entry);
+      for (const entry of below.slice(0, MAX_FILES_PER_CALL)) add(entry);
     }
   }
-  return { entries, missing, invalid };
+  return { entries, missing, invalid, overLimit };
+}
+
+/** How many files' facts are looked up at once (each a cache, KV or Durable Object read). */
+const SOURCE_LOOKUPS_IN_FLIGHT = 16;
+
+/** Sources for many entries, in order, looked up a bounded number at a time. */
+export async function sourcesOf(scope: FileScope, entries: FileEntry[]): Promise<FileSource[]> {
+  const sources: FileSource[] = new Array(entries.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < entries.length; i = next++) sources[i] = await sourceOf(scope, entries[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(SOURCE_LOOKUPS_IN_FLIGHT, entries.length) }, worker));
+  return sources;
 }
 
 /** A source for embedding: inline content directly, a blob through its cached facts and chunks. */

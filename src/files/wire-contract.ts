@@ -30,8 +30,11 @@ export const CODE_EXTENSIONS: ReadonlySet<string> = new Set(
   ).split(" "),
 );
 
-/** At most this many files come from one directory reference (the first ones in path order). */
-export const MAX_DIRECTORY_FILES = 1_000;
+/**
+ * At most this many files are used by one call, directory expansions included (a directory
+ * brings its first ones in path order); the bridge uploads no more for one directory.
+ */
+export const MAX_FILES_PER_CALL = 400;
 
 export function hasCodeExtension(name: string): boolean {
   const dot = name.lastIndexOf(".");

@@ -93,7 +93,8 @@ async function consult(session: StepSession<Args>): Promise<StepOutcome> {
   if (indexes[0]! >= memory.panel.length) {
     return { isError: true, response: { status: "consensus_failed", error: `All ${memory.panel.length} models were consulted at steps 1-${memory.panel.length}; synthesize their verdicts.`, step_number: args.step_number } };
   }
-  const files = await session.relevantEntries();
+  const relevant = await session.relevantEntries();
+  const files = relevant.entries;
   const asks = await Promise.all(indexes.map((i) => briefing(session, memory.panel[i]!, files, session.inputs)));
   const outcomes: Array<PromiseSettledResult<CallResult>> =
     asks.length === 1
@@ -110,6 +111,7 @@ async function consult(session: StepSession<Args>): Promise<StepOutcome> {
   const single = fresh.length === 1 ? fresh[0] : undefined;
   return {
     turns,
+    skipped: relevant.skipped,
     memory: { ...memory, verdicts } as unknown as Record<string, unknown>,
     metadata: { workflow_type: "multi_model_consensus", [done ? "models_consulted" : "models_to_consult"]: models },
     response: {

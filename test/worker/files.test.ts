@@ -147,7 +147,8 @@ describe("file references in tools", () => {
     const client = await connectClient(workerEnv, headers);
     const result = await client.callTool({ name: "chat", arguments: args });
     await client.close();
-    return { isError: result.isError === true, output: JSON.parse((result.content as Array<{ text: string }>)[0]?.text ?? "{}") };
+    const text = (result.content as Array<{ text: string }>)[0]?.text ?? "";
+    return { isError: result.isError === true, text, output: result.isError ? {} : JSON.parse(text) };
   }
 
   it("resolves registered paths and directories, embedding files with line numbers", async () => {
@@ -179,6 +180,29 @@ describe("file references in tools", () => {
     const result = await chat(workerEnv, { prompt: "x", model: "flash", absolute_file_paths: ["/nowhere/a.py"] }, { "x-zen-workspace": "ws2" });
     expect(result.output.status).toBe("files_required_to_continue");
     expect(JSON.parse(result.output.content).files_needed).toEqual(["/nowhere/a.py"]);
+  });
+
+  it("bounds the fan-out of file references (attack: one call names thousands of files)", async () => {
+    const sent = mockUpstream();
+    const workerEnv = testEnv(GEMINI);
+    const tooMany = Array.from({ length: 201 }, (_, i) => `/repo/f${i}.py`);
+    const refused = await chat(workerEnv, { prompt: "x", model: "flash", absolute_file_paths: tooMany });
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toContain("at most 200 files");
+    expect(sent).toHaveLength(0);
+
+    const blob = await upload(workerEnv, "pass\n");
+    const manifest: Record<string, string> = {};
+    for (const dir of ["a", "b"]) for (let i = 0; i < 300; i++) manifest[`/big/${dir}/m${String(i).padStart(3, "0")}.py`] = blob.sha;
+    await register(workerEnv, manifest, "ws-fan");
+    const result = await chat(workerEnv, { prompt: "all of it", model: "flash", absolute_file_paths: ["/big/a", "/big/b"] }, { "x-zen-workspace": "ws-fan" });
+    expect(result.isError).toBe(false);
+    expect(result.output.metadata.files_skipped).toEqual([expect.objectContaining({ path: "(200 more files)" })]);
+    expect(promptOf(sent[0]!).split("--- BEGIN FILE:").length - 1).toBe(400);
+    // The thread keeps the files the model was shown, and no others.
+    const id = result.output.continuation_offer.continuation_id;
+    const thread = await workerEnv.CONVERSATIONS.getByName(`default:${id}`).read();
+    expect(thread?.files).toHaveLength(400);
   });
 
   it("accepts sha256 references and leaves out what passes the model's file budget", async () => {

@@ -6,7 +6,8 @@ import { ToolError } from "../../errors";
 import { embedSources, estimateTokens } from "../../files/embed";
 import { loadImages } from "../../files/images";
 import type { FileReference } from "../../files/references";
-import { resolveReferences, sourceOf, type FileEntry } from "../../files/resolve";
+import { resolveReferences, sourcesOf, type FileEntry } from "../../files/resolve";
+import { MAX_FILES_PER_CALL } from "../../files/wire-contract";
 import { chooseModel, type ChosenModel } from "../../providers/call";
 import type { ToolCategory } from "../../providers/registry";
 import type { ImageInput } from "../../providers/types";
@@ -38,6 +39,8 @@ export interface RequestInputs {
   images: ImageInput[];
   /** Paths the server has no content for: the assistant must upload or inline them. */
   missing: string[];
+  /** Files left out before any budget applies (past the per-call limit). */
+  skipped: SkippedFile[];
 }
 
 /** Resolves a call's file references and images; a ToolError for references that cannot be paths. */
@@ -49,7 +52,11 @@ export async function resolveInputs(ctx: ToolContext, files: FileReference[], im
     );
   }
   const loaded = await loadImages(ctx, images);
-  return { files: resolved.entries, images: loaded.inputs, missing: [...resolved.missing, ...loaded.missing] };
+  const skipped =
+    resolved.overLimit > 0
+      ? [{ path: `(${resolved.overLimit} more files)`, reason: `over the limit of ${MAX_FILES_PER_CALL} files per call: name fewer files or narrower directories` }]
+      : [];
+  return { files: resolved.entries, images: loaded.inputs, missing: [...resolved.missing, ...loaded.missing], skipped };
 }
 
 /** A file a model was not shown, and why, so the assistant can act (split, summarize, or drop it). */
@@ -91,7 +98,7 @@ export async function renderContext(
     const shownThread = { ...thread, turns: historyTurns };
     const { admitted, omitted } = historyFilePaths(shownThread, budget.files);
     const stored = await storedFiles(ctx, thread.threadId, admitted);
-    const embedded = await embedSources(await Promise.all(stored.map((file) => sourceOf(ctx, file))), budget.files);
+    const embedded = await embedSources(await sourcesOf(ctx, stored), budget.files);
     const embeddedPaths = new Set(embedded.embedded.map((file) => file.path));
     for (const file of stored) if (embeddedPaths.has(file.path)) shownInHistory.set(file.path, file);
     history = renderHistory(shownThread, embedded, omitted.length, budget, ctx.config.maxConversationTurns).text;
@@ -99,7 +106,7 @@ export async function renderContext(
   // A file the history already shows is not sent twice, unless its content has changed since.
   const fresh = options.files.filter((entry) => !sameContent(entry, shownInHistory.get(entry.path)));
   const alreadyShown = options.files.filter((entry) => sameContent(entry, shownInHistory.get(entry.path))).map((e) => e.path);
-  const sources = await Promise.all(fresh.map((entry) => sourceOf(ctx, entry)));
+  const sources = await sourcesOf(ctx, fresh);
   const fileBudget = Math.max(1_000, (thread ? budget.content - estimateTokens(history) : budget.files) - 1_000);
   const embedded = await embedSources(sources, fileBudget);
   const embeddedPaths = new Set(embedded.embedded.map((file) => file.path));

@@ -132,7 +132,13 @@ export async function exchange(ctx: ToolContext, request: ExchangeRequest): Prom
     tool: request.tool,
   };
   const commit = await writer.commit([requestTurn, modelTurn(request.tool, call)], context.shown);
-  return { kind: "answered", call, threadId: writer.threadId, remainingExchanges: remainingAfter(commit, ctx), skipped: context.skipped };
+  return {
+    kind: "answered",
+    call,
+    threadId: writer.threadId,
+    remainingExchanges: remainingAfter(commit, ctx),
+    skipped: [...inputs.skipped, ...context.skipped],
+  };
 }
 
 const AGENT_TURN =

@@ -3,7 +3,8 @@ import type { ThinkingMode } from "../../config";
 import { storedFiles, ThreadWriter } from "../../conversation/threads";
 import type { Json, NewTurn, StoredFile, Thread } from "../../conversation/types";
 import { ToolError } from "../../errors";
-import { sourceOf, type FileEntry } from "../../files/resolve";
+import { estimateTokens } from "../../files/embed";
+import { resolveReferences, type FileEntry } from "../../files/resolve";
 import type { ToolCategory } from "../../providers/registry";
 import type { CallResult } from "../../providers/types";
 import { withLocale } from "../prompts/shared";
@@ -53,8 +54,11 @@ export interface StepSession<Args> {
   consolidated: Consolidated;
   /** This step's files and images, resolved. */
   inputs: RequestInputs;
-  /** Every relevant file of the session, as the server has it (this step's content wins). */
-  relevantEntries(): Promise<FileEntry[]>;
+  /**
+   * Every relevant file of the session with its latest content: this step's, then earlier steps'
+   * resolved again (uploads may have changed), inline ones as the thread kept them.
+   */
+  relevantEntries(): Promise<{ entries: FileEntry[]; skipped: SkippedFile[] }>;
 }
 
 export interface ExpertPolicy<Args> {
@@ -230,8 +234,14 @@ async function runStep<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, r
     inputs,
     relevantEntries: async () => {
       const fresh = new Set(inputs.files.map((entry) => entry.path));
-      const earlier = thread ? await storedFiles(ctx, thread.threadId, consolidated.relevantFiles.filter((path) => !fresh.has(path))) : [];
-      return [...earlier, ...inputs.files];
+      const earlier = await resolveReferences(ctx, consolidated.relevantFiles.filter((path) => !fresh.has(path)));
+      const unresolved = [...earlier.missing, ...earlier.invalid];
+      const kept = thread ? await storedFiles(ctx, thread.threadId, unresolved) : [];
+      const gone = unresolved.filter((path) => !kept.some((file) => file.path === path));
+      return {
+        entries: [...earlier.entries, ...kept, ...inputs.files],
+        skipped: [...inputs.skipped, ...gone.map((path) => ({ path, reason: "named at an earlier step, and no longer uploaded: send it again" }))],
+      };
     },
   };
   const writer = thread
@@ -257,8 +267,8 @@ async function runStep<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, r
     return jsonResult({ ...outcome.response, metadata: { tool_name: tool } }, { isError: true });
   }
 
-  // This step's files are kept (their content for inline ones), so the final step can show them.
-  const kept = await Promise.all(inputs.files.map(async (entry) => ({ ...entry, tokens: (await sourceOf(ctx, entry)).tokens })));
+  // Inline files are kept for the final step (uploaded ones are resolved again then: their latest content wins).
+  const kept = inputs.files.flatMap((entry) => (entry.content !== undefined ? [{ ...entry, tokens: estimateTokens(entry.content) }] : []));
   const shown = outcome.shown ?? [];
   const stepTurn: NewTurn = {
     role: "user",
@@ -391,10 +401,11 @@ async function askExpert<Extra extends z.ZodRawShape>(
 ): Promise<StepOutcome> {
   const { ctx, args, thread, state, consolidated } = session;
   const { chosen, budget } = await chooseModelFor(ctx, args.model, "extended_reasoning", thread);
+  const relevant = await session.relevantEntries();
   const context = await renderContext(ctx, {
     thread,
     budget,
-    files: await session.relevantEntries(),
+    files: relevant.entries,
     // The expert sees the thread as it was before this session; the session itself is summarized below.
     turns: (turn) => turn.index <= state.turnsBefore,
   });
@@ -418,7 +429,7 @@ async function askExpert<Extra extends z.ZodRawShape>(
     thinkingMode: args.thinking_mode ?? expert.thinkingMode?.(ctx) ?? "high",
   });
   const analysis = parseExpertReply(call.response.text);
-  const common = { turns: [modelTurn(spec.name, call)], shown: context.shown, call, skipped: context.skipped };
+  const common = { turns: [modelTurn(spec.name, call)], shown: context.shown, call, skipped: [...relevant.skipped, ...context.skipped] };
   if (analysis.status && PROMOTED_STATUSES.has(analysis.status)) {
     return { ...common, response: { status: analysis.status, ...progressOf(spec, session), content: call.response.text, content_type: "json" } };
   }
