@@ -3,7 +3,7 @@
  * loopback port, with its state persisted in a directory the caller may reuse across restarts.
  * Used by the end-to-end tests and the benchmarks.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -22,6 +22,8 @@ export interface WorkerProcess {
   /** Output of wrangler so far (for failure messages). */
   output(): string;
   stop(): Promise<void>;
+  /** SIGKILL to wrangler and every process below it (workerd): a crash, with no chance to flush. */
+  kill(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -56,6 +58,34 @@ export function stopProcess(child: ChildProcess): Promise<void> {
     });
     child.kill("SIGTERM");
   });
+}
+
+/** The processes below `pid`, deepest first. */
+function descendants(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    children = execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" })
+      .split("\n")
+      .map((line) => Number(line.trim()))
+      .filter((child) => child > 0);
+  } catch {
+    // ps exits 1 when there are none.
+  }
+  return children.flatMap((child) => [...descendants(child), child]);
+}
+
+/** Kills a process and everything below it with SIGKILL, and waits for the process to exit. */
+export function killTree(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  for (const pid of [...descendants(child.pid), child.pid]) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  return exited;
 }
 
 /** `wrangler dev` on loopback, offline, with persisted local state, as tests and benchmarks run it. */
@@ -114,7 +144,16 @@ export async function startWorker(options: StartOptions = {}): Promise<WorkerPro
       const response = await fetch(`${url}/health`);
       if (response.ok) {
         await response.body?.cancel();
-        return { url, mcpUrl: `${url}/mcp`, port, persistDir, pid: child.pid ?? 0, output: () => output, stop: () => stopProcess(child) };
+        return {
+          url,
+          mcpUrl: `${url}/mcp`,
+          port,
+          persistDir,
+          pid: child.pid ?? 0,
+          output: () => output,
+          stop: () => stopProcess(child),
+          kill: () => killTree(child),
+        };
       }
       await response.body?.cancel();
     } catch {
