@@ -82,6 +82,8 @@ export interface WorkflowSpec<Extra extends z.ZodRawShape> {
   extra: Extra;
   /** False for a tool without findings, files and confidence (planner). */
   investigates?: boolean;
+  /** Shared investigation fields the tool leaves out of its schema (analyze has no hypothesis). */
+  omit?: ReadonlyArray<keyof typeof investigationFields>;
   /** The expert model asked at the final step; tools without one never call a model. */
   expert?: ExpertPolicy<WorkflowArgs<Extra>>;
   /** A message when a step lacks what the tool needs (e.g. files to review at step 1). */
@@ -115,10 +117,11 @@ const NOT_CONTEXT = new Set([
   "thinking_mode",
 ]);
 
-function stepFields(spec: { investigates?: boolean; expert?: unknown }) {
+function stepFields(spec: { investigates?: boolean; omit?: readonly string[]; expert?: unknown }) {
+  const investigation = Object.fromEntries(Object.entries(investigationFields).filter(([key]) => !spec.omit?.includes(key)));
   return {
     ...stepCore,
-    ...(spec.investigates === false ? {} : investigationFields),
+    ...(spec.investigates === false ? {} : investigation),
     ...(spec.expert
       ? { use_assistant_model: z.boolean().optional(), temperature: temperatureField.optional(), thinking_mode: thinkingModeField.optional() }
       : {}),
