@@ -152,11 +152,15 @@ function failed(tool: string, stepNumber: number, error: string): ToolResult {
   return jsonResult({ status: `${tool}_failed`, error, step_number: stepNumber, metadata: { tool_name: tool } }, { isError: true });
 }
 
-/** Fields of the thread's initial context this tool has and the call left out, when they still fit its schema. */
-function withInitialContext<Args extends StepArgs>(args: Args, thread: Thread | undefined, extra: z.ZodRawShape): Args {
-  if (!thread) return args;
+/**
+ * The tool's own fields the call left out, taken from earlier choices when they still fit its
+ * schema: the session's latest step (a scope chosen at step 1 holds for the whole session, even in
+ * another tool's thread), or the thread's initial context at a session's first step.
+ */
+function withEarlierChoices<Args extends StepArgs>(args: Args, session: WorkflowState, thread: Thread | undefined, extra: z.ZodRawShape): Args {
+  const earlier = session.steps.at(-1)?.extra ?? thread?.initialContext ?? {};
   const merged: Record<string, unknown> = { ...(args as object) };
-  for (const [key, value] of Object.entries(thread.initialContext)) {
+  for (const [key, value] of Object.entries(earlier)) {
     const field = extra[key];
     if (!field || merged[key] !== undefined) continue;
     const parsed = z.safeParse(field, value);
@@ -197,11 +201,11 @@ async function runStep<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, r
   await ctx.progress(`${tool}: step ${raw.step_number} of ${raw.total_steps}`);
   const final = !raw.next_step_required;
   const thread = await openThread(ctx, raw.continuation_id, final ? 2 : 1);
-  const args = withInitialContext(raw, thread, spec.extra);
+  const previous = sessionOf(tool, thread, raw);
+  const args = withEarlierChoices(raw, previous, thread, spec.extra);
   const problem = spec.check?.(args);
   if (problem) return failed(tool, args.step_number, problem);
 
-  const previous = sessionOf(tool, thread, args);
   const extraOfStep = Object.fromEntries(Object.keys(spec.extra).map((key) => [key, (args as Record<string, unknown>)[key]]));
   const state = withStep(previous, args, extraOfStep);
   const consolidated = consolidate(state);
