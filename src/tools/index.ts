@@ -1,4 +1,5 @@
 import type { Config } from "../config";
+import { analyze } from "./analyze";
 import { apilookup } from "./apilookup";
 import { challenge } from "./challenge";
 import { chat } from "./chat";
@@ -6,12 +7,27 @@ import { consensus } from "./consensus";
 import { debug } from "./debug";
 import type { ToolCard } from "./define";
 import { listmodels } from "./listmodels";
+import { refactor } from "./refactor";
+import { testgen } from "./testgen";
 import { thinkdeep } from "./thinkdeep";
 import { threads } from "./threads";
 import { version } from "./version";
 
 /** Every tool of the server, in the order tools/list shows them. */
-export const ALL_TOOLS: readonly ToolCard[] = [chat, thinkdeep, debug, consensus, challenge, apilookup, threads, listmodels, version] as ToolCard[];
+export const ALL_TOOLS: readonly ToolCard[] = [
+  chat,
+  thinkdeep,
+  debug,
+  analyze,
+  refactor,
+  testgen,
+  consensus,
+  challenge,
+  apilookup,
+  threads,
+  listmodels,
+  version,
+] as ToolCard[];
 
 /** Tools that DISABLED_TOOLS cannot remove: an assistant always needs to discover what is here. */
 const ESSENTIAL = new Set(["listmodels", "version"]);

@@ -43,11 +43,12 @@ export const PROMOTED_STATUSES: ReadonlySet<string> = new Set(["files_required_t
 export type ExpertAnalysis = Record<string, unknown> & { status?: string };
 
 /**
- * The expert's reply as JSON when it is JSON (in a ```json fence or bare), otherwise the text
- * wrapped as the original did, so the agent always gets an object.
+ * The expert's reply as JSON when the whole reply is a JSON object (bare or alone in a ```json
+ * fence), otherwise the text wrapped as the original did, so the agent always gets an object.
+ * A markdown answer that merely contains a JSON block (a test fixture, an example) stays whole.
  */
 export function parseExpertReply(text: string): ExpertAnalysis {
-  const fenced = /```json\s*([\s\S]*?)```/i.exec(text)?.[1];
+  const fenced = /^```json\s*([\s\S]*?)```$/i.exec(text.trim())?.[1];
   const candidate = (fenced ?? text).trim();
   if (candidate.startsWith("{")) {
     try {

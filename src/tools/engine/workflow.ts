@@ -88,6 +88,8 @@ interface CardBasics<Extra extends z.ZodRawShape> {
   extra: Extra;
   /** False for a tool without findings, files and confidence (planner). */
   investigates?: boolean;
+  /** Shared investigation fields the tool leaves out of its schema (analyze has no hypothesis). */
+  omit?: ReadonlyArray<keyof typeof investigationFields>;
   /** A message when a step lacks what the tool needs (e.g. files to review at step 1). */
   check?(args: WorkflowArgs<Extra>): string | undefined;
 }
@@ -131,10 +133,11 @@ const NOT_CONTEXT = new Set([
   "thinking_mode",
 ]);
 
-function stepFields(spec: { investigates?: boolean; expert?: unknown }) {
+function stepFields(spec: { investigates?: boolean; omit?: readonly string[]; expert?: unknown }) {
+  const investigation = Object.fromEntries(Object.entries(investigationFields).filter(([key]) => !spec.omit?.includes(key)));
   return {
     ...stepCore,
-    ...(spec.investigates === false ? {} : investigationFields),
+    ...(spec.investigates === false ? {} : investigation),
     ...(spec.expert
       ? { use_assistant_model: z.boolean().optional(), temperature: temperatureField.optional(), thinking_mode: thinkingModeField.optional() }
       : {}),
@@ -148,7 +151,7 @@ function stepFields(spec: { investigates?: boolean; expert?: unknown }) {
  * The engine keeps the session's state in the thread's Durable Object, keyed by continuation id.
  */
 export function defineWorkflowTool<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>): ToolCard {
-  const input = { ...stepFields({ investigates: spec.investigates, expert: expertOf(spec) }), ...spec.extra };
+  const input = { ...stepFields({ investigates: spec.investigates, ...(spec.omit ? { omit: spec.omit } : {}), expert: expertOf(spec) }), ...spec.extra };
   const card = defineTool({
     name: spec.name,
     title: spec.title,
@@ -169,11 +172,15 @@ function failed(tool: string, stepNumber: number, error: string): ToolResult {
   return jsonResult({ status: `${tool}_failed`, error, step_number: stepNumber, metadata: { tool_name: tool } }, { isError: true });
 }
 
-/** Fields of the thread's initial context this tool has and the call left out, when they still fit its schema. */
-function withInitialContext<Args extends StepArgs>(args: Args, thread: Thread | undefined, extra: z.ZodRawShape): Args {
-  if (!thread) return args;
+/**
+ * The tool's own fields the call left out, taken from earlier choices when they still fit its
+ * schema: the session's latest step (a scope chosen at step 1 holds for the whole session, even in
+ * another tool's thread), or the thread's initial context at a session's first step.
+ */
+function withEarlierChoices<Args extends StepArgs>(args: Args, session: WorkflowState, thread: Thread | undefined, extra: z.ZodRawShape): Args {
+  const earlier = session.steps.at(-1)?.extra ?? thread?.initialContext ?? {};
   const merged: Record<string, unknown> = { ...(args as object) };
-  for (const [key, value] of Object.entries(thread.initialContext)) {
+  for (const [key, value] of Object.entries(earlier)) {
     const field = extra[key];
     if (!field || merged[key] !== undefined) continue;
     const parsed = z.safeParse(field, value);
@@ -214,11 +221,11 @@ async function runStep<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, r
   await ctx.progress(`${tool}: step ${raw.step_number} of ${raw.total_steps}`);
   const final = !raw.next_step_required;
   const thread = await openThread(ctx, raw.continuation_id, final ? 2 : 1);
-  const args = withInitialContext(raw, thread, spec.extra);
+  const previous = sessionOf(tool, thread, raw);
+  const args = withEarlierChoices(raw, previous, thread, spec.extra);
   const problem = spec.check?.(args);
   if (problem) return failed(tool, args.step_number, problem);
 
-  const previous = sessionOf(tool, thread, args);
   const extraOfStep = Object.fromEntries(Object.keys(spec.extra).map((key) => [key, (args as Record<string, unknown>)[key]]));
   const state = withStep(previous, args, extraOfStep);
   const consolidated = consolidate(state);
