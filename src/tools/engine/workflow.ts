@@ -118,7 +118,7 @@ const NOT_CONTEXT = new Set([
 function stepFields(spec: { investigates?: boolean; expert?: unknown }) {
   return {
     ...stepCore,
-    ...(spec.investigates === false ? {} : investigationFields),
+    ...(investigates(spec) ? investigationFields : {}),
     ...(spec.expert
       ? { use_assistant_model: z.boolean().optional(), temperature: temperatureField.optional(), thinking_mode: thinkingModeField.optional() }
       : {}),
@@ -270,12 +270,17 @@ async function runStep<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, r
   });
 }
 
-function progressOf(spec: { noun: string }, session: StepSession<StepArgs>) {
+/** A tool without investigation fields (planner) has no counters, files or findings to report. */
+function investigates(spec: { investigates?: boolean }): boolean {
+  return spec.investigates !== false;
+}
+
+function progressOf(spec: { noun: string; investigates?: boolean }, session: StepSession<StepArgs>) {
   const { args, state, consolidated: c } = session;
+  const position = { step_number: args.step_number, total_steps: state.totalSteps, next_step_required: args.next_step_required };
+  if (!investigates(spec)) return position;
   return {
-    step_number: args.step_number,
-    total_steps: state.totalSteps,
-    next_step_required: args.next_step_required,
+    ...position,
     [`${spec.noun}_status`]: {
       files_checked: c.filesChecked.length,
       relevant_files: c.relevantFiles.length,
@@ -300,10 +305,14 @@ function pause<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, session: 
         `MANDATORY: do NOT call ${spec.name} again at once. First do the required_actions yourself (read the code, run what ` +
         `helps), then call ${spec.name} with step_number ${next} of ${Math.max(state.totalSteps, next)}, your new findings, ` +
         "and this continuation_id.",
-      file_context: {
-        type: "reference_only",
-        note: files.length > 0 ? `Files referenced in this step: ${files.join(", ")}` : "No files referenced in this step.",
-      },
+      ...(investigates(spec)
+        ? {
+            file_context: {
+              type: "reference_only",
+              note: files.length > 0 ? `Files referenced in this step: ${files.join(", ")}` : "No files referenced in this step.",
+            },
+          }
+        : {}),
       ...spec.onPause?.(session),
     },
   };
@@ -334,7 +343,7 @@ async function complete<Extra extends z.ZodRawShape>(
   const { args } = session;
   // The session continues an earlier conversation of the thread (the original's "continuation").
   const continuing = session.state.turnsBefore > 0;
-  const base = { ...progressOf(spec, session), ...completion(spec, session) };
+  const base = { ...progressOf(spec, session), ...(investigates(spec) ? completion(spec, session) : {}) };
   const expert = spec.expert;
   const byRule = spec.skipExpert?.(args, continuing) ?? false;
   if (!expert || byRule || args.use_assistant_model === false) {
