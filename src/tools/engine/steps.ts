@@ -34,6 +34,8 @@ export const investigationFields = {
   images: imagesField.optional(),
 };
 
+export type InvestigationField = keyof typeof investigationFields;
+
 /** The arguments the engine reads, whatever the tool adds. */
 export interface StepArgs {
   step: string;

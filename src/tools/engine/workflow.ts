@@ -21,6 +21,7 @@ import {
   stepCore,
   withStep,
   type Consolidated,
+  type InvestigationField,
   type StepArgs,
   type WorkflowState,
 } from "./steps";
@@ -80,8 +81,11 @@ export interface WorkflowSpec<Extra extends z.ZodRawShape> {
   noun: string;
   /** The tool's own fields; they may replace a shared one (refactor's confidence scale). */
   extra: Extra;
-  /** False for a tool without findings, files and confidence (planner). */
-  investigates?: boolean;
+  /**
+   * The shared investigation fields the tool takes: all by default; a list for a tool that uses only
+   * some (its status and completion then report only those); false for a tool without any (planner).
+   */
+  investigates?: false | readonly InvestigationField[];
   /** The expert model asked at the final step; tools without one never call a model. */
   expert?: ExpertPolicy<WorkflowArgs<Extra>>;
   /** A message when a step lacks what the tool needs (e.g. files to review at step 1). */
@@ -115,10 +119,20 @@ const NOT_CONTEXT = new Set([
   "thinking_mode",
 ]);
 
-function stepFields(spec: { investigates?: boolean; expert?: unknown }) {
+type FieldChoice = { investigates?: false | readonly InvestigationField[] };
+
+/** The shared investigation fields a tool takes. */
+function fieldsOf(spec: FieldChoice): ReadonlySet<InvestigationField> {
+  if (spec.investigates === false) return new Set();
+  return new Set(spec.investigates ?? (Object.keys(investigationFields) as InvestigationField[]));
+}
+
+function stepFields(spec: FieldChoice & { expert?: unknown }) {
+  const fields = fieldsOf(spec);
+  const investigation = Object.fromEntries(Object.entries(investigationFields).filter(([key]) => fields.has(key as InvestigationField)));
   return {
     ...stepCore,
-    ...(investigates(spec) ? investigationFields : {}),
+    ...(investigation as Partial<typeof investigationFields>),
     ...(spec.expert
       ? { use_assistant_model: z.boolean().optional(), temperature: temperatureField.optional(), thinking_mode: thinkingModeField.optional() }
       : {}),
@@ -271,23 +285,29 @@ async function runStep<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, r
 }
 
 /** A tool without investigation fields (planner) has no counters, files or findings to report. */
-function investigates(spec: { investigates?: boolean }): boolean {
+function investigates(spec: FieldChoice): boolean {
   return spec.investigates !== false;
 }
 
-function progressOf(spec: { noun: string; investigates?: boolean }, session: StepSession<StepArgs>) {
+/** The entries whose field the tool takes, as an object (a value without a field is always there). */
+function reported(spec: FieldChoice, entries: Array<[InvestigationField | undefined, string, unknown]>): Record<string, unknown> {
+  const fields = fieldsOf(spec);
+  return Object.fromEntries(entries.filter(([field]) => !field || fields.has(field)).map(([, key, value]) => [key, value]));
+}
+
+function progressOf(spec: FieldChoice & { noun: string }, session: StepSession<StepArgs>) {
   const { args, state, consolidated: c } = session;
   const position = { step_number: args.step_number, total_steps: state.totalSteps, next_step_required: args.next_step_required };
   if (!investigates(spec)) return position;
   return {
     ...position,
-    [`${spec.noun}_status`]: {
-      files_checked: c.filesChecked.length,
-      relevant_files: c.relevantFiles.length,
-      relevant_context: c.relevantContext.length,
-      issues_found: c.issues.length,
-      current_confidence: c.confidence,
-    },
+    [`${spec.noun}_status`]: reported(spec, [
+      ["files_checked", "files_checked", c.filesChecked.length],
+      ["relevant_files", "relevant_files", c.relevantFiles.length],
+      ["relevant_context", "relevant_context", c.relevantContext.length],
+      ["issues_found", "issues_found", c.issues.length],
+      ["confidence", "current_confidence", c.confidence],
+    ]),
   };
 }
 
@@ -318,20 +338,20 @@ function pause<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, session: 
   };
 }
 
-function completion(spec: { noun: string }, session: StepSession<StepArgs>) {
+function completion(spec: FieldChoice & { noun: string }, session: StepSession<StepArgs>) {
   const { args, state, consolidated: c } = session;
   return {
-    [`complete_${spec.noun}`]: {
-      initial_request: state.initialRequest,
-      steps_taken: state.steps.length,
-      files_examined: c.filesChecked,
-      relevant_files: c.relevantFiles,
-      relevant_context: c.relevantContext,
-      issues_found: c.issues,
-      work_summary: c.findings.join("\n"),
-      final_analysis: args.findings ?? "",
-      confidence_level: c.confidence,
-    },
+    [`complete_${spec.noun}`]: reported(spec, [
+      [undefined, "initial_request", state.initialRequest],
+      [undefined, "steps_taken", state.steps.length],
+      ["files_checked", "files_examined", c.filesChecked],
+      ["relevant_files", "relevant_files", c.relevantFiles],
+      ["relevant_context", "relevant_context", c.relevantContext],
+      ["issues_found", "issues_found", c.issues],
+      ["findings", "work_summary", c.findings.join("\n")],
+      ["findings", "final_analysis", args.findings ?? ""],
+      ["confidence", "confidence_level", c.confidence],
+    ]),
   };
 }
 
