@@ -5,12 +5,23 @@ import { chat } from "./chat";
 import { debug } from "./debug";
 import type { ToolCard } from "./define";
 import { listmodels } from "./listmodels";
+import { planner } from "./planner";
 import { thinkdeep } from "./thinkdeep";
 import { threads } from "./threads";
 import { version } from "./version";
 
 /** Every tool of the server, in the order tools/list shows them. */
-export const ALL_TOOLS: readonly ToolCard[] = [chat, thinkdeep, debug, challenge, apilookup, threads, listmodels, version] as ToolCard[];
+export const ALL_TOOLS: readonly ToolCard[] = [
+  chat,
+  thinkdeep,
+  debug,
+  planner,
+  challenge,
+  apilookup,
+  threads,
+  listmodels,
+  version,
+] as ToolCard[];
 
 /** Tools that DISABLED_TOOLS cannot remove: an assistant always needs to discover what is here. */
 const ESSENTIAL = new Set(["listmodels", "version"]);
