@@ -8,6 +8,7 @@ import { listmodels } from "./listmodels";
 import { planner } from "./planner";
 import { thinkdeep } from "./thinkdeep";
 import { threads } from "./threads";
+import { tracer } from "./tracer";
 import { version } from "./version";
 
 /** Every tool of the server, in the order tools/list shows them. */
@@ -15,6 +16,7 @@ export const ALL_TOOLS: readonly ToolCard[] = [
   chat,
   thinkdeep,
   debug,
+  tracer,
   planner,
   challenge,
   apilookup,
