@@ -4,6 +4,7 @@ import { challenge } from "./challenge";
 import { chat } from "./chat";
 import { debug } from "./debug";
 import type { ToolCard } from "./define";
+import { docgen } from "./docgen";
 import { listmodels } from "./listmodels";
 import { planner } from "./planner";
 import { thinkdeep } from "./thinkdeep";
@@ -17,6 +18,7 @@ export const ALL_TOOLS: readonly ToolCard[] = [
   thinkdeep,
   debug,
   tracer,
+  docgen,
   planner,
   challenge,
   apilookup,
