@@ -9,7 +9,7 @@ export const analyze = defineWorkflowTool({
   description:
     "Analyze code in steps (architecture, performance, security, quality); another model then gives strategic findings with evidence and recommendations.",
   noun: "analysis",
-  omit: ["hypothesis"],
+  investigates: ["findings", "relevant_files", "files_checked", "relevant_context", "issues_found", "confidence", "images"],
   extra: {
     analysis_type: z.enum(["architecture", "performance", "security", "quality", "general"]).optional(),
     output_format: z.enum(["summary", "detailed", "actionable"]).optional(),

@@ -6,11 +6,14 @@ import { chat } from "./chat";
 import { consensus } from "./consensus";
 import { debug } from "./debug";
 import type { ToolCard } from "./define";
+import { docgen } from "./docgen";
 import { listmodels } from "./listmodels";
+import { planner } from "./planner";
 import { refactor } from "./refactor";
 import { testgen } from "./testgen";
 import { thinkdeep } from "./thinkdeep";
 import { threads } from "./threads";
+import { tracer } from "./tracer";
 import { version } from "./version";
 
 /** Every tool of the server, in the order tools/list shows them. */
@@ -21,6 +24,9 @@ export const ALL_TOOLS: readonly ToolCard[] = [
   analyze,
   refactor,
   testgen,
+  tracer,
+  docgen,
+  planner,
   consensus,
   challenge,
   apilookup,

@@ -34,6 +34,8 @@ export const investigationFields = {
   images: imagesField.optional(),
 };
 
+export type InvestigationField = keyof typeof investigationFields;
+
 /** The arguments the engine reads, whatever the tool adds. */
 export interface StepArgs {
   step: string;
@@ -84,9 +86,12 @@ export interface WorkflowState {
   memory: Record<string, unknown>;
 }
 
-/** The session a step continues (this tool's state in the thread), or a new one it starts. */
+/**
+ * The session a step continues (this tool's state in the thread), or a new one it starts: step 1
+ * always starts one, so a second session of the tool in a thread never inherits the first's steps.
+ */
 export function sessionOf(tool: string, thread: Thread | undefined, step: StepArgs): WorkflowState {
-  const stored = thread?.workflows[tool];
+  const stored = step.step_number > 1 ? thread?.workflows[tool] : undefined;
   if (stored) return JSON.parse(stored) as WorkflowState;
   return { initialRequest: step.step, turnsBefore: thread?.turnCount ?? 0, totalSteps: step.total_steps, steps: [], memory: {} };
 }

@@ -22,6 +22,7 @@ import {
   stepCore,
   withStep,
   type Consolidated,
+  type InvestigationField,
   type StepArgs,
   type WorkflowState,
 } from "./steps";
@@ -86,10 +87,11 @@ interface CardBasics<Extra extends z.ZodRawShape> {
   noun: string;
   /** The tool's own fields; they may replace a shared one (refactor's confidence scale). */
   extra: Extra;
-  /** False for a tool without findings, files and confidence (planner). */
-  investigates?: boolean;
-  /** Shared investigation fields the tool leaves out of its schema (analyze has no hypothesis). */
-  omit?: ReadonlyArray<keyof typeof investigationFields>;
+  /**
+   * The shared investigation fields the tool takes: all by default; a list for a tool that uses only
+   * some (its status and completion then report only those); false for a tool without any (planner).
+   */
+  investigates?: false | readonly InvestigationField[];
   /** A message when a step lacks what the tool needs (e.g. files to review at step 1). */
   check?(args: WorkflowArgs<Extra>): string | undefined;
 }
@@ -133,11 +135,20 @@ const NOT_CONTEXT = new Set([
   "thinking_mode",
 ]);
 
-function stepFields(spec: { investigates?: boolean; omit?: readonly string[]; expert?: unknown }) {
-  const investigation = Object.fromEntries(Object.entries(investigationFields).filter(([key]) => !spec.omit?.includes(key)));
+type FieldChoice = { investigates?: false | readonly InvestigationField[] };
+
+/** The shared investigation fields a tool takes. */
+function fieldsOf(spec: FieldChoice): ReadonlySet<InvestigationField> {
+  if (spec.investigates === false) return new Set();
+  return new Set(spec.investigates ?? (Object.keys(investigationFields) as InvestigationField[]));
+}
+
+function stepFields(spec: FieldChoice & { expert?: unknown }) {
+  const fields = fieldsOf(spec);
+  const investigation = Object.fromEntries(Object.entries(investigationFields).filter(([key]) => fields.has(key as InvestigationField)));
   return {
     ...stepCore,
-    ...(spec.investigates === false ? {} : investigation),
+    ...(investigation as Partial<typeof investigationFields>),
     ...(spec.expert
       ? { use_assistant_model: z.boolean().optional(), temperature: temperatureField.optional(), thinking_mode: thinkingModeField.optional() }
       : {}),
@@ -151,7 +162,7 @@ function stepFields(spec: { investigates?: boolean; omit?: readonly string[]; ex
  * The engine keeps the session's state in the thread's Durable Object, keyed by continuation id.
  */
 export function defineWorkflowTool<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>): ToolCard {
-  const input = { ...stepFields({ investigates: spec.investigates, ...(spec.omit ? { omit: spec.omit } : {}), expert: expertOf(spec) }), ...spec.extra };
+  const input = { ...stepFields({ ...(spec.investigates !== undefined ? { investigates: spec.investigates } : {}), expert: expertOf(spec) }), ...spec.extra };
   const card = defineTool({
     name: spec.name,
     title: spec.title,
@@ -304,19 +315,30 @@ async function runStep<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, r
   });
 }
 
-function progressOf(spec: { noun: string }, session: StepSession<StepArgs>) {
+/** A tool without investigation fields (planner) has no counters, files or findings to report. */
+function investigates(spec: FieldChoice): boolean {
+  return spec.investigates !== false;
+}
+
+/** The entries whose field the tool takes, as an object (a value without a field is always there). */
+function reported(spec: FieldChoice, entries: Array<[InvestigationField | undefined, string, unknown]>): Record<string, unknown> {
+  const fields = fieldsOf(spec);
+  return Object.fromEntries(entries.filter(([field]) => !field || fields.has(field)).map(([, key, value]) => [key, value]));
+}
+
+function progressOf(spec: FieldChoice & { noun: string }, session: StepSession<StepArgs>) {
   const { args, state, consolidated: c } = session;
+  const position = { step_number: args.step_number, total_steps: state.totalSteps, next_step_required: args.next_step_required };
+  if (!investigates(spec)) return position;
   return {
-    step_number: args.step_number,
-    total_steps: state.totalSteps,
-    next_step_required: args.next_step_required,
-    [`${spec.noun}_status`]: {
-      files_checked: c.filesChecked.length,
-      relevant_files: c.relevantFiles.length,
-      relevant_context: c.relevantContext.length,
-      issues_found: c.issues.length,
-      current_confidence: c.confidence,
-    },
+    ...position,
+    [`${spec.noun}_status`]: reported(spec, [
+      ["files_checked", "files_checked", c.filesChecked.length],
+      ["relevant_files", "relevant_files", c.relevantFiles.length],
+      ["relevant_context", "relevant_context", c.relevantContext.length],
+      ["issues_found", "issues_found", c.issues.length],
+      ["confidence", "current_confidence", c.confidence],
+    ]),
   };
 }
 
@@ -334,29 +356,33 @@ function pause<Extra extends z.ZodRawShape>(spec: ProtocolCard<Extra>, session: 
         `MANDATORY: do NOT call ${spec.name} again at once. First do the required_actions yourself (read the code, run what ` +
         `helps), then call ${spec.name} with step_number ${next} of ${Math.max(state.totalSteps, next)}, your new findings, ` +
         "and this continuation_id.",
-      file_context: {
-        type: "reference_only",
-        note: files.length > 0 ? `Files referenced in this step: ${files.join(", ")}` : "No files referenced in this step.",
-      },
+      ...(investigates(spec)
+        ? {
+            file_context: {
+              type: "reference_only",
+              note: files.length > 0 ? `Files referenced in this step: ${files.join(", ")}` : "No files referenced in this step.",
+            },
+          }
+        : {}),
       ...spec.onPause?.(session),
     },
   };
 }
 
-function completion(spec: { noun: string }, session: StepSession<StepArgs>) {
+function completion(spec: FieldChoice & { noun: string }, session: StepSession<StepArgs>) {
   const { args, state, consolidated: c } = session;
   return {
-    [`complete_${spec.noun}`]: {
-      initial_request: state.initialRequest,
-      steps_taken: state.steps.length,
-      files_examined: c.filesChecked,
-      relevant_files: c.relevantFiles,
-      relevant_context: c.relevantContext,
-      issues_found: c.issues,
-      work_summary: c.findings.join("\n"),
-      final_analysis: args.findings ?? "",
-      confidence_level: c.confidence,
-    },
+    [`complete_${spec.noun}`]: reported(spec, [
+      [undefined, "initial_request", state.initialRequest],
+      [undefined, "steps_taken", state.steps.length],
+      ["files_checked", "files_examined", c.filesChecked],
+      ["relevant_files", "relevant_files", c.relevantFiles],
+      ["relevant_context", "relevant_context", c.relevantContext],
+      ["issues_found", "issues_found", c.issues],
+      ["findings", "work_summary", c.findings.join("\n")],
+      ["findings", "final_analysis", args.findings ?? ""],
+      ["confidence", "confidence_level", c.confidence],
+    ]),
   };
 }
 
@@ -368,7 +394,7 @@ async function complete<Extra extends z.ZodRawShape>(
   const { args } = session;
   // The session continues an earlier conversation of the thread (the original's "continuation").
   const continuing = session.state.turnsBefore > 0;
-  const base = { ...progressOf(spec, session), ...completion(spec, session) };
+  const base = { ...progressOf(spec, session), ...(investigates(spec) ? completion(spec, session) : {}) };
   const expert = spec.expert;
   const byRule = spec.skipExpert?.(args, continuing) ?? false;
   if (!expert || byRule || args.use_assistant_model === false) {
