@@ -65,8 +65,7 @@ export interface ExpertPolicy<Args> {
   /** The last words of the prompt: what the expert must do and in which format. */
   instruction: string;
   /**
-   * Whether the expert is asked at the end (skip rules apply first). Default: when there are
-   * relevant files, at least two findings, or an issue.
+   * Whether the expert is asked at the end (skip rules apply first). Default: hasWorkForExpert.
    */
   callWhen?(args: Args, consolidated: Consolidated, continuing: boolean): boolean;
   thinkingMode?(ctx: ToolContext): ThinkingMode;
@@ -94,6 +93,8 @@ export interface WorkflowSpec<Extra extends z.ZodRawShape> {
   completeStatus: string;
   /** What the agent does once the work is complete. */
   nextSteps(args: WorkflowArgs<Extra>, withExpert: boolean): string;
+  /** Extra fields of the `<noun>_status` object every step reports (codereview's issues by severity). */
+  statusDetails?(consolidated: Consolidated): Record<string, unknown>;
   /** Extra response fields of a paused step (planner's deep thinking, tracer's mode selection). */
   onPause?(session: StepSession<WorkflowArgs<Extra>>): Record<string, unknown>;
   /** Extra response fields of the final step, which may replace the status (docgen's unfinished files). */
@@ -270,7 +271,7 @@ async function runStep<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, r
   });
 }
 
-function progressOf(spec: { noun: string }, session: StepSession<StepArgs>) {
+function progressOf(spec: { noun: string; statusDetails?(c: Consolidated): Record<string, unknown> }, session: StepSession<StepArgs>) {
   const { args, state, consolidated: c } = session;
   return {
     step_number: args.step_number,
@@ -282,6 +283,7 @@ function progressOf(spec: { noun: string }, session: StepSession<StepArgs>) {
       relevant_context: c.relevantContext.length,
       issues_found: c.issues.length,
       current_confidence: c.confidence,
+      ...spec.statusDetails?.(c),
     },
   };
 }
@@ -307,6 +309,11 @@ function pause<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, session: 
       ...spec.onPause?.(session),
     },
   };
+}
+
+/** The default rule for asking the expert: there is something to check (files, several findings, or issues). */
+export function hasWorkForExpert(c: Consolidated): boolean {
+  return c.relevantFiles.length > 0 || c.findings.length >= 2 || c.issues.length > 0;
 }
 
 function completion(spec: { noun: string }, session: StepSession<StepArgs>) {
@@ -348,7 +355,10 @@ async function complete<Extra extends z.ZodRawShape>(
           ? {
               skip_expert_analysis: true,
               expert_analysis: byRule
-                ? { status: "skipped_by_tool_rule", reason: "The agent's own analysis is complete and certain; no external check is needed." }
+                ? {
+                    status: "skipped_by_tool_rule",
+                    reason: "The tool's rule (certain confidence, or internal validation) finishes with the agent's own analysis; no external check was made.",
+                  }
                 : { status: "skipped_by_user", reason: "use_assistant_model is false: the agent completes the work alone." },
             }
           : {}),
@@ -356,9 +366,7 @@ async function complete<Extra extends z.ZodRawShape>(
       },
     };
   }
-  const callWhen =
-    expert.callWhen ??
-    ((_: WorkflowArgs<Extra>, c: Consolidated) => c.relevantFiles.length > 0 || c.findings.length >= 2 || c.issues.length > 0);
+  const callWhen = expert.callWhen ?? ((_: WorkflowArgs<Extra>, c: Consolidated) => hasWorkForExpert(c));
   if (!callWhen(args, session.consolidated, continuing)) {
     return { response: { status: "local_work_complete", ...base, next_steps: spec.nextSteps(args, false), ...spec.onComplete?.(session) } };
   }
