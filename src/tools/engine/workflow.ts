@@ -150,13 +150,18 @@ function failed(tool: string, stepNumber: number, error: string): ToolResult {
   return jsonResult({ status: `${tool}_failed`, error, step_number: stepNumber, metadata: { tool_name: tool } }, { isError: true });
 }
 
-/** Fields of the thread's initial context this tool has and the call left out, when they still fit its schema. */
-function withInitialContext<Args extends StepArgs>(args: Args, thread: Thread | undefined, extra: z.ZodRawShape): Args {
+/**
+ * The call with the tool's own fields it left out taken from earlier: the session's earlier steps,
+ * else the thread's initial context, when they still fit the tool's schema (a review type given
+ * at step 1 holds for the later steps, also in a thread another tool started).
+ */
+function withEarlierFields<Args extends StepArgs>(args: Args, thread: Thread | undefined, session: WorkflowState, extra: z.ZodRawShape): Args {
   if (!thread) return args;
+  const earlier: Record<string, unknown> = Object.assign({}, thread.initialContext, ...session.steps.map((step) => step.extra));
   const merged: Record<string, unknown> = { ...(args as object) };
-  for (const [key, value] of Object.entries(thread.initialContext)) {
+  for (const [key, value] of Object.entries(earlier)) {
     const field = extra[key];
-    if (!field || merged[key] !== undefined) continue;
+    if (!field || merged[key] !== undefined || value === undefined) continue;
     const parsed = z.safeParse(field, value);
     if (parsed.success) merged[key] = parsed.data;
   }
@@ -195,11 +200,11 @@ async function runStep<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, r
   await ctx.progress(`${tool}: step ${raw.step_number} of ${raw.total_steps}`);
   const final = !raw.next_step_required;
   const thread = await openThread(ctx, raw.continuation_id, final ? 2 : 1);
-  const args = withInitialContext(raw, thread, spec.extra);
+  const previous = sessionOf(tool, thread, raw);
+  const args = withEarlierFields(raw, thread, previous, spec.extra);
   const problem = spec.check?.(args);
   if (problem) return failed(tool, args.step_number, problem);
 
-  const previous = sessionOf(tool, thread, args);
   const extraOfStep = Object.fromEntries(Object.keys(spec.extra).map((key) => [key, (args as Record<string, unknown>)[key]]));
   const state = withStep(previous, args, extraOfStep);
   const consolidated = consolidate(state);
