@@ -75,6 +75,8 @@ export interface WorkflowSpec<Extra extends z.ZodRawShape> {
   name: string;
   title: string;
   description: string;
+  /** The MCP prompt's name when it is not the tool's (codereview's is "review"). */
+  promptName?: string;
   /** Names the statuses and keys: pause_for_<noun>, <noun>_status, <noun>_required, complete_<noun>. */
   noun: string;
   /** The tool's own fields; they may replace a shared one (refactor's confidence scale). */
@@ -138,6 +140,7 @@ export function defineWorkflowTool<Extra extends z.ZodRawShape>(spec: WorkflowSp
     name: spec.name,
     title: spec.title,
     description: spec.description,
+    ...(spec.promptName ? { promptName: spec.promptName } : {}),
     ...(spec.expert || spec.runStep ? { modelCategory: "extended_reasoning" as ToolCategory } : {}),
     input,
     annotations: { readOnlyHint: true, openWorldHint: Boolean(spec.expert || spec.runStep) },
