@@ -8,6 +8,7 @@ import { CODEREVIEW_PROMPT } from "./prompts/codereview";
 export const codereview = defineWorkflowTool({
   name: "codereview",
   title: "Code review",
+  promptName: "review",
   description: "Code review in steps (bugs, security, performance, quality); another model then checks it.",
   noun: "code_review",
   extra: {

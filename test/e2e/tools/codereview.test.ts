@@ -197,3 +197,14 @@ describe("codereview: the expert's answers", () => {
     expect(lastExpertPrompt()).toContain("=== REVIEW TYPE ===\nperformance");
   });
 });
+
+describe("codereview: its slash command", () => {
+  it("is named review, as in the original, and points at the codereview tool", async () => {
+    const { prompts } = await env.client.listPrompts();
+    const names = prompts.map((prompt) => prompt.name);
+    expect(names).toContain("review");
+    expect(names).not.toContain("codereview");
+    const prompt = await env.client.getPrompt({ name: "review", arguments: { model: "pro" } });
+    expect(JSON.stringify(prompt.messages)).toContain("Use the codereview tool with model 'pro'");
+  });
+});
