@@ -11,7 +11,12 @@ export const fileReference = z.union([
 ]);
 export type FileReference = z.infer<typeof fileReference>;
 
-/** Whether a string is an absolute POSIX or Windows path, or a content reference. */
+/** Whether a string is an absolute POSIX or Windows path. */
+export function isAbsolutePath(path: string): boolean {
+  return path.startsWith("/") || /^[A-Za-z]:[\\/]/.test(path);
+}
+
+/** Whether a string is an absolute path or a content reference. */
 export function isUsableReference(reference: string): boolean {
-  return reference.startsWith("/") || /^[A-Za-z]:[\\/]/.test(reference) || /^sha256:[0-9a-f]{64}$/i.test(reference);
+  return isAbsolutePath(reference) || /^sha256:[0-9a-f]{64}$/i.test(reference);
 }

@@ -3,13 +3,16 @@ import { analyze } from "./analyze";
 import { apilookup } from "./apilookup";
 import { challenge } from "./challenge";
 import { chat } from "./chat";
+import { codereview } from "./codereview";
 import { consensus } from "./consensus";
 import { debug } from "./debug";
 import type { ToolCard } from "./define";
 import { docgen } from "./docgen";
 import { listmodels } from "./listmodels";
 import { planner } from "./planner";
+import { precommit } from "./precommit";
 import { refactor } from "./refactor";
+import { secaudit } from "./secaudit";
 import { testgen } from "./testgen";
 import { thinkdeep } from "./thinkdeep";
 import { threads } from "./threads";
@@ -21,6 +24,9 @@ export const ALL_TOOLS: readonly ToolCard[] = [
   chat,
   thinkdeep,
   debug,
+  codereview,
+  precommit,
+  secaudit,
   analyze,
   refactor,
   testgen,

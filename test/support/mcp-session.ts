@@ -65,3 +65,11 @@ export async function startMcpEnvironment(vars: Record<string, string> = {}): Pr
     },
   };
 }
+
+/** Every string of an upstream request body (system prompt, messages) joined by newlines: what the model was shown. */
+export function textOf(body: unknown): string {
+  if (typeof body === "string") return body;
+  if (Array.isArray(body)) return body.map(textOf).join("\n");
+  if (body !== null && typeof body === "object") return Object.values(body).map(textOf).join("\n");
+  return "";
+}

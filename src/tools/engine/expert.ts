@@ -1,5 +1,10 @@
 import type { Consolidated, WorkflowState } from "./steps";
 
+/** A section of the expert's prompt: its heading and lines, or nothing when there are no lines. */
+export function promptSection(heading: string, lines: string[]): string[] {
+  return lines.length > 0 ? [`=== ${heading} ===`, ...lines, ""] : [];
+}
+
 /**
  * The expert's prompt: the thread before the session (when there is one), what the agent was
  * asked, what it found step by step, its hypotheses and issues, the tool's own sections, the
@@ -16,23 +21,22 @@ export function expertPrompt(parts: {
   instruction: string;
 }): string {
   const { consolidated: c } = parts;
-  const section = (heading: string, lines: string[]) => (lines.length > 0 ? [`=== ${heading} ===`, ...lines, ""] : []);
   return [
     ...(parts.history ? [parts.history, ""] : []),
-    ...section(parts.requestHeading, [parts.state.initialRequest]),
-    ...section("AGENT'S INVESTIGATION FINDINGS", c.findings),
-    ...section(
+    ...promptSection(parts.requestHeading, [parts.state.initialRequest]),
+    ...promptSection("AGENT'S INVESTIGATION FINDINGS", c.findings),
+    ...promptSection(
       "HYPOTHESIS EVOLUTION",
       c.hypotheses.map((h) => `Step ${h.step} (${h.confidence} confidence): ${h.hypothesis}`),
     ),
-    ...section(
+    ...promptSection(
       "ISSUES IDENTIFIED",
       c.issues.map((i) => `[${i.severity.toUpperCase()}] ${i.description}`),
     ),
-    ...section("RELEVANT CODE ELEMENTS", c.relevantContext),
-    ...section("FILES EXAMINED BY THE AGENT", c.filesChecked.length > 0 ? [c.filesChecked.join(", ")] : []),
+    ...promptSection("RELEVANT CODE ELEMENTS", c.relevantContext),
+    ...promptSection("FILES EXAMINED BY THE AGENT", c.filesChecked.length > 0 ? [c.filesChecked.join(", ")] : []),
     ...parts.sections,
-    ...section(parts.filesHeading, parts.files ? [parts.files] : []),
+    ...promptSection(parts.filesHeading, parts.files ? [parts.files] : []),
     parts.instruction,
   ].join("\n");
 }

@@ -29,7 +29,8 @@ export const investigationFields = {
   files_checked: z.array(z.string()).optional(),
   relevant_context: z.array(z.string()).optional(),
   issues_found: advertise(z.array(issue), { type: "array", items: { type: "object" } }).optional(),
-  confidence: z.enum(CONFIDENCE_LEVELS).optional(),
+  // The server instructions list the levels, so the schema need not.
+  confidence: advertise(z.enum(CONFIDENCE_LEVELS), { type: "string" }).optional(),
   hypothesis: z.string().optional(),
   images: imagesField.optional(),
 };

@@ -72,8 +72,7 @@ export interface ExpertPolicy<Args> {
   /** The last words of the prompt: what the expert must do and in which format. */
   instruction: string;
   /**
-   * Whether the expert is asked at the end (skip rules apply first). Default: when there are
-   * relevant files, at least two findings, or an issue.
+   * Whether the expert is asked at the end (skip rules apply first). Default: hasWorkForExpert.
    */
   callWhen?(args: Args, consolidated: Consolidated, continuing: boolean): boolean;
   thinkingMode?(ctx: ToolContext): ThinkingMode;
@@ -108,6 +107,8 @@ export interface ProtocolCard<Extra extends z.ZodRawShape> extends CardBasics<Ex
   completeStatus: string;
   /** What the agent does once the work is complete. */
   nextSteps(args: WorkflowArgs<Extra>, withExpert: boolean): string;
+  /** Extra fields of the `<noun>_status` object every step reports (codereview's issues by severity). */
+  statusDetails?(consolidated: Consolidated): Record<string, unknown>;
   /** Extra response fields of a paused step (planner's deep thinking, tracer's mode selection). */
   onPause?(session: StepSession<WorkflowArgs<Extra>>): Record<string, unknown>;
   /** Extra response fields of the final step, which may replace the status (docgen's unfinished files). */
@@ -184,16 +185,17 @@ function failed(tool: string, stepNumber: number, error: string): ToolResult {
 }
 
 /**
- * The tool's own fields the call left out, taken from earlier choices when they still fit its
- * schema: the session's latest step (a scope chosen at step 1 holds for the whole session, even in
- * another tool's thread), or the thread's initial context at a session's first step.
+ * The call with the tool's own fields it left out taken from earlier: the session's earlier steps,
+ * else the thread's initial context, when they still fit the tool's schema (a review type given
+ * at step 1 holds for the later steps, also in a thread another tool started).
  */
-function withEarlierChoices<Args extends StepArgs>(args: Args, session: WorkflowState, thread: Thread | undefined, extra: z.ZodRawShape): Args {
-  const earlier = session.steps.at(-1)?.extra ?? thread?.initialContext ?? {};
+function withEarlierFields<Args extends StepArgs>(args: Args, thread: Thread | undefined, session: WorkflowState, extra: z.ZodRawShape): Args {
+  if (!thread) return args;
+  const earlier: Record<string, unknown> = Object.assign({}, thread.initialContext, ...session.steps.map((step) => step.extra));
   const merged: Record<string, unknown> = { ...(args as object) };
   for (const [key, value] of Object.entries(earlier)) {
     const field = extra[key];
-    if (!field || merged[key] !== undefined) continue;
+    if (!field || merged[key] !== undefined || value === undefined) continue;
     const parsed = z.safeParse(field, value);
     if (parsed.success) merged[key] = parsed.data;
   }
@@ -233,7 +235,7 @@ async function runStep<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, r
   const final = !raw.next_step_required;
   const thread = await openThread(ctx, raw.continuation_id, final ? 2 : 1);
   const previous = sessionOf(tool, thread, raw);
-  const args = withEarlierChoices(raw, previous, thread, spec.extra);
+  const args = withEarlierFields(raw, thread, previous, spec.extra);
   const problem = spec.check?.(args);
   if (problem) return failed(tool, args.step_number, problem);
 
@@ -326,7 +328,7 @@ function reported(spec: FieldChoice, entries: Array<[InvestigationField | undefi
   return Object.fromEntries(entries.filter(([field]) => !field || fields.has(field)).map(([, key, value]) => [key, value]));
 }
 
-function progressOf(spec: FieldChoice & { noun: string }, session: StepSession<StepArgs>) {
+function progressOf(spec: FieldChoice & { noun: string; statusDetails?(c: Consolidated): Record<string, unknown> }, session: StepSession<StepArgs>) {
   const { args, state, consolidated: c } = session;
   const position = { step_number: args.step_number, total_steps: state.totalSteps, next_step_required: args.next_step_required };
   if (!investigates(spec)) return position;
@@ -339,6 +341,7 @@ function progressOf(spec: FieldChoice & { noun: string }, session: StepSession<S
       ["issues_found", "issues_found", c.issues.length],
       ["confidence", "current_confidence", c.confidence],
     ]),
+    ...spec.statusDetails?.(c),
   };
 }
 
@@ -367,6 +370,11 @@ function pause<Extra extends z.ZodRawShape>(spec: ProtocolCard<Extra>, session: 
       ...spec.onPause?.(session),
     },
   };
+}
+
+/** The default rule for asking the expert: there is something to check (files, several findings, or issues). */
+export function hasWorkForExpert(c: Consolidated): boolean {
+  return c.relevantFiles.length > 0 || c.findings.length >= 2 || c.issues.length > 0;
 }
 
 function completion(spec: FieldChoice & { noun: string }, session: StepSession<StepArgs>) {
@@ -408,7 +416,10 @@ async function complete<Extra extends z.ZodRawShape>(
           ? {
               skip_expert_analysis: true,
               expert_analysis: byRule
-                ? { status: "skipped_by_tool_rule", reason: "The agent's own analysis is complete and certain; no external check is needed." }
+                ? {
+                    status: "skipped_by_tool_rule",
+                    reason: "The tool's rule (certain confidence, or internal validation) finishes with the agent's own analysis; no external check was made.",
+                  }
                 : { status: "skipped_by_user", reason: "use_assistant_model is false: the agent completes the work alone." },
             }
           : {}),
@@ -416,9 +427,7 @@ async function complete<Extra extends z.ZodRawShape>(
       },
     };
   }
-  const callWhen =
-    expert.callWhen ??
-    ((_: WorkflowArgs<Extra>, c: Consolidated) => c.relevantFiles.length > 0 || c.findings.length >= 2 || c.issues.length > 0);
+  const callWhen = expert.callWhen ?? ((_: WorkflowArgs<Extra>, c: Consolidated) => hasWorkForExpert(c));
   if (!callWhen(args, session.consolidated, continuing)) {
     return { response: { status: "local_work_complete", ...base, next_steps: spec.nextSteps(args, false), ...spec.onComplete?.(session) } };
   }
