@@ -55,6 +55,7 @@ export const planner = defineWorkflowTool({
   noun: "planning",
   investigates: false,
   extra,
+  perStep: ["is_step_revision", "revises_step_number", "is_branch_point", "branch_from_step", "branch_id", "more_steps_needed"],
   check: (args) => {
     if (args.is_step_revision && !(args.revises_step_number && args.revises_step_number < args.step_number)) {
       return `is_step_revision needs revises_step_number: the earlier step (below ${args.step_number}) this step replaces.`;

@@ -8,13 +8,13 @@ describe("wire contract", () => {
     const { tools } = await client.listTools();
     await client.close();
     const fileArguments = tools.flatMap((tool) =>
-      Object.keys(tool.inputSchema.properties ?? {})
-        .filter((name) => /file|image|path/i.test(name))
-        .map((name) => ({ tool: tool.name, name })),
+      Object.entries((tool.inputSchema.properties ?? {}) as Record<string, { type?: unknown }>)
+        .filter(([name, schema]) => /file|image|path/i.test(name) && schema.type === "array")
+        .map(([name]) => ({ tool: tool.name, name })),
     );
     expect(fileArguments.length).toBeGreaterThan(0);
-    // Named like files but never read: what the assistant looked at, and chat's Zen-compatibility field.
-    const notRead = new Set(["files_checked", "working_directory_absolute_path"]);
+    // Lists of files the server never reads: what the assistant looked at.
+    const notRead = new Set(["files_checked"]);
     for (const { tool, name } of fileArguments) {
       expect(UPLOADED_FILE_FIELDS.has(name) || notRead.has(name), `${tool}.${name} is not in UPLOADED_FILE_FIELDS`).toBe(true);
     }

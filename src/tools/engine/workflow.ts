@@ -91,6 +91,8 @@ interface CardBasics<Extra extends z.ZodRawShape> {
    * some (its status and completion then report only those); false for a tool without any (planner).
    */
   investigates?: false | readonly InvestigationField[];
+  /** The tool's fields that describe only their own step (planner's revisions): never carried to later steps. */
+  perStep?: ReadonlyArray<keyof Extra & string>;
   /** A message when a step lacks what the tool needs (e.g. files to review at step 1). */
   check?(args: WorkflowArgs<Extra>): string | undefined;
 }
@@ -189,13 +191,18 @@ function failed(tool: string, stepNumber: number, error: string): ToolResult {
  * else the thread's initial context, when they still fit the tool's schema (a review type given
  * at step 1 holds for the later steps, also in a thread another tool started).
  */
-function withEarlierFields<Args extends StepArgs>(args: Args, thread: Thread | undefined, session: WorkflowState, extra: z.ZodRawShape): Args {
+function withEarlierFields<Args extends StepArgs>(
+  args: Args,
+  thread: Thread | undefined,
+  session: WorkflowState,
+  spec: { extra: z.ZodRawShape; perStep?: readonly string[] },
+): Args {
   if (!thread) return args;
   const earlier: Record<string, unknown> = Object.assign({}, thread.initialContext, ...session.steps.map((step) => step.extra));
   const merged: Record<string, unknown> = { ...(args as object) };
   for (const [key, value] of Object.entries(earlier)) {
-    const field = extra[key];
-    if (!field || merged[key] !== undefined || value === undefined) continue;
+    const field = spec.extra[key];
+    if (!field || spec.perStep?.includes(key) || merged[key] !== undefined || value === undefined) continue;
     const parsed = z.safeParse(field, value);
     if (parsed.success) merged[key] = parsed.data;
   }
@@ -235,7 +242,7 @@ async function runStep<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, r
   const final = !raw.next_step_required;
   const thread = await openThread(ctx, raw.continuation_id, final ? 2 : 1);
   const previous = sessionOf(tool, thread, raw);
-  const args = withEarlierFields(raw, thread, previous, spec.extra);
+  const args = withEarlierFields(raw, thread, previous, spec);
   const problem = spec.check?.(args);
   if (problem) return failed(tool, args.step_number, problem);
 
@@ -334,14 +341,16 @@ function progressOf(spec: FieldChoice & { noun: string; statusDetails?(c: Consol
   if (!investigates(spec)) return position;
   return {
     ...position,
-    [`${spec.noun}_status`]: reported(spec, [
-      ["files_checked", "files_checked", c.filesChecked.length],
-      ["relevant_files", "relevant_files", c.relevantFiles.length],
-      ["relevant_context", "relevant_context", c.relevantContext.length],
-      ["issues_found", "issues_found", c.issues.length],
-      ["confidence", "current_confidence", c.confidence],
-    ]),
-    ...spec.statusDetails?.(c),
+    [`${spec.noun}_status`]: {
+      ...reported(spec, [
+        ["files_checked", "files_checked", c.filesChecked.length],
+        ["relevant_files", "relevant_files", c.relevantFiles.length],
+        ["relevant_context", "relevant_context", c.relevantContext.length],
+        ["issues_found", "issues_found", c.issues.length],
+        ["confidence", "current_confidence", c.confidence],
+      ]),
+      ...spec.statusDetails?.(c),
+    },
   };
 }
 

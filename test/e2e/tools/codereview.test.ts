@@ -199,11 +199,11 @@ describe("codereview: the expert's answers", () => {
 });
 
 describe("codereview: its slash command", () => {
-  it("is named review, as in the original, and points at the codereview tool", async () => {
+  it("has the original's review shortcut besides its own name, both pointing at the codereview tool", async () => {
     const { prompts } = await env.client.listPrompts();
     const names = prompts.map((prompt) => prompt.name);
     expect(names).toContain("review");
-    expect(names).not.toContain("codereview");
+    expect(names).toContain("codereview");
     const prompt = await env.client.getPrompt({ name: "review", arguments: { model: "pro" } });
     expect(JSON.stringify(prompt.messages)).toContain("Use the codereview tool with model 'pro'");
   });
