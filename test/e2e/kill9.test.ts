@@ -19,10 +19,10 @@ function vars(): Record<string, string> {
   return { GEMINI_API_KEY: "k", GEMINI_BASE_URL: upstream.url, BLOB_PART_MIB: "1" };
 }
 
-async function chat(args: Record<string, unknown>) {
+async function chat(args: Record<string, unknown>, timeoutMs?: number) {
   const client = await connectMcp(worker.mcpUrl);
   try {
-    return await callTool(client, "chat", { model: "flash", ...args });
+    return await callTool(client, "chat", { model: "flash", ...args }, timeoutMs ? { timeoutMs } : {});
   } finally {
     await client.close().catch(() => undefined);
   }
@@ -92,7 +92,8 @@ describe("kill -9 of wrangler dev", () => {
     const c1 = await chat({ prompt: "Thread C begins." });
     const threadC = c1.json?.continuation_offer.continuation_id as string;
     upstream.fault({ delayMs: 30_000, times: 4 });
-    const slow = Array.from({ length: 4 }, (_, i) => chat({ prompt: `Thread C slow ${i}.`, continuation_id: threadC }).catch(() => undefined));
+    // The crash cuts them off; their client gives up after 10 s (the connections are not reset cleanly).
+    const slow = Array.from({ length: 4 }, (_, i) => chat({ prompt: `Thread C slow ${i}.`, continuation_id: threadC }, 10_000).catch(() => undefined));
     // Let the slow ones take the delayed faults before the fast ones go out.
     while (upstream.inFlight() < 4) await new Promise((resolve) => setTimeout(resolve, 50));
     const fast = await Promise.all(Array.from({ length: 4 }, (_, i) => chat({ prompt: `Thread C fast ${i}.`, continuation_id: threadC })));

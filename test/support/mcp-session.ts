@@ -22,11 +22,12 @@ export async function connectMcp(url: string, headers: Record<string, string> = 
 }
 
 /** Calls a tool and parses its JSON text; progress messages are collected. */
-export async function callTool(client: Client, name: string, args: Record<string, unknown>): Promise<ToolCall> {
+export async function callTool(client: Client, name: string, args: Record<string, unknown>, options: { timeoutMs?: number } = {}): Promise<ToolCall> {
   const progress: string[] = [];
   const result = await client.callTool({ name, arguments: args }, undefined, {
     onprogress: (p) => progress.push(p.message ?? ""),
     resetTimeoutOnProgress: true,
+    ...(options.timeoutMs ? { timeout: options.timeoutMs, maxTotalTimeout: options.timeoutMs } : {}),
   });
   const text = (result.content as Array<{ type: string; text: string }>)[0]?.text ?? "";
   let json: Record<string, any> | undefined;
