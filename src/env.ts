@@ -2,6 +2,7 @@ import type { BlobDO } from "./durable/blob";
 import type { ConversationDO } from "./durable/conversation";
 import type { ProviderBreakerDO } from "./durable/breaker";
 import type { TeamDO } from "./durable/team";
+import type { WorkersAiBinding } from "./providers/workers-ai";
 
 /**
  * The Worker's bindings: Durable Objects and KV from wrangler.toml, and the configuration as
@@ -13,6 +14,8 @@ export interface Env {
   TEAMS: DurableObjectNamespace<TeamDO>;
   BLOBS: DurableObjectNamespace<BlobDO>;
   CACHE: KVNamespace;
+  /** Workers AI: bound only in deploy environments (`wrangler dev` offline cannot serve it). */
+  AI?: WorkersAiBinding;
   [variable: string]: unknown;
 }
 

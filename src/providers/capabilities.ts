@@ -6,6 +6,7 @@ import dial from "./models/dial.json";
 import gemini from "./models/gemini.json";
 import openai from "./models/openai.json";
 import openrouter from "./models/openrouter.json";
+import workersAi from "./models/workers-ai.json";
 import xai from "./models/xai.json";
 
 /** One entry of a model registry file, in the original's field names (unknown keys are rejected). */
@@ -96,7 +97,16 @@ export function parseModelEntry(provider: ProviderId, entry: unknown, source: st
   };
 }
 
-const SHIPPED: Record<ProviderId, { models: unknown[] }> = { google: gemini, openai, azure, xai, dial, custom, openrouter };
+const SHIPPED: Record<ProviderId, { models: unknown[] }> = {
+  google: gemini,
+  openai,
+  azure,
+  xai,
+  dial,
+  custom,
+  openrouter,
+  "workers-ai": workersAi,
+};
 
 const shippedModels = new Map<ProviderId, ModelCapabilities[]>();
 
