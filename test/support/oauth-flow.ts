@@ -69,14 +69,18 @@ export interface ConsentForm {
   html: string;
 }
 
-/** Opens the consent page as a browser would; throws unless it is one. */
-export async function openConsent(fetch: Fetch, url: string, cookie = ""): Promise<ConsentForm> {
-  const response = await fetch(new Request(url, { redirect: "manual", headers: cookie ? { cookie } : {} }));
+/** The consent form in a page the server answered with; throws unless there is one. */
+export async function consentFormIn(response: Response, url: string, cookie = ""): Promise<ConsentForm> {
   const html = await response.text();
   const handle = /name="handle" value="([^"]+)"/.exec(html)?.[1];
   if (handle === undefined) throw new Error(`no consent form: ${response.status} ${html.slice(0, 300)}`);
   const cookies = response.headers.getSetCookie().map((line) => line.split(";")[0] ?? "");
   return { url, handle, cookie: [cookie, ...cookies].filter((part) => part !== "").join("; "), html };
+}
+
+/** Opens the consent page as a browser would. */
+export async function openConsent(fetch: Fetch, url: string): Promise<ConsentForm> {
+  return consentFormIn(await fetch(new Request(url, { redirect: "manual" })), url);
 }
 
 /** Submits the consent form (from the page's own origin, with its cookie, as a browser does). */
