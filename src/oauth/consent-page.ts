@@ -1,5 +1,5 @@
 import type { ConsentDescription } from "@cloudflare/workers-oauth-provider";
-import { html } from "hono/html";
+import { html, raw } from "hono/html";
 
 // Every value interpolated by `html` is escaped: the client's name and redirect URI come from
 // whoever registered the client.
@@ -27,7 +27,7 @@ function page(title: string, body: ReturnType<typeof html>) {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${title}</title>
-<style>${STYLE}</style>
+<style>${raw(STYLE)}</style>
 </head>
 <body><main>${body}</main></body>
 </html>`;

@@ -5,7 +5,7 @@
  * and rate limits per team and per token. Attack tests perform the attack and show it fails.
  */
 import { describe, expect, it } from "vitest";
-import { signIn } from "../support/oauth-flow";
+import { authorizeUrl, openConsent, pkce, registerClient, signIn } from "../support/oauth-flow";
 import { callWorker, mcpPost, rpcMessages, testEnv } from "./helpers";
 import type { Env } from "../../src/env";
 
@@ -217,6 +217,19 @@ describe("OAuth access tokens", () => {
     expect(response.status).toBe(200);
     const [message] = await rpcMessages(response);
     expect(JSON.stringify(message?.result)).toContain("listmodels");
+  });
+
+  it("attack: a client name carrying markup is escaped on the consent page, which cannot be framed", async () => {
+    const workerEnv = await withTokens({ "person-token": uniqueTeam("xss") });
+    const client = await registerClient(fetchIn(workerEnv), "http://localhost", { client_name: '<script>alert("owned")</script>' });
+    const { challenge } = await pkce();
+    const url = authorizeUrl("http://localhost", client, { challenge, method: "S256" });
+    const form = await openConsent(fetchIn(workerEnv), url);
+    expect(form.html).not.toContain("<script>");
+    expect(form.html).toContain("&lt;script&gt;alert(&quot;owned&quot;)&lt;/script&gt;");
+    const page = await callWorker(new Request(url), workerEnv);
+    expect(page.headers.get("x-frame-options")).toBe("DENY");
+    expect(page.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
   });
 
   it("attack: an access token issued at one origin is refused at another (audience bound to its /mcp)", async () => {
