@@ -11,7 +11,7 @@ import { cacheStats } from "./kv-cache/cache";
 import { handleMcpRequest } from "./mcp/server";
 import { hostOriginGuard } from "./middleware/host-origin";
 import { rateLimit } from "./middleware/rate-limit";
-import { accessMode, callerOf, refuseWhenLocked, teamAuth } from "./middleware/team-auth";
+import { callerOf, refuseWhenLocked, teamAuth } from "./middleware/team-auth";
 import { oauthRoutes } from "./oauth/routes";
 import { NO_PROVIDER_MESSAGE, registryFor } from "./providers/registry";
 import { SERVER_NAME, SERVER_VERSION } from "./version";
@@ -47,17 +47,15 @@ app.get("/health", async (c) => {
   const providers = registry.providers.map((provider) => provider.id);
   const status = providers.length > 0 ? "ok" : "no_provider";
   if (!(await callerOf(c))) return c.json({ status, version: SERVER_VERSION });
-  const mode = accessMode(c);
   return c.json({
     status,
     name: SERVER_NAME,
     version: SERVER_VERSION,
-    teams:
-      mode === "tokens"
-        ? "multi-team (TEAM_TOKENS)"
-        : config.allowUnauthenticated
-          ? "single team 'default', unauthenticated (ALLOW_UNAUTHENTICATED=true)"
-          : "single team 'default' on loopback (TEAM_TOKENS not set)",
+    teams: config.teamTokens
+      ? "multi-team (TEAM_TOKENS)"
+      : config.allowUnauthenticated
+        ? "single team 'default', unauthenticated (ALLOW_UNAUTHENTICATED=true)"
+        : "single team 'default' on loopback (TEAM_TOKENS not set)",
     providers,
     models: registry.available().length,
     ...(providers.length === 0 ? { message: NO_PROVIDER_MESSAGE } : {}),

@@ -42,7 +42,7 @@ export async function teamOfToken(token: string, tokens: ReadonlyMap<string, str
  *   the single team "default", no token.
  * - "locked": no TEAM_TOKENS and any other host: refused, since anyone who finds it could use it.
  */
-export function accessMode(c: AppContext): "tokens" | "open" | "locked" {
+function accessMode(c: AppContext): "tokens" | "open" | "locked" {
   const config = configOf(c.env);
   if (config.teamTokens) return "tokens";
   return config.allowUnauthenticated || isLoopback(requestHostname(c)) ? "open" : "locked";
