@@ -171,6 +171,15 @@ describe("team tokens", () => {
     expect(wrong.headers.get("www-authenticate")).toContain('error="invalid_token"');
     const malformed = await callWorker(mcpPost(initialize, { authorization: "Basic dTpw" }), workerEnv);
     expect(malformed.status).toBe(401);
+    // A token shaped like an OAuth one is looked up, at every loopback origin, and refused.
+    for (const origin of ["http://localhost", "http://127.0.0.1:8787", "http://[::1]:8787"]) {
+      const forged = await callWorker(
+        new Request(`${origin}/mcp`, { method: "POST", headers: { "content-type": "application/json", ...bearer("team-a.x:grant:secret") }, body: "{}" }),
+        workerEnv,
+      );
+      expect(forged.status, origin).toBe(401);
+      expect(forged.headers.get("www-authenticate")).toContain(`resource_metadata="${origin}/.well-known/oauth-protected-resource"`);
+    }
     // The REST routes take team tokens only, so their challenge names no OAuth metadata.
     const rest = await callWorker(threads("http://localhost"), workerEnv);
     expect(rest.headers.get("www-authenticate")).toBe('Bearer realm="zen-mcp-worker"');
