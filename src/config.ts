@@ -40,12 +40,21 @@ export interface Config {
   providers: ProviderConfig[];
   /** SHA-256 (hex) of each bearer token -> team id; null serves the single team "default". */
   teamTokens: ReadonlyMap<string, string> | null;
+  /** Without TEAM_TOKENS: serve hosts other than loopback too, unauthenticated (ALLOW_UNAUTHENTICATED). */
+  allowUnauthenticated: boolean;
+  /** Requests per minute to /mcp and /v1/*, per team and per token; 0 turns a limit off. */
+  rateLimits: RateLimits;
   allowedHostnames: string[];
   maxRequestBodyBytes: number;
   /** Upload limits; a multipart part is a whole number of 1 MiB chunks. */
   blobs: { maxBytes: number; teamQuotaBytes: number; partChunks: number };
   breaker: { failureThreshold: number; cooldownMs: number };
   providerCall: { deadlineMs: number; maxAttempts: number };
+}
+
+export interface RateLimits {
+  teamPerMinute: number;
+  tokenPerMinute: number;
 }
 
 /**
@@ -93,6 +102,12 @@ function oneOf<T extends string>(vars: Vars, name: string, allowed: readonly T[]
     throw new ConfigError(`${name} must be one of ${allowed.join(", ")}.`);
   }
   return raw as T;
+}
+
+function flag(vars: Vars, name: string): boolean {
+  const raw = text(vars, name, "false");
+  if (raw !== "true" && raw !== "false") throw new ConfigError(`${name} must be true or false.`);
+  return raw === "true";
 }
 
 function url(vars: Vars, name: string, fallback: string): string {
@@ -212,11 +227,20 @@ function promptSizeLimit(vars: Vars): number {
   return integer(vars, "MCP_PROMPT_SIZE_LIMIT", fallback, 1_000, 10_000_000);
 }
 
+function allowUnauthenticated(vars: Vars, tokens: ReadonlyMap<string, string> | null): boolean {
+  const allowed = flag(vars, "ALLOW_UNAUTHENTICATED");
+  if (allowed && tokens) {
+    throw new ConfigError("ALLOW_UNAUTHENTICATED=true contradicts TEAM_TOKENS: unset one of them (with TEAM_TOKENS every request needs a token).");
+  }
+  return allowed;
+}
+
 /**
  * Parses the environment into a typed configuration; throws ConfigError naming a bad variable.
  * `bound` says which keyless providers the Worker's bindings offer.
  */
 export function parseConfig(vars: Vars, bound: BoundProviders = NOTHING_BOUND): Config {
+  const tokens = teamTokens(vars);
   return {
     defaultModel: text(vars, "DEFAULT_MODEL", "auto"),
     defaultThinkingModeThinkdeep: oneOf(vars, "DEFAULT_THINKING_MODE_THINKDEEP", THINKING_MODES, "high"),
@@ -226,7 +250,12 @@ export function parseConfig(vars: Vars, bound: BoundProviders = NOTHING_BOUND): 
     conversationTimeoutHours: integer(vars, "CONVERSATION_TIMEOUT_HOURS", 24, 1, 24 * 365),
     maxConversationTurns: integer(vars, "MAX_CONVERSATION_TURNS", 50, 2, 1_000),
     providers: providers(vars, bound),
-    teamTokens: teamTokens(vars),
+    teamTokens: tokens,
+    allowUnauthenticated: allowUnauthenticated(vars, tokens),
+    rateLimits: {
+      teamPerMinute: integer(vars, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
+      tokenPerMinute: integer(vars, "RATE_LIMIT_PER_TOKEN_PER_MINUTE", 300, 0, 1_000_000),
+    },
     allowedHostnames: list(vars, "ALLOWED_HOSTNAMES"),
     maxRequestBodyBytes: integer(vars, "MAX_REQUEST_BODY_BYTES", 4 * 1024 * 1024, 1_024, 100 * 1024 * 1024),
     blobs: {
