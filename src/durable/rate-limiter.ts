@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { RateLimits } from "../config";
 import type { Env } from "../env";
 
-export type RateDecision = { allowed: true } | { allowed: false; limit: "team" | "token"; retryAfterSeconds: number };
+export type RateDecision = { allowed: true; granted: number } | { allowed: false; limit: "team" | "token"; retryAfterSeconds: number };
 
 interface Bucket {
   /** Requests that may be made now; refills at the limit's rate up to a minute's worth. */
@@ -26,16 +26,21 @@ const MAX_BUCKETS = 1_000;
 export class RateLimiterDO extends DurableObject<Env> {
   private readonly buckets = new Map<string, Bucket>();
 
-  take(tokenDigest: string | null, limits: RateLimits): RateDecision {
+  /**
+   * Takes up to `wanted` requests from the buckets (at least one, or a refusal): an isolate spends
+   * what it is granted without asking again, so a busy team costs one call per batch, not per request.
+   */
+  take(tokenDigest: string | null, limits: RateLimits, wanted = 1): RateDecision {
     const now = Date.now();
     if (this.buckets.size > MAX_BUCKETS) this.dropIdle(now);
     const team = limits.teamPerMinute > 0 ? this.refill("team", limits.teamPerMinute, now) : undefined;
     const token = tokenDigest !== null && limits.tokenPerMinute > 0 ? this.refill(`token:${tokenDigest}`, limits.tokenPerMinute, now) : undefined;
     if (team && team.available < 1) return refusal("team", team, limits.teamPerMinute);
     if (token && token.available < 1) return refusal("token", token, limits.tokenPerMinute);
-    if (team) team.available -= 1;
-    if (token) token.available -= 1;
-    return { allowed: true };
+    const granted = Math.floor(Math.min(wanted, team?.available ?? wanted, token?.available ?? wanted));
+    if (team) team.available -= granted;
+    if (token) token.available -= granted;
+    return { allowed: true, granted };
   }
 
   private refill(key: string, perMinute: number, now: number): Bucket {

@@ -4,7 +4,7 @@
  * clients to OAuth, OAuth access tokens bound to this origin's /mcp and to a listed team token,
  * and rate limits per team and per token. Attack tests perform the attack and show it fails.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { authorizeUrl, openConsent, pkce, registerClient, signIn } from "../support/oauth-flow";
 import { callWorker, mcpPost, rpcMessages, testEnv } from "./helpers";
 import type { Env } from "../../src/env";
@@ -324,6 +324,34 @@ describe("rate limits", () => {
     const { accessToken } = await signIn(fetchIn(workerEnv), "http://localhost", "person-token");
     expect((await callWorker(mcpPost(initialize, bearer(accessToken)), workerEnv)).status).toBe(200);
     expect((await callWorker(mcpPost(initialize, bearer("person-token")), workerEnv)).status).toBe(429);
+  });
+
+  it("grants an isolate requests in batches: a busy team costs one limiter call per batch, and its limit still holds", async () => {
+    const team = uniqueTeam("batched");
+    const workerEnv = await withTokens({ "batch-token": team }, { RATE_LIMIT_PER_MINUTE: "40", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" });
+    let limiterCalls = 0;
+    const limiter = workerEnv.RATE_LIMITER;
+    workerEnv.RATE_LIMITER = new Proxy(limiter, {
+      get: (target, property) =>
+        property === "getByName"
+          ? (name: string) => {
+              limiterCalls++;
+              return target.getByName(name);
+            }
+          : Reflect.get(target, property),
+    });
+    // The clock stands still, so no grant expires and no bucket refills while the test runs.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const statuses: number[] = [];
+    try {
+      for (let i = 0; i < 42; i++) statuses.push((await callWorker(threads("http://localhost", bearer("batch-token")), workerEnv)).status);
+    } finally {
+      vi.useRealTimers();
+    }
+    // 40 a minute, granted two at a time (a twentieth): the 41st request is refused.
+    expect(statuses.filter((status) => status === 200)).toHaveLength(40);
+    expect(statuses.slice(40)).toEqual([429, 429]);
+    expect(limiterCalls).toBeLessThanOrEqual(22);
   });
 
   it("limits nothing when both limits are 0", async () => {
