@@ -45,8 +45,10 @@ export class RateLimiterDO extends DurableObject<Env> {
 
   private refill(key: string, perMinute: number, now: number): Bucket {
     const bucket = this.buckets.get(key) ?? { available: perMinute, updatedAt: now };
-    bucket.available = Math.min(perMinute, bucket.available + ((now - bucket.updatedAt) * perMinute) / MINUTE_MS);
-    bucket.updatedAt = now;
+    // A clock that steps back refills nothing (and never drains the bucket).
+    const elapsed = Math.max(0, now - bucket.updatedAt);
+    bucket.available = Math.min(perMinute, bucket.available + (elapsed * perMinute) / MINUTE_MS);
+    bucket.updatedAt = Math.max(now, bucket.updatedAt);
     this.buckets.set(key, bucket);
     return bucket;
   }

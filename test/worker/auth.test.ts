@@ -326,7 +326,7 @@ describe("rate limits", () => {
     expect((await callWorker(mcpPost(initialize, bearer("person-token")), workerEnv)).status).toBe(429);
   });
 
-  it("grants an isolate requests in batches: a busy team costs one limiter call per batch, and its limit still holds", async () => {
+  it("grants a busy isolate requests in batches: one limiter call per batch, and the limit still holds", async () => {
     const team = uniqueTeam("batched");
     const workerEnv = await withTokens({ "batch-token": team }, { RATE_LIMIT_PER_MINUTE: "40", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" });
     let limiterCalls = 0;
@@ -348,10 +348,26 @@ describe("rate limits", () => {
     } finally {
       vi.useRealTimers();
     }
-    // 40 a minute, granted two at a time (a twentieth): the 41st request is refused.
+    // 40 a minute, granted one, then two at a time (a twentieth) once the isolate is busy: the 41st request is refused.
     expect(statuses.filter((status) => status === 200)).toHaveLength(40);
     expect(statuses.slice(40)).toEqual([429, 429]);
-    expect(limiterCalls).toBeLessThanOrEqual(22);
+    expect(limiterCalls).toBeLessThanOrEqual(23);
+  });
+
+  it("attack: a burst of concurrent requests from one isolate gets no more than the limit", async () => {
+    const team = uniqueTeam("burst");
+    const workerEnv = await withTokens({ "burst-token": team }, { RATE_LIMIT_PER_MINUTE: "40", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    let statuses: number[];
+    try {
+      statuses = await Promise.all(
+        Array.from({ length: 60 }, async () => (await callWorker(threads("http://localhost", bearer("burst-token")), workerEnv)).status),
+      );
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(statuses.filter((status) => status === 200)).toHaveLength(40);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(20);
   });
 
   it("limits nothing when both limits are 0", async () => {
