@@ -21,7 +21,6 @@ import {
   readWranglerConfig,
   ROOT,
   runWrangler,
-  varsOf,
   WRANGLER_TOML,
 } from "./team-deploy.ts";
 
@@ -71,19 +70,20 @@ function reportConfig(team: string): boolean {
 /** Prints which secrets are missing; "unknown" when they cannot be listed. */
 async function reportSecrets(team: string): Promise<"ready" | "missing" | "unknown"> {
   const deployed = await deployedSecrets(team);
-  const vars = varsOf(config, team);
   if (!deployed.ok) {
-    const { missing } = missingSecrets(vars);
+    const { missing } = missingSecrets(config, team, new Set());
     process.stdout.write(
       `Cannot check the deployed secrets: \`wrangler secret list --env ${team}\` failed (${deployed.reason}).\n` +
         "Offline, without a Cloudflare account (`npx wrangler login` or CLOUDFLARE_API_TOKEN), or before the first deploy, " +
-        `this cannot be checked. The deploy needs these secrets:\n${missing.map((m) => `  - ${m}\n`).join("")}`,
+        (missing.length > 0
+          ? `this cannot be checked. Unless already set, the deploy needs:\n${missing.map((m) => `  - ${m}\n`).join("")}`
+          : "this cannot be checked, but the deploy needs no secret.\n"),
     );
     return "unknown";
   }
-  const report = missingSecrets(new Set([...deployed.names, ...vars]));
+  const report = missingSecrets(config, team, deployed.names);
   if (report.missing.length === 0) {
-    process.stdout.write(`Secrets: TEAM_TOKENS and ${report.providersConfigured.map((names) => names.join(" + ")).join(", ")} are set.\n`);
+    process.stdout.write(`Secrets: ready (providers: ${report.providers.join(", ")}).\n`);
     return "ready";
   }
   process.stdout.write(

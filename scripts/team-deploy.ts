@@ -101,8 +101,10 @@ export function deployProblems(config: Table, environment: string): string[] {
   return problems;
 }
 
-/** The secrets a team's deploy runs on: all of `required`, and every name of at least one `providers` set. */
-export const REQUIRED_SECRETS = ["TEAM_TOKENS"];
+/**
+ * The secrets a team's deploy runs on: TEAM_TOKENS (unless the env opens it with
+ * ALLOW_UNAUTHENTICATED=true), and a provider: the `AI` binding or every name of one set below.
+ */
 export const PROVIDER_SECRETS: ReadonlyArray<readonly string[]> = [
   ["GEMINI_API_KEY"],
   ["OPENAI_API_KEY"],
@@ -114,26 +116,31 @@ export const PROVIDER_SECRETS: ReadonlyArray<readonly string[]> = [
 ];
 
 export interface SecretReport {
-  /** Names to set with `wrangler secret put`; a provider key is listed as one of several choices. */
+  /** What to set with `wrangler secret put` (a provider key is listed as a choice), or to fix. */
   missing: string[];
-  providersConfigured: string[][];
+  /** The providers the deploy will have: "AI binding" or the names of a key set. */
+  providers: string[];
 }
 
-/** Which required secrets are unset, given the names set as secrets or as the env's vars. */
-export function missingSecrets(set: ReadonlySet<string>): SecretReport {
-  const missing = REQUIRED_SECRETS.filter((name) => !set.has(name));
-  const providersConfigured = PROVIDER_SECRETS.filter((names) => names.every((name) => set.has(name))).map((names) => [...names]);
-  if (providersConfigured.length === 0) {
-    missing.push(`a provider key: one of ${PROVIDER_SECRETS.map((names) => names.join(" + ")).join(", ")}`);
-  }
-  return { missing, providersConfigured };
-}
-
-/** Non-empty vars of an environment: a provider URL set there counts as configured. */
-export function varsOf(config: Table, environment: string): Set<string> {
+/** Which secrets a team's deploy still lacks, given the names set as secrets (its vars count too). */
+export function missingSecrets(config: Table, environment: string, secrets: ReadonlySet<string>): SecretReport {
   const env = isTable(config.env) ? config.env[environment] : undefined;
   const vars = isTable(env) && isTable(env.vars) ? env.vars : {};
-  return new Set(Object.entries(vars).filter(([, value]) => typeof value === "string" && value.trim() !== "").map(([name]) => name));
+  const set = new Set([...secrets, ...Object.keys(vars).filter((name) => typeof vars[name] === "string" && vars[name].trim() !== "")]);
+  const missing: string[] = [];
+  if (vars.ALLOW_UNAUTHENTICATED === "true") {
+    if (set.has("TEAM_TOKENS")) missing.push("ALLOW_UNAUTHENTICATED=true contradicts TEAM_TOKENS: the server refuses to start with both; drop one");
+  } else if (!set.has("TEAM_TOKENS")) {
+    missing.push("TEAM_TOKENS");
+  }
+  const providers = [
+    ...(isTable(env) && isTable(env.ai) ? ["AI binding"] : []),
+    ...PROVIDER_SECRETS.filter((names) => names.every((name) => set.has(name))).map((names) => names.join(" + ")),
+  ];
+  if (providers.length === 0) {
+    missing.push(`a provider: the AI binding, or one of ${PROVIDER_SECRETS.map((names) => names.join(" + ")).join(", ")}`);
+  }
+  return { missing, providers };
 }
 
 export type DeployedSecrets = { ok: true; names: Set<string> } | { ok: false; reason: string };

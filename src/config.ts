@@ -1,8 +1,12 @@
 import { z } from "zod";
 import type { Env } from "./env";
 
-/** The providers this server can call, in the order a model name is resolved against them. */
-export const PROVIDER_IDS = ["google", "openai", "azure", "xai", "dial", "custom", "openrouter"] as const;
+/**
+ * The providers this server can call, in the order a model name is resolved against them (and
+ * auto mode tries them): the keyed providers first, so a key the operator set wins over Workers
+ * AI, which needs no key.
+ */
+export const PROVIDER_IDS = ["google", "openai", "azure", "xai", "dial", "custom", "openrouter", "workers-ai"] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
 
 export const THINKING_MODES = ["minimal", "low", "medium", "high", "max"] as const;
@@ -36,12 +40,21 @@ export interface Config {
   providers: ProviderConfig[];
   /** SHA-256 (hex) of each bearer token -> team id; null serves the single team "default". */
   teamTokens: ReadonlyMap<string, string> | null;
+  /** Without TEAM_TOKENS: serve hosts other than loopback too, unauthenticated (ALLOW_UNAUTHENTICATED). */
+  allowUnauthenticated: boolean;
+  /** Requests per minute to /mcp and /v1/*, per team and per token; 0 turns a limit off. */
+  rateLimits: RateLimits;
   allowedHostnames: string[];
   maxRequestBodyBytes: number;
   /** Upload limits; a multipart part is a whole number of 1 MiB chunks. */
   blobs: { maxBytes: number; teamQuotaBytes: number; partChunks: number };
   breaker: { failureThreshold: number; cooldownMs: number };
   providerCall: { deadlineMs: number; maxAttempts: number };
+}
+
+export interface RateLimits {
+  teamPerMinute: number;
+  tokenPerMinute: number;
 }
 
 /**
@@ -60,6 +73,7 @@ const DEFAULT_BASE_URLS: Record<ProviderId, string> = {
   dial: "https://core.dialx.ai",
   custom: "",
   openrouter: "https://openrouter.ai/api/v1",
+  "workers-ai": "",
 };
 
 type Vars = Record<string, unknown>;
@@ -88,6 +102,12 @@ function oneOf<T extends string>(vars: Vars, name: string, allowed: readonly T[]
     throw new ConfigError(`${name} must be one of ${allowed.join(", ")}.`);
   }
   return raw as T;
+}
+
+function flag(vars: Vars, name: string): boolean {
+  const raw = text(vars, name, "false");
+  if (raw !== "true" && raw !== "false") throw new ConfigError(`${name} must be true or false.`);
+  return raw === "true";
 }
 
 function url(vars: Vars, name: string, fallback: string): string {
@@ -150,7 +170,15 @@ function azureModels(vars: Vars): unknown[] {
   throw new ConfigError('AZURE_MODELS must be JSON: an array of model entries (or {"models": [...]}), each with a "deployment".');
 }
 
-function providers(vars: Vars): ProviderConfig[] {
+/** Which keyless providers the Worker's bindings make available: only their presence, never the bindings. */
+export interface BoundProviders {
+  /** An `AI` binding (Workers AI) exists on this deploy. */
+  workersAi: boolean;
+}
+
+const NOTHING_BOUND: BoundProviders = { workersAi: false };
+
+function providers(vars: Vars, bound: BoundProviders): ProviderConfig[] {
   const configured: ProviderConfig[] = [];
   const add = (id: ProviderId, apiKey: string, baseUrl: string, extra: Partial<ProviderConfig>, ...allowVars: string[]) => {
     configured.push({ id, apiKey, baseUrl, allowedModels: allowList(vars, ...allowVars), ...extra });
@@ -187,6 +215,8 @@ function providers(vars: Vars): ProviderConfig[] {
       "OPENROUTER_ALLOWED_MODELS",
     );
   }
+  // Workers AI runs on the deploy's binding: present means configured, there is no key.
+  if (bound.workersAi) add("workers-ai", "", DEFAULT_BASE_URLS["workers-ai"], {}, "WORKERS_AI_ALLOWED_MODELS");
   return configured;
 }
 
@@ -197,8 +227,20 @@ function promptSizeLimit(vars: Vars): number {
   return integer(vars, "MCP_PROMPT_SIZE_LIMIT", fallback, 1_000, 10_000_000);
 }
 
-/** Parses the environment into a typed configuration; throws ConfigError naming a bad variable. */
-export function parseConfig(vars: Vars): Config {
+function allowUnauthenticated(vars: Vars, tokens: ReadonlyMap<string, string> | null): boolean {
+  const allowed = flag(vars, "ALLOW_UNAUTHENTICATED");
+  if (allowed && tokens) {
+    throw new ConfigError("ALLOW_UNAUTHENTICATED=true contradicts TEAM_TOKENS: unset one of them (with TEAM_TOKENS every request needs a token).");
+  }
+  return allowed;
+}
+
+/**
+ * Parses the environment into a typed configuration; throws ConfigError naming a bad variable.
+ * `bound` says which keyless providers the Worker's bindings offer.
+ */
+export function parseConfig(vars: Vars, bound: BoundProviders = NOTHING_BOUND): Config {
+  const tokens = teamTokens(vars);
   return {
     defaultModel: text(vars, "DEFAULT_MODEL", "auto"),
     defaultThinkingModeThinkdeep: oneOf(vars, "DEFAULT_THINKING_MODE_THINKDEEP", THINKING_MODES, "high"),
@@ -207,8 +249,13 @@ export function parseConfig(vars: Vars): Config {
     promptSizeLimit: promptSizeLimit(vars),
     conversationTimeoutHours: integer(vars, "CONVERSATION_TIMEOUT_HOURS", 24, 1, 24 * 365),
     maxConversationTurns: integer(vars, "MAX_CONVERSATION_TURNS", 50, 2, 1_000),
-    providers: providers(vars),
-    teamTokens: teamTokens(vars),
+    providers: providers(vars, bound),
+    teamTokens: tokens,
+    allowUnauthenticated: allowUnauthenticated(vars, tokens),
+    rateLimits: {
+      teamPerMinute: integer(vars, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
+      tokenPerMinute: integer(vars, "RATE_LIMIT_PER_TOKEN_PER_MINUTE", 300, 0, 1_000_000),
+    },
     allowedHostnames: list(vars, "ALLOWED_HOSTNAMES"),
     maxRequestBodyBytes: integer(vars, "MAX_REQUEST_BODY_BYTES", 4 * 1024 * 1024, 1_024, 100 * 1024 * 1024),
     blobs: {
@@ -233,7 +280,7 @@ const parsedConfigs = new WeakMap<Env, Config>();
 export function configOf(env: Env): Config {
   let config = parsedConfigs.get(env);
   if (!config) {
-    config = parseConfig(env);
+    config = parseConfig(env, { workersAi: env.AI !== undefined });
     parsedConfigs.set(env, config);
   }
   return config;

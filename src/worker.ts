@@ -10,7 +10,9 @@ import { WORKSPACE_HEADER, WORKSPACE_RULE } from "./files/wire-contract";
 import { cacheStats } from "./kv-cache/cache";
 import { handleMcpRequest } from "./mcp/server";
 import { hostOriginGuard } from "./middleware/host-origin";
-import { teamAuth } from "./middleware/team-auth";
+import { rateLimit } from "./middleware/rate-limit";
+import { callerOf, refuseWhenLocked, teamAuth } from "./middleware/team-auth";
+import { oauthRoutes } from "./oauth/routes";
 import { NO_PROVIDER_MESSAGE, registryFor } from "./providers/registry";
 import { DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS, readUsage } from "./usage/ledger";
 import { SERVER_NAME, SERVER_VERSION } from "./version";
@@ -18,6 +20,7 @@ import { SERVER_NAME, SERVER_VERSION } from "./version";
 export { BlobDO } from "./durable/blob";
 export { ConversationDO } from "./durable/conversation";
 export { ProviderBreakerDO } from "./durable/breaker";
+export { RateLimiterDO } from "./durable/rate-limiter";
 export { TeamDO } from "./durable/team";
 
 const app = new Hono<AppBindings>();
@@ -36,16 +39,24 @@ app.use(async (c, next) => {
 });
 
 app.use(hostOriginGuard());
+app.use(refuseWhenLocked());
 
-app.get("/health", (c) => {
+// Anyone may see that the server is up; what it runs with only a caller who may use it.
+app.get("/health", async (c) => {
   const config = configOf(c.env);
   const registry = registryFor(config);
   const providers = registry.providers.map((provider) => provider.id);
+  const status = providers.length > 0 ? "ok" : "no_provider";
+  if (!(await callerOf(c))) return c.json({ status, version: SERVER_VERSION });
   return c.json({
-    status: providers.length > 0 ? "ok" : "no_provider",
+    status,
     name: SERVER_NAME,
     version: SERVER_VERSION,
-    teams: config.teamTokens ? "multi-team (TEAM_TOKENS)" : "single team 'default' (TEAM_TOKENS not set)",
+    teams: config.teamTokens
+      ? "multi-team (TEAM_TOKENS)"
+      : config.allowUnauthenticated
+        ? "single team 'default', unauthenticated (ALLOW_UNAUTHENTICATED=true)"
+        : "single team 'default' on loopback (TEAM_TOKENS not set)",
     providers,
     models: registry.available().length,
     ...(providers.length === 0 ? { message: NO_PROVIDER_MESSAGE } : {}),
@@ -53,8 +64,11 @@ app.get("/health", (c) => {
   });
 });
 
-app.use("/mcp", teamAuth());
-app.use("/v1/*", teamAuth());
+app.route("/", oauthRoutes);
+
+// OAuth access tokens are issued for /mcp only; the REST routes take team tokens.
+app.use("/mcp", teamAuth({ acceptOAuth: true }), rateLimit());
+app.use("/v1/*", teamAuth({ acceptOAuth: false }), rateLimit());
 
 app.use("/mcp", (c, next) =>
   bodyLimit({

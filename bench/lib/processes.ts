@@ -50,11 +50,20 @@ async function started(options: StartOptions, keepState = false): Promise<Worker
 }
 
 /**
+ * A team limit no benchmark reaches (the concurrency rounds send thousands of requests a minute
+ * as the one team of a loopback server), so the limiter's call is measured and never refuses.
+ */
+const BENCH_RATE_LIMIT = { RATE_LIMIT_PER_MINUTE: "1000000" };
+
+/**
  * The project's worker (wrangler.toml) with extra vars. `persistDir` reuses a state directory
  * (left in place); `keepState` keeps a new one after the stop (for a restart; delete it yourself).
  */
 export function startProject(vars: Record<string, string>, state: { persistDir?: string; keepState?: boolean } = {}): Promise<WorkerProcess> {
-  return started({ config: workerConfig("project"), vars, ...(state.persistDir ? { persistDir: state.persistDir } : {}) }, state.keepState);
+  return started(
+    { config: workerConfig("project"), vars: { ...BENCH_RATE_LIMIT, ...vars }, ...(state.persistDir ? { persistDir: state.persistDir } : {}) },
+    state.keepState,
+  );
 }
 
 /** bench/baseline: the bare SDK; UPSTREAM_URL is the fake upstream's base URL. */

@@ -50,7 +50,7 @@ const STEP_PROTOCOL = [
     "examined), relevant_context (functions or classes involved), issues_found ([{severity: critical|high|medium|low, " +
     "description}]), hypothesis, confidence (exploring, low, medium, high, very_high, almost_certain, certain).",
   "At the last step another model checks your work (expert_analysis) unless you are certain or set use_assistant_model " +
-    "to false. Validate what it says before acting on it.",
+    "to false; planner, tracer and docgen call no model. Validate what an expert says before acting on it.",
 ].join("\n");
 
 /**

@@ -1,17 +1,30 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { configOf } from "../config";
 import type { AppBindings } from "../env";
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
+export function isLoopback(hostname: string): boolean {
+  return LOOPBACK.has(hostname.toLowerCase());
+}
+
 function isAllowedHostname(hostname: string, allowed: string[]): boolean {
-  const name = hostname.toLowerCase();
-  return LOOPBACK.has(name) || allowed.includes(name);
+  return isLoopback(hostname) || allowed.includes(hostname.toLowerCase());
+}
+
+/** The Host header of a request (its URL's host when a test builds one without the header). */
+function hostOf(c: Context<AppBindings>): string {
+  return c.req.header("host") ?? new URL(c.req.url).host;
 }
 
 /** The hostname of a Host header value, without its port (IPv6 literals keep their brackets). */
 function hostnameOf(host: string): string {
   return host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : (host.split(":")[0] ?? "");
+}
+
+/** The hostname the request names, as the guard below judged it. */
+export function requestHostname(c: Context<AppBindings>): string {
+  return hostnameOf(hostOf(c));
 }
 
 /**
@@ -21,7 +34,7 @@ function hostnameOf(host: string): string {
 export function hostOriginGuard(): MiddlewareHandler<AppBindings> {
   return async (c, next) => {
     const allowed = configOf(c.env).allowedHostnames;
-    const host = c.req.header("host") ?? new URL(c.req.url).host;
+    const host = hostOf(c);
     if (!isAllowedHostname(hostnameOf(host), allowed)) {
       return c.json(
         { error: "forbidden_host", message: `Host '${host}' is not served here. An admin can add it to ALLOWED_HOSTNAMES.` },

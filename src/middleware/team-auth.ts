@@ -1,12 +1,21 @@
-import type { MiddlewareHandler } from "hono";
-import { bearerAuth } from "hono/bearer-auth";
+import type { Context, MiddlewareHandler } from "hono";
 import { configOf } from "../config";
 import type { AppBindings } from "../env";
+import { grantOfAccessToken, publicOrigin, RESOURCE_METADATA_PATH } from "../oauth/server";
+import { isLoopback, requestHostname } from "./host-origin";
+
+type AppContext = Context<AppBindings>;
+
+/** Who a request acts for: a team, and the team token behind it when there is one. */
+export interface Caller {
+  team: string;
+  tokenDigest?: string;
+}
 
 const encoder = new TextEncoder();
 
-async function sha256(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 function hexToBytes(hex: string): Uint8Array {
@@ -17,46 +26,116 @@ function hexToBytes(hex: string): Uint8Array {
  * The team a bearer token belongs to. TEAM_TOKENS stores only SHA-256 digests of tokens; every
  * digest is compared in constant time, and all of them are compared, so timing reveals nothing.
  */
-export async function teamOfToken(token: string, tokens: ReadonlyMap<string, string>): Promise<string | undefined> {
-  const digest = await sha256(token);
+export async function teamOfToken(token: string, tokens: ReadonlyMap<string, string>): Promise<Caller | undefined> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(token)));
   let team: string | undefined;
   for (const [hash, id] of tokens) {
     if (crypto.subtle.timingSafeEqual(digest, hexToBytes(hash))) team ??= id;
   }
-  return team;
+  return team === undefined ? undefined : { team, tokenDigest: toHex(digest) };
+}
+
+/**
+ * How a request is served:
+ * - "tokens": TEAM_TOKENS is set; every request needs a team token (at /mcp, or an OAuth access token).
+ * - "open": no TEAM_TOKENS and a loopback host (a local server), or ALLOW_UNAUTHENTICATED=true:
+ *   the single team "default", no token.
+ * - "locked": no TEAM_TOKENS and any other host: refused, since anyone who finds it could use it.
+ */
+function accessMode(c: AppContext): "tokens" | "open" | "locked" {
+  const config = configOf(c.env);
+  if (config.teamTokens) return "tokens";
+  return config.allowUnauthenticated || isLoopback(requestHostname(c)) ? "open" : "locked";
+}
+
+const LOCKED_MESSAGE =
+  "This server has no TEAM_TOKENS, so it answers only on loopback (127.0.0.1, localhost, [::1]). " +
+  "An admin makes a token with `npm run token -- <team>`, adds the entry it prints to TEAM_TOKENS " +
+  "(`npx wrangler secret put TEAM_TOKENS`), and clients send 'Authorization: Bearer <token>'. " +
+  "To serve everyone without a token instead, set ALLOW_UNAUTHENTICATED=true.";
+
+interface Refusal {
+  message: string;
+  /** A token was presented and is not valid (RFC 6750 error="invalid_token"). */
+  invalidToken: boolean;
+}
+
+/** The bearer token of the Authorization header; null when the header is there but malformed. */
+function bearerToken(c: AppContext): string | undefined | null {
+  const header = c.req.header("authorization");
+  if (header === undefined) return undefined;
+  return /^Bearer[\t ]+([^\s,]+)$/i.exec(header)?.[1] ?? null;
+}
+
+/**
+ * Authenticates a request: a team token, or where `acceptOAuth` (the MCP endpoint, the resource
+ * OAuth tokens are issued for) an OAuth access token whose grant's team token is still listed
+ * for the same team, so removing a token from TEAM_TOKENS also ends the sign-ins made with it.
+ */
+async function authenticate(c: AppContext, acceptOAuth: boolean): Promise<Caller | Refusal> {
+  const mode = accessMode(c);
+  if (mode === "open") return { team: "default" };
+  if (mode === "locked") return { message: LOCKED_MESSAGE, invalidToken: false };
+  const tokens = configOf(c.env).teamTokens ?? new Map<string, string>();
+  const token = bearerToken(c);
+  if (token === undefined) {
+    const oauthHint = acceptOAuth ? " MCP clients that support OAuth (such as claude.ai connectors) can sign in instead." : "";
+    return { message: `This server requires 'Authorization: Bearer <team token>'. Ask your admin for a token.${oauthHint}`, invalidToken: false };
+  }
+  if (token === null) return { message: "The Authorization header must be 'Bearer <token>'.", invalidToken: false };
+  const caller = await teamOfToken(token, tokens);
+  if (caller) return caller;
+  if (acceptOAuth) {
+    const grant = await grantOfAccessToken(c.env, publicOrigin(c.req.url), token);
+    if (grant && tokens.get(grant.tokenDigest) === grant.team) return grant;
+  }
+  return { message: "The bearer token is not valid for this server.", invalidToken: true };
+}
+
+function isCaller(result: Caller | Refusal): result is Caller {
+  return "team" in result;
+}
+
+/** The caller a request authenticates as with a team token (or none needed), if any: for optional detail. */
+export async function callerOf(c: AppContext): Promise<Caller | undefined> {
+  const result = await authenticate(c, false);
+  return isCaller(result) ? result : undefined;
+}
+
+/**
+ * 401 with a JSON message. Where OAuth tokens are accepted the challenge names the protected
+ * resource metadata (RFC 9728), from which MCP clients find the authorization server.
+ */
+function unauthorized(c: AppContext, refusal: Refusal, acceptOAuth: boolean): Response {
+  let challenge = 'Bearer realm="zen-mcp-worker"';
+  if (acceptOAuth) challenge += `, resource_metadata="${publicOrigin(c.req.url)}${RESOURCE_METADATA_PATH}"`;
+  if (refusal.invalidToken) challenge += ', error="invalid_token"';
+  return c.json({ error: "unauthorized", message: refusal.message }, 401, { "www-authenticate": challenge });
+}
+
+/** Without TEAM_TOKENS, a host other than loopback gets only the bare /health. */
+export function refuseWhenLocked(): MiddlewareHandler<AppBindings> {
+  return async (c, next) => {
+    if (accessMode(c) === "locked" && c.req.path !== "/health") {
+      return unauthorized(c, { message: LOCKED_MESSAGE, invalidToken: false }, false);
+    }
+    await next();
+  };
 }
 
 let announcedSingleTeam = false;
 
-/**
- * Puts the caller's team on the context. With TEAM_TOKENS set every request needs a valid
- * `Authorization: Bearer` token (localhost too) and gets 401 with WWW-Authenticate otherwise;
- * without it the server serves the single team "default".
- */
-export function teamAuth(): MiddlewareHandler<AppBindings> {
-  const requireToken = bearerAuth<AppBindings>({
-    realm: "zen-mcp-worker",
-    async verifyToken(token, c) {
-      const tokens = configOf(c.env).teamTokens;
-      const team = tokens ? await teamOfToken(token, tokens) : undefined;
-      if (team) c.set("team", team);
-      return team !== undefined;
-    },
-    noAuthenticationHeader: {
-      message: { error: "unauthorized", message: "This server requires 'Authorization: Bearer <team token>'. Ask your admin for a token." },
-    },
-    invalidAuthenticationHeader: {
-      message: { error: "unauthorized", message: "The Authorization header must be 'Bearer <team token>'." },
-    },
-    invalidToken: { message: { error: "unauthorized", message: "The bearer token is not valid for this server." } },
-  });
+/** Puts the caller's team (and token digest) on the context, or answers 401. */
+export function teamAuth(options: { acceptOAuth: boolean }): MiddlewareHandler<AppBindings> {
   return async (c, next) => {
-    if (configOf(c.env).teamTokens) return requireToken(c, next);
-    if (!announcedSingleTeam) {
+    const result = await authenticate(c, options.acceptOAuth);
+    if (!isCaller(result)) return unauthorized(c, result, options.acceptOAuth);
+    if (result.tokenDigest === undefined && !announcedSingleTeam) {
       announcedSingleTeam = true;
       console.warn("TEAM_TOKENS is not set: serving the single team 'default' without authentication.");
     }
-    c.set("team", "default");
+    c.set("team", result.team);
+    c.set("tokenDigest", result.tokenDigest);
     await next();
   };
 }

@@ -107,6 +107,7 @@ async function generateAnswer(deps: CallDeps, model: ResolvedModel, request: Mod
     signal: options.signal,
     onProgress: options.onProgress,
     policy: { deadlineMs: Math.max(1, deadlineAt - Date.now()), maxAttempts },
+    ai: deps.env.AI,
   });
 
   const first = await generate(model.provider, model, request, generateOptions());

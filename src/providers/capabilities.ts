@@ -6,6 +6,7 @@ import dial from "./models/dial.json";
 import gemini from "./models/gemini.json";
 import openai from "./models/openai.json";
 import openrouter from "./models/openrouter.json";
+import workersAi from "./models/workers-ai.json";
 import xai from "./models/xai.json";
 
 /**
@@ -110,7 +111,16 @@ export function parseModelEntry(provider: ProviderId, entry: unknown, source: st
   };
 }
 
-const SHIPPED: Record<ProviderId, { models: unknown[] }> = { google: gemini, openai, azure, xai, dial, custom, openrouter };
+const SHIPPED: Record<ProviderId, { models: unknown[] }> = {
+  google: gemini,
+  openai,
+  azure,
+  xai,
+  dial,
+  custom,
+  openrouter,
+  "workers-ai": workersAi,
+};
 
 const shippedModels = new Map<ProviderId, ModelCapabilities[]>();
 

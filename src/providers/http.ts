@@ -1,5 +1,6 @@
 import type { ProviderConfig, ProviderId } from "../config";
 import type { ResolvedModel } from "./registry";
+import type { WorkersAiBinding } from "./workers-ai";
 import { ProviderError, type GenerationProgress, type ModelRequest, type ModelResponse, type ProviderErrorKind } from "./types";
 
 /** Provider names as users know them, for error messages. */
@@ -11,6 +12,7 @@ export const PROVIDER_LABELS: Record<ProviderId, string> = {
   dial: "DIAL",
   custom: "Custom endpoint",
   openrouter: "OpenRouter",
+  "workers-ai": "Workers AI",
 };
 
 const KEY_VARIABLES: Record<ProviderId, string> = {
@@ -21,6 +23,7 @@ const KEY_VARIABLES: Record<ProviderId, string> = {
   dial: "DIAL_API_KEY",
   custom: "CUSTOM_API_KEY",
   openrouter: "OPENROUTER_API_KEY",
+  "workers-ai": "the AI binding",
 };
 
 /** How long one model call may take and how often it is attempted. */
@@ -38,6 +41,8 @@ export interface GenerateOptions {
   /** Given when the caller shows progress; streaming is used only then (and only if the model streams). */
   onProgress?: (progress: GenerationProgress) => void;
   policy: CallPolicy;
+  /** The deploy's Workers AI binding, when it has one; only the workers-ai provider uses it. */
+  ai?: WorkersAiBinding;
 }
 
 /** What every provider module exports: one model call in the provider-neutral shape. */
@@ -128,7 +133,7 @@ class DeadlineExceeded extends Error {
  * Every exception leaves as a ProviderError: the caller's abort as "aborted", the deadline as
  * "retryable" (the upstream was too slow), anything unexpected from the transport as "retryable".
  */
-async function withRetries<T>(provider: ProviderId, options: GenerateOptions, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withRetries<T>(provider: ProviderId, options: GenerateOptions, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const { policy } = options;
   const caller = options.signal;
   const label = PROVIDER_LABELS[provider];

@@ -7,6 +7,7 @@ import type { Generate } from "./http";
 import * as openai from "./openai";
 import * as openrouter from "./openrouter";
 import type { ModelRegistry, ResolvedModel } from "./registry";
+import * as workersAi from "./workers-ai";
 import * as xai from "./xai";
 import { ProviderError, type ImageInput } from "./types";
 
@@ -17,7 +18,7 @@ export interface ProviderModule {
   generate: Generate;
 }
 
-const MODULES: Record<ProviderId, ProviderModule> = { google: gemini, openai, azure, xai, dial, custom, openrouter };
+const MODULES: Record<ProviderId, ProviderModule> = { google: gemini, openai, azure, xai, dial, custom, openrouter, "workers-ai": workersAi };
 
 export function providerModule(id: ProviderId): ProviderModule {
   return MODULES[id];

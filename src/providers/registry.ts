@@ -137,7 +137,8 @@ export class ModelRegistry {
 export const NO_PROVIDER_MESSAGE =
   "No model provider is configured, so no model can be called. Add an API key: locally put a line such as " +
   "GEMINI_API_KEY=... (or OPENAI_API_KEY, XAI_API_KEY, OPENROUTER_API_KEY, DIAL_API_KEY, CUSTOM_API_URL) in .dev.vars " +
-  "and restart `npm run dev`; on a deploy run `npx wrangler secret put GEMINI_API_KEY`.";
+  "and restart `npm run dev`; on a deploy run `npx wrangler secret put GEMINI_API_KEY`, or bind Workers AI " +
+  '(`[env.<team>.ai]` with binding = "AI" in wrangler.toml), which needs no key.';
 
 function shippedOrConfigured(provider: ProviderConfig): ModelCapabilities[] {
   return provider.id === "azure"

@@ -12,6 +12,7 @@ const PROVIDER_NAMES: Record<ProviderId, string> = {
   dial: "DIAL",
   custom: "Custom / local (OpenAI-compatible)",
   openrouter: "OpenRouter",
+  "workers-ai": "Cloudflare Workers AI (AI binding, no key)",
 };
 
 function formatContext(tokens: number): string {

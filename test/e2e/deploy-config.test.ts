@@ -36,13 +36,14 @@ describe("wrangler.toml environments", () => {
     delete env.vars.LOCALE;
     delete env.kv_namespaces;
     config.r2_buckets = [{ binding: "FILES", bucket_name: "files" }];
-    config.ai = { binding: "AI" };
+    config.browser = { binding: "BROWSER" };
     expect(missingBindings(config, "example-team")).toEqual([
       "vars: LOCALE",
       "durable_objects: bindings.BLOBS",
       "kv_namespaces: CACHE",
+      "kv_namespaces: OAUTH_KV",
       "r2_buckets: FILES",
-      "ai: AI",
+      "browser: BROWSER",
     ]);
     expect(missingBindings(config, "no-such-team")).toEqual(["[env.no-such-team] is not in wrangler.toml"]);
   });
@@ -50,21 +51,37 @@ describe("wrangler.toml environments", () => {
   it("refuses the example's placeholder KV id and empty ALLOWED_HOSTNAMES for a deploy, and accepts real ones", () => {
     const config: Table = structuredClone(readWranglerConfig());
     const problems = deployProblems(config, "example-team");
-    expect(problems).toHaveLength(2);
+    expect(problems).toHaveLength(3);
     expect(problems[0]).toContain("npx wrangler kv namespace create CACHE --env example-team");
-    expect(problems[1]).toContain("ALLOWED_HOSTNAMES is empty");
+    expect(problems[1]).toContain("npx wrangler kv namespace create OAUTH_KV --env example-team");
+    expect(problems[2]).toContain("ALLOWED_HOSTNAMES is empty");
     const env = config.env["example-team"];
     env.kv_namespaces[0].id = "0123456789abcdef0123456789abcdef";
+    env.kv_namespaces[1].id = "fedcba9876543210fedcba9876543210";
     env.vars.ALLOWED_HOSTNAMES = "zen-mcp-worker-example-team.acme.workers.dev";
     expect(deployProblems(config, "example-team")).toEqual([]);
   });
 });
 
 describe("required secrets", () => {
-  it("asks for TEAM_TOKENS and one whole provider", () => {
-    expect(missingSecrets(new Set()).missing).toEqual(["TEAM_TOKENS", expect.stringMatching(/^a provider key: one of GEMINI_API_KEY, /)]);
-    expect(missingSecrets(new Set(["TEAM_TOKENS", "AZURE_OPENAI_API_KEY"])).missing).toEqual([expect.stringContaining("AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT")]);
-    expect(missingSecrets(new Set(["TEAM_TOKENS", "OPENROUTER_API_KEY"]))).toEqual({ missing: [], providersConfigured: [["OPENROUTER_API_KEY"]] });
+  const team = (vars: Record<string, string>, ai: boolean): Table => ({ env: { t: { vars, ...(ai ? { ai: { binding: "AI" } } : {}) } } });
+
+  it("asks for TEAM_TOKENS and one whole provider: a key set or the AI binding", () => {
+    expect(missingSecrets(team({}, false), "t", new Set()).missing).toEqual(["TEAM_TOKENS", expect.stringMatching(/^a provider: the AI binding, or one of GEMINI_API_KEY, /)]);
+    expect(missingSecrets(team({}, false), "t", new Set(["TEAM_TOKENS", "AZURE_OPENAI_API_KEY"])).missing).toEqual([expect.stringContaining("AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT")]);
+    // An endpoint set as a var counts: only the key is a secret.
+    expect(missingSecrets(team({ AZURE_OPENAI_ENDPOINT: "https://acme.openai.azure.com" }, false), "t", new Set(["TEAM_TOKENS", "AZURE_OPENAI_API_KEY"]))).toEqual({
+      missing: [],
+      providers: ["AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT"],
+    });
+    expect(missingSecrets(team({}, true), "t", new Set())).toEqual({ missing: ["TEAM_TOKENS"], providers: ["AI binding"] });
+    expect(missingSecrets(readWranglerConfig(), "example-team", new Set(["TEAM_TOKENS"]))).toEqual({ missing: [], providers: ["AI binding"] });
+  });
+
+  it("needs no TEAM_TOKENS on a deploy opened with ALLOW_UNAUTHENTICATED=true, and refuses both together", () => {
+    const open = team({ ALLOW_UNAUTHENTICATED: "true" }, true);
+    expect(missingSecrets(open, "t", new Set()).missing).toEqual([]);
+    expect(missingSecrets(open, "t", new Set(["TEAM_TOKENS"])).missing).toEqual([expect.stringContaining("contradicts TEAM_TOKENS")]);
   });
 
   it("lists exactly the variables that configure each provider of the server", () => {
@@ -95,7 +112,8 @@ describe("npm run deploy:check", () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toContain("kv namespace create CACHE --env example-team");
     expect(result.stdout).toContain("Cannot check the deployed secrets: `wrangler secret list --env example-team` failed");
-    expect(result.stdout).toContain("  - TEAM_TOKENS\n");
-    expect(result.stdout).toContain("  - a provider key: one of GEMINI_API_KEY");
+    // The example has the AI binding: a team token is all it needs.
+    expect(result.stdout).toContain("Unless already set, the deploy needs:\n  - TEAM_TOKENS\n");
+    expect(result.stdout).not.toContain("a provider");
   });
 });

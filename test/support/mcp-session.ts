@@ -4,6 +4,7 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
 import { startWorker, type WorkerProcess } from "./worker-process.ts";
 
@@ -73,4 +74,22 @@ export function textOf(body: unknown): string {
   if (Array.isArray(body)) return body.map(textOf).join("\n");
   if (body !== null && typeof body === "object") return Object.values(body).map(textOf).join("\n");
   return "";
+}
+
+/**
+ * One environment for a test file: started before its tests, the fake upstream reset (faults,
+ * latency, log) before each test, everything stopped after. The object is filled in beforeAll.
+ */
+export function useMcpEnvironment(vars: Record<string, string> = {}): McpEnvironment {
+  const environment = {} as McpEnvironment;
+  beforeAll(async () => {
+    Object.assign(environment, await startMcpEnvironment(vars));
+  });
+  afterAll(async () => {
+    await environment.stop?.();
+  });
+  beforeEach(() => {
+    environment.upstream.reset();
+  });
+  return environment;
 }

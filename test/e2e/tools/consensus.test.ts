@@ -2,22 +2,10 @@
  * consensus end to end: blinded, stance-steered models consulted one per step or all at once,
  * a failing model captured as its verdict, the fake upstream as every model.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { callTool, connectMcp, startMcpEnvironment, type McpEnvironment } from "../../support/mcp-session.ts";
+import { describe, expect, it } from "vitest";
+import { callTool, connectMcp, useMcpEnvironment } from "../../support/mcp-session.ts";
 
-let env: McpEnvironment;
-
-beforeAll(async () => {
-  env = await startMcpEnvironment();
-});
-
-afterAll(async () => {
-  await env?.stop();
-});
-
-beforeEach(() => {
-  env.upstream.reset();
-});
+const env = useMcpEnvironment();
 
 const PANEL = [
   { model: "flash", stance: "for" },

@@ -2,22 +2,10 @@
  * docgen end to end: the real worker under `wrangler dev`, the official SDK client, and the fake
  * upstream only to prove that documenting never calls a model.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { callTool, connectMcp, startMcpEnvironment, type McpEnvironment } from "../../support/mcp-session.ts";
+import { describe, expect, it } from "vitest";
+import { callTool, connectMcp, useMcpEnvironment } from "../../support/mcp-session.ts";
 
-let env: McpEnvironment;
-
-beforeAll(async () => {
-  env = await startMcpEnvironment();
-});
-
-afterAll(async () => {
-  await env?.stop();
-});
-
-beforeEach(() => {
-  env.upstream.reset();
-});
+const env = useMcpEnvironment();
 
 function step(n: number, total: number, more: boolean, documented: number, files: number, extra: Record<string, unknown> = {}) {
   return {

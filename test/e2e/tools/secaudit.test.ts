@@ -2,22 +2,10 @@
  * secaudit end to end: the real worker under `wrangler dev`, the fake upstream as the expert,
  * the official SDK client.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { callTool, connectMcp, startMcpEnvironment, textOf, type McpEnvironment } from "../../support/mcp-session.ts";
+import { describe, expect, it } from "vitest";
+import { callTool, connectMcp, textOf, useMcpEnvironment } from "../../support/mcp-session.ts";
 
-let env: McpEnvironment;
-
-beforeAll(async () => {
-  env = await startMcpEnvironment();
-});
-
-afterAll(async () => {
-  await env?.stop();
-});
-
-beforeEach(() => {
-  env.upstream.reset();
-});
+const env = useMcpEnvironment();
 
 const EXPERT_JSON = {
   status: "audit_complete",

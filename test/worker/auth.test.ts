@@ -1,0 +1,367 @@
+/**
+ * Who may use the server: loopback only without TEAM_TOKENS (unless ALLOW_UNAUTHENTICATED),
+ * team tokens with rotation, the 401 challenge and protected resource metadata that lead MCP
+ * clients to OAuth, OAuth access tokens bound to this origin's /mcp and to a listed team token,
+ * and rate limits per team and per token. Attack tests perform the attack and show it fails.
+ */
+import { describe, expect, it, vi } from "vitest";
+import { authorizeUrl, openConsent, pkce, registerClient, signIn } from "../support/oauth-flow";
+import { callWorker, mcpPost, rpcMessages, testEnv } from "./helpers";
+import type { Env } from "../../src/env";
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** An env whose TEAM_TOKENS lists these tokens (plain token -> team). */
+async function withTokens(tokens: Record<string, string>, vars: Record<string, string> = {}): Promise<Env> {
+  const entries = await Promise.all(Object.entries(tokens).map(async ([token, team]) => [await sha256Hex(token), team] as const));
+  return testEnv({ TEAM_TOKENS: JSON.stringify(Object.fromEntries(entries)), ...vars });
+}
+
+/** A team id no other test uses (rate-limit objects keep their counts between tests). */
+function uniqueTeam(name: string): string {
+  return `${name}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+const initialize = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+};
+const toolsList = { jsonrpc: "2.0", id: 2, method: "tools/list", params: {} };
+
+function bearer(token: string): Record<string, string> {
+  return { authorization: `Bearer ${token}` };
+}
+
+function threads(origin: string, headers: Record<string, string> = {}): Request {
+  return new Request(`${origin}/v1/threads`, { headers });
+}
+
+const PUBLIC = "https://zen.example.com";
+const PUBLIC_HOST = { ALLOWED_HOSTNAMES: "zen.example.com" };
+
+function fetchIn(workerEnv: Env) {
+  return (request: Request) => callWorker(request, workerEnv);
+}
+
+describe("safe by default: without TEAM_TOKENS only loopback is served", () => {
+  it("answers a public host with 401 naming TEAM_TOKENS, how to make a token, and ALLOW_UNAUTHENTICATED", async () => {
+    const workerEnv = testEnv(PUBLIC_HOST);
+    for (const request of [
+      new Request(`${PUBLIC}/mcp`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(initialize) }),
+      threads(PUBLIC),
+      new Request(`${PUBLIC}/v1/blobs/${"a".repeat(64)}`, { method: "PUT", body: "x" }),
+      new Request(`${PUBLIC}/authorize`),
+      new Request(`${PUBLIC}/no-such-route`),
+    ]) {
+      const response = await callWorker(request, workerEnv);
+      expect(response.status, request.url).toBe(401);
+      expect(response.headers.get("www-authenticate")).toContain("Bearer");
+      const body = (await response.json()) as { error: string; message: string };
+      expect(body.error).toBe("unauthorized");
+      expect(body.message).toContain("TEAM_TOKENS");
+      expect(body.message).toContain("npm run token -- <team>");
+      expect(body.message).toContain("ALLOW_UNAUTHENTICATED=true");
+    }
+  });
+
+  it("serves 127.0.0.1, localhost and [::1] without a token", async () => {
+    for (const origin of ["http://127.0.0.1:8787", "http://localhost:8787", "http://[::1]:8787"]) {
+      const response = await callWorker(new Request(`${origin}/v1/threads`));
+      expect(response.status, origin).toBe(200);
+      expect(await response.json()).toMatchObject({ team: "default" });
+    }
+  });
+
+  it("serves a public host without a token when ALLOW_UNAUTHENTICATED=true", async () => {
+    const workerEnv = testEnv({ ...PUBLIC_HOST, ALLOW_UNAUTHENTICATED: "true" });
+    const response = await callWorker(threads(PUBLIC), workerEnv);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ team: "default" });
+    const health = (await (await callWorker(new Request(`${PUBLIC}/health`), workerEnv)).json()) as Record<string, unknown>;
+    expect(String(health.teams)).toContain("ALLOW_UNAUTHENTICATED");
+  });
+
+  it("parses ALLOW_UNAUTHENTICATED strictly, and refuses it beside TEAM_TOKENS", async () => {
+    for (const value of ["yes", "TRUE", "1"]) {
+      const response = await callWorker(threads(PUBLIC), testEnv({ ...PUBLIC_HOST, ALLOW_UNAUTHENTICATED: value }));
+      expect(response.status, value).toBe(503);
+      expect(await response.json()).toMatchObject({ error: "configuration", message: "ALLOW_UNAUTHENTICATED must be true or false." });
+    }
+    const both = await callWorker(threads(PUBLIC), await withTokens({ t: "team-a" }, { ...PUBLIC_HOST, ALLOW_UNAUTHENTICATED: "true" }));
+    expect(both.status).toBe(503);
+    expect(((await both.json()) as { message: string }).message).toMatch(/ALLOW_UNAUTHENTICATED.*TEAM_TOKENS/);
+  });
+
+  it("attack: a public host cannot reach a tool without a token", async () => {
+    const response = await callWorker(
+      new Request(`${PUBLIC}/mcp`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "version", arguments: {} } }),
+      }),
+      testEnv(PUBLIC_HOST),
+    );
+    expect(response.status).toBe(401);
+    expect(await response.text()).not.toContain("zen-mcp-worker version");
+  });
+});
+
+describe("/health", () => {
+  const MINIMAL_KEYS = ["status", "version"];
+
+  it("shows only status and version to a caller who is not authenticated", async () => {
+    const tokens = await withTokens({ "health-token": "team-h" }, { ...PUBLIC_HOST, GEMINI_API_KEY: "k" });
+    for (const [request, workerEnv] of [
+      [new Request(`${PUBLIC}/health`), testEnv({ ...PUBLIC_HOST, GEMINI_API_KEY: "k" })],
+      [new Request(`${PUBLIC}/health`), tokens],
+      [new Request("http://localhost/health"), tokens],
+      [new Request(`${PUBLIC}/health`, { headers: bearer("wrong") }), tokens],
+    ] as const) {
+      const response = await callWorker(request, workerEnv);
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as Record<string, unknown>;
+      expect(Object.keys(body).sort()).toEqual(MINIMAL_KEYS);
+      expect(body.status).toBe("ok");
+    }
+  });
+
+  it("shows mode, providers, model count and caches to a valid token, and on loopback without TEAM_TOKENS", async () => {
+    const tokens = await withTokens({ "health-token": "team-h" }, { ...PUBLIC_HOST, GEMINI_API_KEY: "k" });
+    const withToken = (await (await callWorker(new Request(`${PUBLIC}/health`, { headers: bearer("health-token") }), tokens)).json()) as Record<string, unknown>;
+    expect(withToken).toMatchObject({ status: "ok", teams: "multi-team (TEAM_TOKENS)", providers: ["google"] });
+    expect(withToken.models).toBeGreaterThan(0);
+    expect(withToken.caches).toBeDefined();
+    const local = (await (await callWorker(new Request("http://localhost/health"), testEnv({ GEMINI_API_KEY: "k" }))).json()) as Record<string, unknown>;
+    expect(local).toMatchObject({ providers: ["google"], teams: expect.stringContaining("loopback") });
+  });
+});
+
+describe("team tokens", () => {
+  it("accepts every token of a team (rotation) and refuses a removed one", async () => {
+    const team = uniqueTeam("rotating");
+    const before = await withTokens({ "old-token": team, "new-token": team });
+    for (const token of ["old-token", "new-token"]) {
+      const response = await callWorker(threads("http://localhost", bearer(token)), before);
+      expect(response.status, token).toBe(200);
+      expect(await response.json()).toMatchObject({ team });
+      expect((await callWorker(mcpPost(initialize, bearer(token)), before)).status).toBe(200);
+    }
+    const after = await withTokens({ "new-token": team });
+    const removed = await callWorker(mcpPost(initialize, bearer("old-token")), after);
+    expect(removed.status).toBe(401);
+    expect(removed.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    expect((await callWorker(threads("http://localhost", bearer("old-token")), after)).status).toBe(401);
+    expect((await callWorker(mcpPost(initialize, bearer("new-token")), after)).status).toBe(200);
+  });
+
+  it("challenges /mcp with the protected resource metadata (RFC 9728) and a JSON message", async () => {
+    const workerEnv = await withTokens({ "t-1": "team-a" });
+    const missing = await callWorker(mcpPost(initialize), workerEnv);
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get("www-authenticate")).toBe(
+      'Bearer realm="zen-mcp-worker", resource_metadata="http://localhost/.well-known/oauth-protected-resource"',
+    );
+    expect(await missing.json()).toMatchObject({ error: "unauthorized", message: expect.stringContaining("Authorization: Bearer") });
+    const wrong = await callWorker(mcpPost(initialize, bearer("t-2")), workerEnv);
+    expect(wrong.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    const malformed = await callWorker(mcpPost(initialize, { authorization: "Basic dTpw" }), workerEnv);
+    expect(malformed.status).toBe(401);
+    // A token shaped like an OAuth one is looked up, at every loopback origin, and refused.
+    for (const origin of ["http://localhost", "http://127.0.0.1:8787", "http://[::1]:8787"]) {
+      const forged = await callWorker(
+        new Request(`${origin}/mcp`, { method: "POST", headers: { "content-type": "application/json", ...bearer("team-a.x:grant:secret") }, body: "{}" }),
+        workerEnv,
+      );
+      expect(forged.status, origin).toBe(401);
+      expect(forged.headers.get("www-authenticate")).toContain(`resource_metadata="${origin}/.well-known/oauth-protected-resource"`);
+    }
+    // The REST routes take team tokens only, so their challenge names no OAuth metadata.
+    const rest = await callWorker(threads("http://localhost"), workerEnv);
+    expect(rest.headers.get("www-authenticate")).toBe('Bearer realm="zen-mcp-worker"');
+  });
+
+  it("serves the protected resource metadata at the root and under /mcp", async () => {
+    const local = await withTokens({ "t-1": "team-a" });
+    for (const path of ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"]) {
+      const response = await callWorker(new Request(`http://localhost${path}`), local);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({
+        resource: "http://localhost/mcp",
+        authorization_servers: ["http://localhost"],
+        bearer_methods_supported: ["header"],
+        resource_name: "Zen MCP server",
+      });
+    }
+    const deployed = await withTokens({ "t-1": "team-a" }, PUBLIC_HOST);
+    const response = await callWorker(new Request(`${PUBLIC}/.well-known/oauth-protected-resource`), deployed);
+    expect(await response.json()).toMatchObject({ resource: `${PUBLIC}/mcp`, authorization_servers: [PUBLIC] });
+    const server = (await (await callWorker(new Request(`${PUBLIC}/.well-known/oauth-authorization-server`), deployed)).json()) as Record<string, unknown>;
+    expect(server).toMatchObject({
+      issuer: PUBLIC,
+      authorization_endpoint: `${PUBLIC}/authorize`,
+      token_endpoint: `${PUBLIC}/oauth/token`,
+      registration_endpoint: `${PUBLIC}/oauth/register`,
+      code_challenge_methods_supported: ["S256"],
+    });
+  });
+
+  it("offers no OAuth sign-in without TEAM_TOKENS (no team to prove)", async () => {
+    const response = await callWorker(new Request("http://localhost/.well-known/oauth-protected-resource"));
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ message: expect.stringContaining("TEAM_TOKENS") });
+  });
+});
+
+describe("OAuth access tokens", () => {
+  it("authenticate /mcp for the team whose token signed in", async () => {
+    const team = uniqueTeam("oauth");
+    const workerEnv = await withTokens({ "person-token": team });
+    const { accessToken } = await signIn(fetchIn(workerEnv), "http://localhost", "person-token");
+    const response = await callWorker(mcpPost(toolsList, bearer(accessToken)), workerEnv);
+    expect(response.status).toBe(200);
+    const [message] = await rpcMessages(response);
+    expect(JSON.stringify(message?.result)).toContain("listmodels");
+  });
+
+  it("attack: a client name carrying markup is escaped on the consent page, which cannot be framed", async () => {
+    const workerEnv = await withTokens({ "person-token": uniqueTeam("xss") });
+    const client = await registerClient(fetchIn(workerEnv), "http://localhost", { client_name: '<script>alert("owned")</script>' });
+    const { challenge } = await pkce();
+    const url = authorizeUrl("http://localhost", client, { challenge, method: "S256" });
+    const form = await openConsent(fetchIn(workerEnv), url);
+    expect(form.html).not.toContain("<script>");
+    expect(form.html).toContain("&lt;script&gt;alert(&quot;owned&quot;)&lt;/script&gt;");
+    const page = await callWorker(new Request(url), workerEnv);
+    expect(page.headers.get("x-frame-options")).toBe("DENY");
+    expect(page.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+  });
+
+  it("attack: an access token issued at one origin is refused at another (audience bound to its /mcp)", async () => {
+    const workerEnv = await withTokens({ "person-token": uniqueTeam("aud") }, { ALLOWED_HOSTNAMES: "zen.example.com" });
+    const { accessToken } = await signIn(fetchIn(workerEnv), "http://localhost", "person-token");
+    expect((await callWorker(mcpPost(toolsList, bearer(accessToken)), workerEnv)).status).toBe(200);
+    for (const url of ["http://127.0.0.1/mcp", `${PUBLIC}/mcp`]) {
+      const elsewhere = await callWorker(
+        new Request(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...bearer(accessToken) },
+          body: JSON.stringify(toolsList),
+        }),
+        workerEnv,
+      );
+      expect(elsewhere.status, url).toBe(401);
+      expect(elsewhere.headers.get("www-authenticate")).toContain('error="invalid_token"');
+    }
+  });
+
+  it("attack: an access token is refused by the REST routes (not its resource)", async () => {
+    const workerEnv = await withTokens({ "person-token": uniqueTeam("rest") });
+    const { accessToken } = await signIn(fetchIn(workerEnv), "http://localhost", "person-token");
+    expect((await callWorker(threads("http://localhost", bearer(accessToken)), workerEnv)).status).toBe(401);
+    const blob = await callWorker(new Request(`http://localhost/v1/blobs/${"b".repeat(64)}`, { method: "PUT", headers: bearer(accessToken), body: "x" }), workerEnv);
+    expect(blob.status).toBe(401);
+  });
+
+  it("attack: removing the team token from TEAM_TOKENS ends the sign-ins made with it", async () => {
+    const team = uniqueTeam("revoked");
+    const before = await withTokens({ "leaving-token": team, "staying-token": team });
+    const { accessToken } = await signIn(fetchIn(before), "http://localhost", "leaving-token");
+    expect((await callWorker(mcpPost(toolsList, bearer(accessToken)), before)).status).toBe(200);
+    const after = await withTokens({ "staying-token": team });
+    expect((await callWorker(mcpPost(toolsList, bearer(accessToken)), after)).status).toBe(401);
+    // Moving a token to another team does not carry its sign-ins along either.
+    const moved = await withTokens({ "leaving-token": uniqueTeam("other") });
+    expect((await callWorker(mcpPost(toolsList, bearer(accessToken)), moved)).status).toBe(401);
+  });
+});
+
+describe("rate limits", () => {
+  it("answers 429 with Retry-After and a JSON message past a team's limit", async () => {
+    const team = uniqueTeam("limited");
+    const workerEnv = await withTokens({ "rl-token": team }, { RATE_LIMIT_PER_MINUTE: "1" });
+    expect((await callWorker(threads("http://localhost", bearer("rl-token")), workerEnv)).status).toBe(200);
+    for (const request of [threads("http://localhost", bearer("rl-token")), mcpPost(initialize, bearer("rl-token"))]) {
+      const limited = await callWorker(request, workerEnv);
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      const body = (await limited.json()) as { error: string; message: string };
+      expect(body.error).toBe("rate_limited");
+      expect(body.message).toContain(team);
+      expect(body.message).toContain("RATE_LIMIT_PER_MINUTE");
+    }
+  });
+
+  it("attack: one team exhausting its limit does not limit another team", async () => {
+    const noisy = uniqueTeam("noisy");
+    const quiet = uniqueTeam("quiet");
+    const workerEnv = await withTokens({ "noisy-token": noisy, "quiet-token": quiet }, { RATE_LIMIT_PER_MINUTE: "2" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await callWorker(threads("http://localhost", bearer("noisy-token")), workerEnv)).status);
+    expect(statuses).toEqual([200, 200, 429, 429]);
+    const response = await callWorker(threads("http://localhost", bearer("quiet-token")), workerEnv);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ team: quiet });
+  });
+
+  it("limits each token of a team on its own (RATE_LIMIT_PER_TOKEN_PER_MINUTE)", async () => {
+    const team = uniqueTeam("tokens");
+    const workerEnv = await withTokens({ "loop-token": team, "other-token": team }, { RATE_LIMIT_PER_MINUTE: "100", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "1" });
+    expect((await callWorker(threads("http://localhost", bearer("loop-token")), workerEnv)).status).toBe(200);
+    const limited = await callWorker(threads("http://localhost", bearer("loop-token")), workerEnv);
+    expect(limited.status).toBe(429);
+    expect(await limited.json()).toMatchObject({ message: expect.stringContaining("RATE_LIMIT_PER_TOKEN_PER_MINUTE") });
+    expect((await callWorker(threads("http://localhost", bearer("other-token")), workerEnv)).status).toBe(200);
+  });
+
+  it("counts an OAuth sign-in against the team token behind it", async () => {
+    const team = uniqueTeam("oauth-limit");
+    const workerEnv = await withTokens({ "person-token": team }, { RATE_LIMIT_PER_MINUTE: "100", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "1" });
+    const { accessToken } = await signIn(fetchIn(workerEnv), "http://localhost", "person-token");
+    expect((await callWorker(mcpPost(initialize, bearer(accessToken)), workerEnv)).status).toBe(200);
+    expect((await callWorker(mcpPost(initialize, bearer("person-token")), workerEnv)).status).toBe(429);
+  });
+
+  it("grants an isolate requests in batches: a busy team costs one limiter call per batch, and its limit still holds", async () => {
+    const team = uniqueTeam("batched");
+    const workerEnv = await withTokens({ "batch-token": team }, { RATE_LIMIT_PER_MINUTE: "40", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" });
+    let limiterCalls = 0;
+    const limiter = workerEnv.RATE_LIMITER;
+    workerEnv.RATE_LIMITER = new Proxy(limiter, {
+      get: (target, property) =>
+        property === "getByName"
+          ? (name: string) => {
+              limiterCalls++;
+              return target.getByName(name);
+            }
+          : Reflect.get(target, property),
+    });
+    // The clock stands still, so no grant expires and no bucket refills while the test runs.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const statuses: number[] = [];
+    try {
+      for (let i = 0; i < 42; i++) statuses.push((await callWorker(threads("http://localhost", bearer("batch-token")), workerEnv)).status);
+    } finally {
+      vi.useRealTimers();
+    }
+    // 40 a minute, granted two at a time (a twentieth): the 41st request is refused.
+    expect(statuses.filter((status) => status === 200)).toHaveLength(40);
+    expect(statuses.slice(40)).toEqual([429, 429]);
+    expect(limiterCalls).toBeLessThanOrEqual(22);
+  });
+
+  it("limits nothing when both limits are 0", async () => {
+    const workerEnv = await withTokens({ "free-token": uniqueTeam("free") }, { RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" });
+    for (let i = 0; i < 5; i++) expect((await callWorker(threads("http://localhost", bearer("free-token")), workerEnv)).status).toBe(200);
+  });
+
+  it("refuses a limit that is not a whole number", async () => {
+    const response = await callWorker(threads("http://localhost"), testEnv({ RATE_LIMIT_PER_MINUTE: "lots" }));
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ message: expect.stringContaining("RATE_LIMIT_PER_MINUTE") });
+  });
+});
