@@ -145,9 +145,11 @@ ${"const x = compute(y);\n".repeat(48_000)}`);
     const { sha256, facts: blob } = await facts.finish();
     const stub = blobStub(env, "bench", sha256);
     const uploadId = crypto.randomUUID();
-    await stub.begin(sha256, uploadId);
-    await storeChunks(stub, uploadId, new Blob([content]).stream(), { firstChunk: 0, maxBytes: content.length });
-    await stub.commit(uploadId, blob);
+    const { maxBytes, teamQuotaBytes } = configOf(env).blobs;
+    await stub.begin({ team: "bench", sha256, uploadId, size: content.length, maxBytes, mediaType: "text/plain", quotaBytes: teamQuotaBytes });
+    const stored = await storeChunks(stub, uploadId, new Blob([content]).stream(), { firstChunk: 0, maxBytes: content.length });
+    await stub.seal(uploadId);
+    await stub.commit(uploadId, blob, stored.chunks);
     const timed = async (into: number[]) => {
       const before = performance.now();
       const info = await blobInfo(env, "bench", sha256, defer);

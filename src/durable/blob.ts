@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
+import type { BlobUsage } from "./team";
 
 /** What the server knows of a stored blob. */
 export interface BlobInfo {
@@ -14,10 +15,67 @@ export interface BlobInfo {
   createdAt: number;
 }
 
-interface MetaRow extends Record<string, SqlStorageValue> {
+/** The facts of a blob that its upload measured while hashing it. */
+export type BlobFacts = Omit<BlobInfo, "sha256" | "createdAt" | "chunkCount">;
+
+/** Starting an upload: who uploads what, how large it says it is, and the team's quota. */
+export interface UploadRequest {
+  team: string;
   sha256: string;
-  state: string;
+  uploadId: string;
+  /** The declared size, which the upload must fill exactly; null for a stream of unknown length. */
+  size: number | null;
+  /** The most a stream of unknown length may hold (MAX_BLOB_BYTES). */
+  maxBytes: number;
+  mediaType: string;
+  quotaBytes: number;
+}
+
+export type BeginResult =
+  | { status: "started" }
+  | { status: "complete"; info: BlobInfo }
+  | { status: "quota_exceeded"; usage: BlobUsage };
+
+/** An upload in progress, as its parts need to know it. */
+export interface UploadState {
+  /** The declared size, or the most a stream of unknown length may hold. */
+  sizeLimit: number;
+  sealed: boolean;
+}
+
+export type ChunkResult = "stored" | "unknown_upload" | "sealed" | "beyond_size";
+
+export type SealResult =
+  | { status: "sealed"; chunkCount: number; mediaType: string }
+  | { status: "incomplete"; storedBytes: number; size: number }
+  | { status: "unknown_upload" };
+
+export type CommitResult =
+  | { status: "committed"; info: BlobInfo }
+  | { status: "unknown_upload" }
+  | { status: "mismatch"; storedBytes: number; storedChunks: number };
+
+/** An upload untouched this long is abandoned: its chunks are deleted and its reservation released. */
+export const STALE_UPLOAD_MS = 60 * 60 * 1000;
+
+/** Chunks are fixed-size rows: well under the 2 MB row limit, and a small, steady memory bound. */
+export const CHUNK_BYTES = 1 << 20;
+
+/**
+ * `empty`: no upload (the row remembers whose object this is, for the alarm). `uploading`: chunks
+ * arrive. `sealed`: every byte has arrived and no chunk is accepted any more; the hash is being
+ * checked. `complete`: committed, visible, immutable.
+ */
+type State = "empty" | "uploading" | "sealed" | "complete";
+
+interface MetaRow extends Record<string, SqlStorageValue> {
+  team: string;
+  sha256: string;
+  state: State;
   upload_id: string;
+  size_limit: number;
+  exact_size: number;
+  touched_at: number;
   size: number;
   lines: number;
   tokens: number;
@@ -33,109 +91,229 @@ interface MetaRow extends Record<string, SqlStorageValue> {
  * team, work offline under `wrangler dev`, accept chunks in any order (multipart parts), and a
  * row's 2 MB limit is far above the 1 MiB chunk; a blob's object also serializes its own writes.
  * Only a committed blob (hash verified) is visible; an upload in progress or failed is not.
+ *
+ * Quota: an upload reserves its bytes in the team's object before any byte is stored; the
+ * reservation is released when the upload fails or is abandoned (an alarm) and becomes stored
+ * bytes when it commits. The steps that talk to the team's object hold this object's other events
+ * back until they are done, so an upload and its reservation always change together.
+ *
+ * Lookups never create storage: the tables are created by the first upload, and an object without
+ * them answers "absent".
  */
 export class BlobDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private hasTables = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.createSchema();
-  }
-
-  private createSchema(): void {
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS meta (
-        sha256 TEXT NOT NULL, state TEXT NOT NULL, upload_id TEXT NOT NULL, size INTEGER NOT NULL,
-        lines INTEGER NOT NULL, tokens INTEGER NOT NULL, is_text INTEGER NOT NULL, media_type TEXT NOT NULL,
-        chunk_count INTEGER NOT NULL, created_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS chunks (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
-    `);
   }
 
   /** The committed blob, or null while it is absent or still uploading. */
   async info(): Promise<BlobInfo | null> {
     const row = this.meta();
-    if (!row || row.state !== "complete") return null;
-    return {
-      sha256: row.sha256,
-      size: row.size,
-      lines: row.lines,
-      tokens: row.tokens,
-      text: row.is_text === 1,
-      mediaType: row.media_type,
-      chunkCount: row.chunk_count,
-      createdAt: row.created_at,
-    };
+    return row?.state === "complete" ? infoOf(row) : null;
   }
 
   /**
-   * Starts (or restarts) an upload. A new upload id discards the chunks of an unfinished one, so
-   * a crashed client can simply try again. Returns false when the blob is already complete.
+   * Starts an upload once the team's object has reserved its declared size (a stream of unknown
+   * length reserves as it grows). A new upload replaces an unfinished one, so a crashed client can
+   * simply try again; a refused one leaves it alone.
    */
-  async begin(sha256: string, uploadId: string): Promise<boolean> {
-    const row = this.meta();
-    if (row?.state === "complete") return false;
-    if (row?.upload_id !== uploadId) {
+  async begin(request: UploadRequest): Promise<BeginResult> {
+    return this.serialized(async () => {
+      const row = this.meta();
+      if (row?.state === "complete") return { status: "complete", info: infoOf(row) };
+      const now = Date.now();
+      if (!row) {
+        this.createTables();
+        this.sql.exec(
+          "INSERT INTO meta VALUES (1, ?, ?, 'empty', '', 0, 0, ?, 0, 0, 0, 0, '', 0, ?)",
+          request.team,
+          request.sha256,
+          now,
+          now,
+        );
+      }
+      // Set before asking, so that a reservation whose answer is lost is still released.
+      await this.ctx.storage.setAlarm(now + STALE_UPLOAD_MS);
+      const team = this.env.TEAMS.getByName(request.team);
+      const reservation = await team.reserveUpload(request.sha256, request.uploadId, request.size ?? 0, request.quotaBytes);
+      if (reservation.status !== "granted") return reservation;
       this.sql.exec("DELETE FROM chunks");
-      this.sql.exec("DELETE FROM meta");
       this.sql.exec(
-        "INSERT INTO meta VALUES (?, 'uploading', ?, 0, 0, 0, 0, '', 0, ?)",
-        sha256,
-        uploadId,
-        Date.now(),
+        "UPDATE meta SET state = 'uploading', upload_id = ?, size_limit = ?, exact_size = ?, media_type = ?, touched_at = ?, created_at = ?",
+        request.uploadId,
+        request.size ?? request.maxBytes,
+        request.size === null ? 0 : 1,
+        request.mediaType,
+        now,
+        now,
       );
-    }
-    return true;
+      return { status: "started" };
+    });
   }
 
-  /** Stores one chunk of the upload `uploadId`; false when that upload is no longer current. */
-  async putChunk(uploadId: string, index: number, data: ArrayBuffer): Promise<boolean> {
-    const row = this.meta();
-    if (!row || row.state !== "uploading" || row.upload_id !== uploadId) return false;
+  /** The upload `uploadId` while it accepts or checks chunks; null when it is not the current one. */
+  async upload(uploadId: string): Promise<UploadState | null> {
+    const row = this.current(uploadId);
+    return row ? { sizeLimit: row.size_limit, sealed: row.state === "sealed" } : null;
+  }
+
+  /** Stores one chunk of the upload `uploadId`, within its size and only until it is sealed. */
+  async putChunk(uploadId: string, index: number, data: ArrayBuffer): Promise<ChunkResult> {
+    const row = this.current(uploadId);
+    if (!row) return "unknown_upload";
+    if (row.state === "sealed") return "sealed";
+    if (data.byteLength > CHUNK_BYTES || index * CHUNK_BYTES + data.byteLength > row.size_limit) return "beyond_size";
     this.sql.exec("INSERT OR REPLACE INTO chunks VALUES (?, ?)", index, data);
-    return true;
+    this.sql.exec("UPDATE meta SET touched_at = ?", Date.now());
+    return "stored";
   }
 
-  async chunkIndexes(): Promise<number[]> {
-    return this.sql.exec<{ idx: number }>("SELECT idx FROM chunks ORDER BY idx").toArray().map((r) => r.idx);
-  }
-
-  /** Makes the upload visible once the caller has verified its hash. */
-  async commit(uploadId: string, facts: Omit<BlobInfo, "sha256" | "createdAt" | "chunkCount">): Promise<BlobInfo | null> {
-    const row = this.meta();
-    if (!row || row.state !== "uploading" || row.upload_id !== uploadId) return null;
-    const chunkCount = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM chunks").one().n;
-    this.sql.exec(
-      "UPDATE meta SET state = 'complete', size = ?, lines = ?, tokens = ?, is_text = ?, media_type = ?, chunk_count = ?",
-      facts.size,
-      facts.lines,
-      facts.tokens,
-      facts.text ? 1 : 0,
-      facts.mediaType,
-      chunkCount,
-    );
-    return this.info();
-  }
-
-  /** Drops an upload whose hash did not match (or that failed): nothing of it stays. */
-  async abort(uploadId: string): Promise<void> {
-    const row = this.meta();
-    if (row && row.state === "uploading" && row.upload_id === uploadId) {
-      await this.ctx.storage.deleteAll();
-      this.createSchema();
+  /**
+   * Closes the upload to further chunks once all of it has arrived (chunks 0..n-1 without a gap
+   * and, when its size was declared, exactly that many bytes); until then it stays open, so
+   * missing parts can still be sent.
+   */
+  async seal(uploadId: string): Promise<SealResult> {
+    const row = this.current(uploadId);
+    if (!row) return { status: "unknown_upload" };
+    const stored = this.stored();
+    const gapless = stored.chunks === 0 || stored.lastIndex === stored.chunks - 1;
+    if (!gapless || (row.exact_size === 1 && stored.bytes !== row.size_limit)) {
+      return { status: "incomplete", storedBytes: stored.bytes, size: row.size_limit };
     }
+    this.sql.exec("UPDATE meta SET state = 'sealed', touched_at = ?", Date.now());
+    return { status: "sealed", chunkCount: stored.chunks, mediaType: row.media_type };
   }
 
-  /** One chunk of a complete blob, or of the current upload when `uploadId` names it. */
+  /**
+   * Makes a sealed upload visible once the caller has verified its hash, if the size and chunk
+   * count it hashed are what this object holds; its reservation becomes stored bytes.
+   */
+  async commit(uploadId: string, facts: BlobFacts, chunkCount: number): Promise<CommitResult> {
+    return this.serialized(async () => {
+      const row = this.current(uploadId);
+      if (row?.state !== "sealed") return { status: "unknown_upload" };
+      const stored = this.stored();
+      if (stored.chunks !== chunkCount || stored.bytes !== facts.size) {
+        return { status: "mismatch", storedBytes: stored.bytes, storedChunks: stored.chunks };
+      }
+      // The team counts the bytes first: a failure here leaves the upload to retry or to expire.
+      await this.env.TEAMS.getByName(row.team).commitReservation(row.sha256, stored.bytes);
+      const info: BlobInfo = { ...facts, sha256: row.sha256, size: stored.bytes, chunkCount: stored.chunks, createdAt: row.created_at };
+      this.sql.exec(
+        "UPDATE meta SET state = 'complete', size = ?, lines = ?, tokens = ?, is_text = ?, media_type = ?, chunk_count = ?",
+        info.size,
+        info.lines,
+        info.tokens,
+        info.text ? 1 : 0,
+        info.mediaType,
+        info.chunkCount,
+      );
+      await this.ctx.storage.deleteAlarm();
+      return { status: "committed", info };
+    });
+  }
+
+  /** Drops an upload that failed or whose hash did not match: nothing of it stays, nor its reservation. */
+  async abort(uploadId: string): Promise<void> {
+    await this.serialized(async () => {
+      const row = this.current(uploadId);
+      if (row) await this.discard(row);
+    });
+  }
+
+  /** One chunk of a complete blob, or of the sealed upload `uploadId` while its hash is checked. */
   async readChunk(index: number, uploadId?: string): Promise<ArrayBuffer | null> {
     const row = this.meta();
-    if (!row || (row.state !== "complete" && row.upload_id !== uploadId)) return null;
+    const readable = row?.state === "complete" || (row?.state === "sealed" && row.upload_id === uploadId);
+    if (!readable) return null;
     const chunk = this.sql.exec<{ data: ArrayBuffer }>("SELECT data FROM chunks WHERE idx = ?", index).toArray()[0];
     return chunk?.data ?? null;
   }
 
-  private meta(): MetaRow | undefined {
-    return this.sql.exec<MetaRow>("SELECT * FROM meta").toArray()[0];
+  /** Removes an abandoned upload (untouched for STALE_UPLOAD_MS), or looks again when it was touched since. */
+  override async alarm(): Promise<void> {
+    await this.serialized(async () => {
+      const row = this.meta();
+      if (!row || row.state === "complete") return;
+      const staleAt = row.touched_at + STALE_UPLOAD_MS;
+      if (row.state !== "empty" && staleAt > Date.now()) {
+        await this.ctx.storage.setAlarm(staleAt);
+        return;
+      }
+      await this.discard(row);
+    });
   }
+
+  /** Releases the reservation first: if that fails, the upload and its alarm stay for a retry. */
+  private async discard(row: MetaRow): Promise<void> {
+    await this.env.TEAMS.getByName(row.team).releaseReservation(row.sha256);
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.hasTables = false;
+  }
+
+  /**
+   * Runs work that awaits the team's object with this object's other events held back. A throw
+   * inside blockConcurrencyWhile would reset the object, so failures are carried out as values.
+   */
+  private async serialized<T>(work: () => Promise<T>): Promise<T> {
+    const outcome = await this.ctx.blockConcurrencyWhile(async () => {
+      try {
+        return { ok: true as const, value: await work() };
+      } catch (error) {
+        return { ok: false as const, error };
+      }
+    });
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
+  }
+
+  private createTables(): void {
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS meta (
+        id INTEGER PRIMARY KEY CHECK (id = 1), team TEXT NOT NULL, sha256 TEXT NOT NULL, state TEXT NOT NULL,
+        upload_id TEXT NOT NULL, size_limit INTEGER NOT NULL, exact_size INTEGER NOT NULL, touched_at INTEGER NOT NULL,
+        size INTEGER NOT NULL, lines INTEGER NOT NULL, tokens INTEGER NOT NULL, is_text INTEGER NOT NULL,
+        media_type TEXT NOT NULL, chunk_count INTEGER NOT NULL, created_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS chunks (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
+    `);
+    this.hasTables = true;
+  }
+
+  /** The object's row; undefined (and nothing created) for an object that was never uploaded to. */
+  private meta(): MetaRow | undefined {
+    this.hasTables ||= this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").toArray().length > 0;
+    return this.hasTables ? this.sql.exec<MetaRow>("SELECT * FROM meta").toArray()[0] : undefined;
+  }
+
+  /** The row while `uploadId` is the upload in progress (uploading or sealed). */
+  private current(uploadId: string): MetaRow | undefined {
+    const row = this.meta();
+    return row && (row.state === "uploading" || row.state === "sealed") && row.upload_id === uploadId ? row : undefined;
+  }
+
+  private stored(): { chunks: number; bytes: number; lastIndex: number } {
+    return this.sql
+      .exec<{ chunks: number; bytes: number; lastIndex: number }>(
+        "SELECT COUNT(*) AS chunks, COALESCE(SUM(length(data)), 0) AS bytes, COALESCE(MAX(idx), -1) AS lastIndex FROM chunks",
+      )
+      .one();
+  }
+}
+
+function infoOf(row: MetaRow): BlobInfo {
+  return {
+    sha256: row.sha256,
+    size: row.size,
+    lines: row.lines,
+    tokens: row.tokens,
+    text: row.is_text === 1,
+    mediaType: row.media_type,
+    chunkCount: row.chunk_count,
+    createdAt: row.created_at,
+  };
 }

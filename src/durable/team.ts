@@ -67,11 +67,24 @@ export interface ManifestEntry {
   sha256: string;
 }
 
+/** A team's blob storage: bytes of committed blobs, and bytes reserved by uploads in progress. */
+export interface BlobUsage {
+  storedBytes: number;
+  reservedBytes: number;
+}
+
+export type Reservation = { status: "granted"; bytes: number } | { status: "quota_exceeded"; usage: BlobUsage };
+
 /**
  * The team's index, one object per team: which threads exist (so users find a thread again
  * without digging ids out of logs; threads report after each turn, off the hot path), the
- * workspace manifests that map the assistant's absolute paths to uploaded blobs, the bytes
- * of blobs stored, for the quota, and the usage ledger: tokens per day and model.
+ * workspace manifests that map the assistant's absolute paths to uploaded blobs, the bytes of
+ * blobs stored and reserved, for the quota, and the usage ledger: tokens per day and model.
+ *
+ * Reservations: one per blob being uploaded (a blob has one upload at a time), made before any
+ * byte is stored and checked against the quota together with every other reservation, so uploads
+ * running side by side cannot each take the whole room. The blob's object releases it or turns it
+ * into stored bytes; only the upload that owns it may grow it.
  *
  * Usage lives here rather than in an object of its own: it is one small upsert per model call,
  * sent after the reply (never on the hot path), into a table of a few rows per day, and the
@@ -91,6 +104,8 @@ export class TeamDO extends DurableObject<Env> {
         workspace TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, updated_at INTEGER NOT NULL,
         PRIMARY KEY (workspace, path));
       CREATE TABLE IF NOT EXISTS blob_usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS upload_reservations (
+        sha256 TEXT PRIMARY KEY, upload_id TEXT NOT NULL, bytes INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS model_usage (
         day TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, input_tokens INTEGER NOT NULL,
         output_tokens INTEGER NOT NULL, calls INTEGER NOT NULL, cost_usd REAL,
@@ -130,12 +145,58 @@ export class TeamDO extends DurableObject<Env> {
       .map((row) => ({ path: row.path, sha256: row.sha256 }));
   }
 
-  async blobBytes(): Promise<number> {
-    return this.sql.exec<{ bytes: number }>("SELECT bytes FROM blob_usage").toArray()[0]?.bytes ?? 0;
+  async blobUsage(): Promise<BlobUsage> {
+    return this.usage();
   }
 
-  async addBlobBytes(bytes: number): Promise<void> {
+  /** Reserves `bytes` for an upload of `sha256`, replacing the reservation of an earlier upload of it. */
+  async reserveUpload(sha256: string, uploadId: string, bytes: number, quotaBytes: number): Promise<Reservation> {
+    const usage = this.usage(sha256);
+    if (usage.storedBytes + usage.reservedBytes + bytes > quotaBytes) return { status: "quota_exceeded", usage: this.usage() };
+    this.sql.exec("INSERT OR REPLACE INTO upload_reservations VALUES (?, ?, ?)", sha256, uploadId, bytes);
+    return { status: "granted", bytes };
+  }
+
+  /**
+   * Grows the reservation of a stream of unknown length to `upTo` bytes, or to what room is left
+   * if that is at least `atLeast`. Only the upload that holds the reservation may grow it.
+   */
+  async growReservation(
+    sha256: string,
+    uploadId: string,
+    atLeast: number,
+    upTo: number,
+    quotaBytes: number,
+  ): Promise<Reservation | { status: "superseded" }> {
+    const held = this.sql
+      .exec<{ bytes: number }>("SELECT bytes FROM upload_reservations WHERE sha256 = ? AND upload_id = ?", sha256, uploadId)
+      .toArray()[0];
+    if (!held) return { status: "superseded" };
+    const others = this.usage(sha256);
+    const bytes = Math.max(held.bytes, Math.min(upTo, quotaBytes - others.storedBytes - others.reservedBytes));
+    if (bytes < atLeast) return { status: "quota_exceeded", usage: this.usage() };
+    this.sql.exec("UPDATE upload_reservations SET bytes = ? WHERE sha256 = ?", bytes, sha256);
+    return { status: "granted", bytes };
+  }
+
+  /** Drops the reservation of an upload of `sha256` that failed or was abandoned. */
+  async releaseReservation(sha256: string): Promise<void> {
+    this.sql.exec("DELETE FROM upload_reservations WHERE sha256 = ?", sha256);
+  }
+
+  /** The upload of `sha256` committed `bytes`: its reservation becomes stored bytes, in one step. */
+  async commitReservation(sha256: string, bytes: number): Promise<void> {
+    this.sql.exec("DELETE FROM upload_reservations WHERE sha256 = ?", sha256);
     this.sql.exec("INSERT INTO blob_usage VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET bytes = bytes + excluded.bytes", bytes);
+  }
+
+  /** Stored bytes and reserved bytes, leaving out the reservation of `exceptSha256` (about to be replaced). */
+  private usage(exceptSha256 = ""): BlobUsage {
+    const storedBytes = this.sql.exec<{ bytes: number }>("SELECT bytes FROM blob_usage").toArray()[0]?.bytes ?? 0;
+    const reservedBytes = this.sql
+      .exec<{ bytes: number }>("SELECT COALESCE(SUM(bytes), 0) AS bytes FROM upload_reservations WHERE sha256 != ?", exceptSha256)
+      .one().bytes;
+    return { storedBytes, reservedBytes };
   }
 
   async recordThread(summary: ThreadSummary): Promise<void> {

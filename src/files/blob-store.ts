@@ -1,13 +1,21 @@
-import type { BlobDO, BlobInfo } from "../durable/blob";
+import { CHUNK_BYTES, type BlobDO, type BlobFacts, type BlobInfo, type ChunkResult } from "../durable/blob";
 import type { Env } from "../env";
 import { KvCache } from "../kv-cache/cache";
 
-/** Chunks are fixed-size rows: well under the 2 MB row limit, and a small, steady memory bound. */
-export const CHUNK_BYTES = 1 << 20;
-
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-export type BlobFacts = Omit<BlobInfo, "sha256" | "createdAt" | "chunkCount">;
+/** `type/subtype` as RFC 6838 names them (letters, digits, `!#$&^_.+-`, at most 127 each). */
+const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
+
+/**
+ * A declared media type, lower-cased and without parameters (`text/plain; charset=utf-8` ->
+ * `text/plain`); "" when none is declared; undefined when it is not a well-formed type.
+ */
+export function parseMediaType(declared: string): string | undefined {
+  if (declared.trim() === "") return "";
+  const type = (declared.split(";")[0] ?? "").trim().toLowerCase();
+  return MEDIA_TYPE.test(type) ? type : undefined;
+}
 
 export function blobStub(env: Env, team: string, sha256: string): DurableObjectStub<BlobDO> {
   return env.BLOBS.getByName(`${team}:${sha256}`);
@@ -80,22 +88,31 @@ export class TooLargeError extends Error {
   }
 }
 
-/** Thrown when the upload being written is no longer the blob's current one. */
-export class SupersededError extends Error {
-  override name = "SupersededError";
+/** Thrown when the blob's object refuses a chunk: the upload is not current, is sealed, or the chunk passes its size. */
+export class ChunkRefusedError extends Error {
+  override name = "ChunkRefusedError";
+  constructor(readonly reason: Exclude<ChunkResult, "stored">) {
+    super(`chunk refused: ${reason}`);
+  }
+}
+
+/** Thrown when the request body breaks off before its end (the client hung up or sent less than it declared). */
+export class BrokenBodyError extends Error {
+  override name = "BrokenBodyError";
 }
 
 /**
  * Copies a stream into a blob's chunk rows as it arrives: one chunk buffer is filled, written,
  * then reused, so memory stays at about one chunk whatever the file's size. Each write is awaited,
- * which is the backpressure. `observe` sees every piece (hashing, counting) before it is stored.
+ * which is the backpressure. `observe` sees every piece (hashing, counting, reserving quota) with
+ * the total so far, before it is stored. Returns the bytes and chunks stored.
  */
 export async function storeChunks(
   stub: DurableObjectStub<BlobDO>,
   uploadId: string,
   stream: ReadableStream<Uint8Array>,
-  options: { firstChunk: number; maxBytes: number; observe?: (bytes: Uint8Array) => Promise<void> },
-): Promise<number> {
+  options: { firstChunk: number; maxBytes: number; observe?: (bytes: Uint8Array, total: number) => Promise<void> },
+): Promise<{ bytes: number; chunks: number }> {
   const buffer = new Uint8Array(CHUNK_BYTES);
   let filled = 0;
   let total = 0;
@@ -103,19 +120,23 @@ export async function storeChunks(
   const flush = async () => {
     if (filled === 0) return;
     // Copy out: the RPC may still be serializing when the buffer is refilled.
-    const stored = await stub.putChunk(uploadId, index, buffer.slice(0, filled).buffer);
-    if (!stored) throw new SupersededError("The upload was superseded by another upload of the same file.");
+    const result = await stub.putChunk(uploadId, index, buffer.slice(0, filled).buffer);
+    if (result !== "stored") throw new ChunkRefusedError(result);
     index++;
     filled = 0;
   };
   const reader = stream.getReader();
+  const read = () =>
+    reader.read().catch((error: unknown) => {
+      throw new BrokenBodyError(`The request body broke off after ${total} bytes: ${String(error)}`);
+    });
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await read();
       if (done) break;
       total += value.byteLength;
       if (total > options.maxBytes) throw new TooLargeError(total);
-      await options.observe?.(value);
+      await options.observe?.(value, total);
       let offset = 0;
       while (offset < value.byteLength) {
         const take = Math.min(CHUNK_BYTES - filled, value.byteLength - offset);
@@ -126,7 +147,7 @@ export async function storeChunks(
       }
     }
     await flush();
-    return total;
+    return { bytes: total, chunks: index - options.firstChunk };
   } catch (error) {
     await reader.cancel().catch(() => undefined);
     throw error;
@@ -135,7 +156,7 @@ export async function storeChunks(
   }
 }
 
-/** The chunks of a blob (or of an upload in progress) as a stream, read one chunk per pull. */
+/** The chunks of a blob (or of a sealed upload) as a stream, read one chunk per pull. */
 export function chunkStream(stub: DurableObjectStub<BlobDO>, chunkCount: number, uploadId?: string): ReadableStream<Uint8Array> {
   let index = 0;
   return new ReadableStream<Uint8Array>(

@@ -1,21 +1,26 @@
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { configOf } from "../config";
+import { CHUNK_BYTES, type BlobDO, type UploadRequest } from "../durable/blob";
+import type { BlobUsage } from "../durable/team";
 import type { AppBindings } from "../env";
 import {
-  CHUNK_BYTES,
+  BrokenBodyError,
+  ChunkRefusedError,
   SHA256_HEX,
   StreamFacts,
-  SupersededError,
   TooLargeError,
   blobInfo,
   blobStub,
   chunkStream,
+  parseMediaType,
   storeChunks,
 } from "./blob-store";
 import { WORKSPACE_PATTERN, WORKSPACE_RULE } from "./wire-contract";
 
 type AppContext = Context<AppBindings>;
+type BlobStub = DurableObjectStub<BlobDO>;
 
 function jsonError(c: AppContext, status: 400 | 404 | 409 | 413, error: string, message: string) {
   return c.json({ error, message }, status);
@@ -28,25 +33,63 @@ function checkSha(c: AppContext): string | Response {
     : jsonError(c, 400, "bad_hash", "The path must name the file's SHA-256 as 64 hex characters: /v1/blobs/<sha256>.");
 }
 
-/**
- * How many bytes this upload may take: the per-file limit or what is left of the team's quota,
- * whichever is smaller. Checked against a declared size up front and enforced while streaming,
- * since a chunked upload declares none.
- */
-async function uploadRoom(c: AppContext): Promise<{ maxBytes: number; tooLarge: (size: number) => Response }> {
-  const { maxBytes, teamQuotaBytes } = configOf(c.env).blobs;
-  const used = await c.env.TEAMS.getByName(c.get("team")).blobBytes();
-  const left = Math.max(0, teamQuotaBytes - used);
-  const tooLarge = (size: number) =>
-    size > maxBytes
-      ? jsonError(c, 413, "too_large", `The file is over ${maxBytes} bytes, the most this server stores in one file (MAX_BLOB_BYTES).`)
-      : jsonError(
-          c,
-          413,
-          "quota_exceeded",
-          `The file would pass the team's storage quota of ${teamQuotaBytes} bytes (${used} used; TEAM_BLOB_QUOTA_BYTES).`,
-        );
-  return { maxBytes: Math.min(maxBytes, left), tooLarge };
+/** Largest JSON bodies: a manifest batch, a presence check (1,000 hashes take about 67 KB), anything else. */
+const MANIFEST_BODY_BYTES = 8 * 1024 * 1024;
+const PRESENCE_BODY_BYTES = 128 * 1024;
+const SMALL_BODY_BYTES = 64 * 1024;
+
+/** Hono's body limit for a JSON route, answered like every other refusal. */
+function jsonBodyLimit(maxBytes: number): MiddlewareHandler<AppBindings> {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: (c) =>
+      c.json({ error: "payload_too_large", message: `The request body is over ${maxBytes} bytes, the most this route accepts.` }, 413),
+  });
+}
+
+/** Answers without reading the upload's body, which is dropped. */
+async function unread(c: AppContext, response: Response): Promise<Response> {
+  await c.req.raw.body?.cancel();
+  return response;
+}
+
+function badMediaType(c: AppContext): Response {
+  return jsonError(
+    c,
+    400,
+    "bad_media_type",
+    "The media type must be a well-formed type/subtype such as text/plain or image/png (letters, digits and !#$&^_.+-, at most 127 characters each).",
+  );
+}
+
+function tooLarge(c: AppContext, maxBytes: number): Response {
+  return jsonError(c, 413, "too_large", `The file is over ${maxBytes} bytes, the most this server stores in one file (MAX_BLOB_BYTES).`);
+}
+
+function quotaExceeded(c: AppContext, usage: BlobUsage): Response {
+  const quota = configOf(c.env).blobs.teamQuotaBytes;
+  return jsonError(
+    c,
+    413,
+    "quota_exceeded",
+    `The file would pass the team's storage quota of ${quota} bytes (${usage.storedBytes} stored, ${usage.reservedBytes} reserved by uploads in progress; TEAM_BLOB_QUOTA_BYTES). Uploads abandoned for an hour give their room back.`,
+  );
+}
+
+function superseded(c: AppContext): Response {
+  return jsonError(c, 409, "superseded", "Another upload of this file started meanwhile; check with HEAD, and retry if it did not complete.");
+}
+
+function unknownUpload(c: AppContext): Response {
+  return jsonError(c, 404, "unknown_upload", "This upload is unknown, was superseded or abandoned; begin a new one.");
+}
+
+function uploadSealed(c: AppContext): Response {
+  return jsonError(c, 409, "upload_sealed", "This upload is being completed and takes no more parts; if completing fails, begin a new one.");
+}
+
+function brokenBody(c: AppContext, error: BrokenBodyError): Response {
+  return jsonError(c, 400, "broken_body", `${error.message}. Nothing of it was kept; send it again.`);
 }
 
 function declaredLength(c: AppContext): number | undefined {
@@ -54,13 +97,41 @@ function declaredLength(c: AppContext): number | undefined {
   return header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
 }
 
-function mediaTypeOf(c: AppContext): string {
-  return (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+/** Starting an upload of `sha256`: exactly `size` bytes, or a stream of unknown length when null. */
+function uploadRequest(c: AppContext, sha256: string, size: number | null, mediaType: string): UploadRequest {
+  const { maxBytes, teamQuotaBytes } = configOf(c.env).blobs;
+  return { team: c.get("team"), sha256, uploadId: crypto.randomUUID(), size, maxBytes, mediaType, quotaBytes: teamQuotaBytes };
+}
+
+/** A stream of unknown length that passed the room left in the team's quota. */
+class QuotaExceededError extends Error {
+  override name = "QuotaExceededError";
+  constructor(readonly usage: BlobUsage) {
+    super("the team's storage quota is used up");
+  }
+}
+
+/** How far a stream of unknown length reserves ahead of its bytes: one round trip to the team per step. */
+const RESERVATION_STEP_BYTES = 16 * CHUNK_BYTES;
+
+/** Keeps the reservation of a stream of unknown length ahead of the bytes that have arrived. */
+function reservationGrower(c: AppContext, upload: UploadRequest): (total: number) => Promise<void> {
+  const team = c.env.TEAMS.getByName(upload.team);
+  let reserved = 0;
+  return async (total) => {
+    if (total <= reserved) return;
+    const upTo = Math.min(upload.maxBytes, total + RESERVATION_STEP_BYTES);
+    const result = await team.growReservation(upload.sha256, upload.uploadId, total, upTo, upload.quotaBytes);
+    if (result.status === "quota_exceeded") throw new QuotaExceededError(result.usage);
+    if (result.status === "superseded") throw new ChunkRefusedError("unknown_upload");
+    reserved = result.bytes;
+  };
 }
 
 /**
- * `/v1/blobs`: content-addressed uploads. A file streams in, is hashed and counted on the way,
- * and is stored chunk by chunk; it becomes visible only when its hash matches the URL.
+ * `/v1/blobs`: content-addressed uploads. An upload reserves its room in the team's quota before
+ * its first byte, streams in, is hashed and counted on the way, and is stored chunk by chunk;
+ * it is sealed once complete and becomes visible only when its hash matches the URL.
  */
 export const blobRoutes = new Hono<AppBindings>();
 
@@ -68,7 +139,7 @@ const MAX_PRESENCE_CHECK = 1_000;
 const presenceSchema = z.object({ sha256: z.array(z.string().regex(SHA256_HEX)).max(MAX_PRESENCE_CHECK) });
 
 /** Which of these blobs the team lacks: one request instead of a HEAD per file. */
-blobRoutes.post("/missing", async (c) => {
+blobRoutes.post("/missing", jsonBodyLimit(PRESENCE_BODY_BYTES), async (c) => {
   const parsed = presenceSchema.safeParse(await c.req.json().catch(() => undefined));
   if (!parsed.success) {
     return jsonError(c, 400, "bad_request", `Send JSON {"sha256": ["<64 hex>", ...]} with at most ${MAX_PRESENCE_CHECK} hashes.`);
@@ -79,12 +150,15 @@ blobRoutes.post("/missing", async (c) => {
   return c.json({ missing: hashes.filter((_, i) => known[i] === null) });
 });
 
+/** Blobs are served as downloads and never sniffed: their media type is only what the uploader declared. */
+const SERVED_HEADERS = { "x-content-type-options": "nosniff", "content-disposition": "attachment" };
+
 blobRoutes.on("HEAD", "/:sha256", async (c) => {
   const sha256 = checkSha(c);
   if (sha256 instanceof Response) return sha256;
   const info = await blobStub(c.env, c.get("team"), sha256).info();
   if (!info) return c.body(null, 404);
-  return c.body(null, 200, { "content-length": String(info.size), "content-type": info.mediaType });
+  return c.body(null, 200, { ...SERVED_HEADERS, "content-length": String(info.size), "content-type": info.mediaType });
 });
 
 blobRoutes.get("/:sha256", async (c) => {
@@ -93,126 +167,191 @@ blobRoutes.get("/:sha256", async (c) => {
   const stub = blobStub(c.env, c.get("team"), sha256);
   const info = await stub.info();
   if (!info) return jsonError(c, 404, "not_found", `No file with SHA-256 ${sha256} has been uploaded by this team.`);
-  return c.body(chunkStream(stub, info.chunkCount), 200, { "content-type": info.mediaType, "content-length": String(info.size) });
+  return c.body(chunkStream(stub, info.chunkCount), 200, {
+    ...SERVED_HEADERS,
+    "content-type": info.mediaType,
+    "content-length": String(info.size),
+  });
 });
 
+/**
+ * One streamed PUT. With a Content-Length the whole size is reserved up front and the body must
+ * be exactly that long; without one the reservation grows as the bytes arrive.
+ */
 blobRoutes.put("/:sha256", async (c) => {
   const sha256 = checkSha(c);
-  if (sha256 instanceof Response) return sha256;
-  const team = c.get("team");
-  const stub = blobStub(c.env, team, sha256);
-  const existing = await stub.info();
-  if (existing) {
-    await c.req.raw.body?.cancel();
-    return c.json(existing, 200);
-  }
-  const room = await uploadRoom(c);
+  if (sha256 instanceof Response) return unread(c, sha256);
+  const mediaType = parseMediaType(c.req.header("content-type") ?? "");
+  if (mediaType === undefined) return unread(c, badMediaType(c));
+  const { maxBytes } = configOf(c.env).blobs;
   const declared = declaredLength(c);
-  if (declared !== undefined && declared > room.maxBytes) {
-    await c.req.raw.body?.cancel();
-    return room.tooLarge(declared);
-  }
+  if (declared !== undefined && declared > maxBytes) return unread(c, tooLarge(c, maxBytes));
+
+  const upload = uploadRequest(c, sha256, declared ?? null, mediaType);
+  const stub = blobStub(c.env, upload.team, sha256);
+  const begun = await stub.begin(upload);
+  if (begun.status === "complete") return unread(c, c.json(begun.info, 200));
+  if (begun.status === "quota_exceeded") return unread(c, quotaExceeded(c, begun.usage));
+
   // An empty file has no body stream at all.
   const body = c.req.raw.body ?? new Blob([]).stream();
-
-  const uploadId = crypto.randomUUID();
-  await stub.begin(sha256, uploadId);
-  const facts = new StreamFacts(mediaTypeOf(c));
+  const facts = new StreamFacts(mediaType);
+  const reserve = declared === undefined ? reservationGrower(c, upload) : undefined;
+  let chunkCount: number;
   try {
-    await storeChunks(stub, uploadId, body, { firstChunk: 0, maxBytes: room.maxBytes, observe: (bytes) => facts.update(bytes) });
+    const stored = await storeChunks(stub, upload.uploadId, body, {
+      firstChunk: 0,
+      maxBytes: declared ?? maxBytes,
+      observe: async (bytes, total) => {
+        await reserve?.(total);
+        await facts.update(bytes);
+      },
+    });
+    chunkCount = stored.chunks;
   } catch (error) {
-    await stub.abort(uploadId);
-    if (error instanceof TooLargeError) return room.tooLarge(error.bytes);
-    if (error instanceof SupersededError) return superseded(c);
+    await stub.abort(upload.uploadId);
+    if (error instanceof TooLargeError) {
+      return declared === undefined
+        ? tooLarge(c, maxBytes)
+        : jsonError(c, 413, "too_large", `The body is longer than its Content-Length of ${declared} bytes; nothing was stored.`);
+    }
+    if (error instanceof QuotaExceededError) return quotaExceeded(c, error.usage);
+    if (error instanceof ChunkRefusedError) return superseded(c);
+    if (error instanceof BrokenBodyError) return brokenBody(c, error);
     throw error;
   }
-  return commitUpload(c, sha256, uploadId, facts);
+  const sealed = await stub.seal(upload.uploadId);
+  if (sealed.status === "unknown_upload") return superseded(c);
+  if (sealed.status === "incomplete") {
+    await stub.abort(upload.uploadId);
+    return jsonError(c, 400, "broken_body", `The body ended after ${sealed.storedBytes} of the ${sealed.size} bytes of its Content-Length; nothing was stored.`);
+  }
+  return commitUpload(c, stub, sha256, upload.uploadId, facts, chunkCount);
 });
 
-function superseded(c: AppContext): Response {
-  return jsonError(c, 409, "superseded", "Another upload of this file started meanwhile; check with HEAD, and retry if it did not complete.");
-}
-
-async function commitUpload(c: AppContext, sha256: string, uploadId: string, facts: StreamFacts): Promise<Response> {
-  const stub = blobStub(c.env, c.get("team"), sha256);
-  const result = await facts.finish();
-  if (result.sha256 !== sha256) {
+/** The last step of every upload, once it is sealed and hashed: the hash must match, then the blob's object checks size and chunks. */
+async function commitUpload(c: AppContext, stub: BlobStub, sha256: string, uploadId: string, facts: StreamFacts, chunkCount: number) {
+  const hashed = await facts.finish();
+  if (hashed.sha256 !== sha256) {
     await stub.abort(uploadId);
-    return jsonError(c, 400, "hash_mismatch", `The content's SHA-256 is ${result.sha256}, not ${sha256}: nothing was stored. Hash the file again and retry.`);
+    return jsonError(c, 400, "hash_mismatch", `The content's SHA-256 is ${hashed.sha256}, not ${sha256}: nothing was stored. Hash the file again and retry.`);
   }
-  const info = await stub.commit(uploadId, result.facts);
-  if (!info) return superseded(c);
-  c.executionCtx.waitUntil(c.env.TEAMS.getByName(c.get("team")).addBlobBytes(info.size));
-  return c.json(info, 201);
+  const committed = await stub.commit(uploadId, hashed.facts, chunkCount);
+  if (committed.status === "committed") return c.json(committed.info, 201);
+  if (committed.status === "unknown_upload") return superseded(c);
+  await stub.abort(uploadId);
+  return jsonError(
+    c,
+    409,
+    "changed_while_completing",
+    `The server holds ${committed.storedBytes} bytes in ${committed.storedChunks} chunks, but hashed ${hashed.facts.size} bytes in ${chunkCount}: nothing was stored. Upload the file again.`,
+  );
 }
 
-const beginSchema = z.object({ size: z.number().int().nonnegative(), mediaType: z.string().max(200).optional() });
+const beginSchema = z.object({ size: z.number().int().nonnegative(), mediaType: z.string().optional() });
 
 /** Multipart parts hold whole chunks, so each part's chunk indexes are known whatever their order. */
 function partBytes(c: AppContext): number {
   return configOf(c.env).blobs.partChunks * CHUNK_BYTES;
 }
 
-/** Multipart: for files over a deploy's request-body limit (about 100 MB), uploaded in parts. */
-blobRoutes.post("/:sha256/uploads", async (c) => {
+/**
+ * Multipart: for files over a deploy's request-body limit (about 100 MB), uploaded in parts.
+ * Beginning reserves the declared size; parts must fill exactly that size.
+ */
+blobRoutes.post("/:sha256/uploads", jsonBodyLimit(SMALL_BODY_BYTES), async (c) => {
   const sha256 = checkSha(c);
   if (sha256 instanceof Response) return sha256;
   const parsed = beginSchema.safeParse(await c.req.json().catch(() => undefined));
   if (!parsed.success) return jsonError(c, 400, "bad_request", 'Send JSON {"size": <bytes>, "mediaType": "<type>"}.');
-  const stub = blobStub(c.env, c.get("team"), sha256);
-  const existing = await stub.info();
-  if (existing) return c.json({ ...existing, uploadId: null, partSize: partBytes(c) }, 200);
-  const room = await uploadRoom(c);
-  if (parsed.data.size > room.maxBytes) return room.tooLarge(parsed.data.size);
-  const uploadId = crypto.randomUUID();
-  await stub.begin(sha256, uploadId);
-  return c.json({ uploadId, partSize: partBytes(c) }, 201);
+  const mediaType = parseMediaType(parsed.data.mediaType ?? "");
+  if (mediaType === undefined) return badMediaType(c);
+  const { maxBytes } = configOf(c.env).blobs;
+  if (parsed.data.size > maxBytes) return tooLarge(c, maxBytes);
+  const upload = uploadRequest(c, sha256, parsed.data.size, mediaType);
+  const begun = await blobStub(c.env, upload.team, sha256).begin(upload);
+  if (begun.status === "complete") return c.json({ ...begun.info, uploadId: null, partSize: partBytes(c) }, 200);
+  if (begun.status === "quota_exceeded") return quotaExceeded(c, begun.usage);
+  return c.json({ uploadId: upload.uploadId, partSize: partBytes(c) }, 201);
 });
 
 blobRoutes.put("/:sha256/uploads/:uploadId/parts/:part", async (c) => {
   const sha256 = checkSha(c);
-  if (sha256 instanceof Response) return sha256;
+  if (sha256 instanceof Response) return unread(c, sha256);
   const part = Number(c.req.param("part"));
   const body = c.req.raw.body;
-  if (!Number.isInteger(part) || part < 1 || part > 10_000) return jsonError(c, 400, "bad_part", "Parts are numbered from 1.");
+  if (!Number.isInteger(part) || part < 1) return unread(c, jsonError(c, 400, "bad_part", "Parts are numbered from 1."));
   if (!body) return jsonError(c, 400, "empty_body", "Send the part's bytes as the request body.");
+  const uploadId = c.req.param("uploadId");
   const stub = blobStub(c.env, c.get("team"), sha256);
+  const upload = await stub.upload(uploadId);
+  if (!upload) return unread(c, unknownUpload(c));
+  if (upload.sealed) return unread(c, uploadSealed(c));
+  const partSize = partBytes(c);
+  const room = upload.sizeLimit - (part - 1) * partSize;
+  if (room <= 0) {
+    const parts = Math.ceil(upload.sizeLimit / partSize);
+    return unread(
+      c,
+      jsonError(c, 413, "part_out_of_range", `Part ${part} starts past the declared size of ${upload.sizeLimit} bytes, which takes ${parts} parts of ${partSize} bytes.`),
+    );
+  }
+  const maxBytes = Math.min(partSize, room);
+  const partTooLarge = () =>
+    jsonError(c, 413, "part_too_large", `Part ${part} holds at most ${maxBytes} bytes (parts of ${partSize} bytes, ${upload.sizeLimit} bytes declared).`);
   try {
-    const size = await storeChunks(stub, c.req.param("uploadId"), body, {
-      firstChunk: (part - 1) * configOf(c.env).blobs.partChunks,
-      maxBytes: partBytes(c),
-    });
-    return c.json({ part, size });
+    const stored = await storeChunks(stub, uploadId, body, { firstChunk: (part - 1) * configOf(c.env).blobs.partChunks, maxBytes });
+    return c.json({ part, size: stored.bytes });
   } catch (error) {
-    if (error instanceof TooLargeError) return jsonError(c, 413, "part_too_large", `A part holds at most ${partBytes(c)} bytes.`);
-    if (error instanceof SupersededError) return jsonError(c, 404, "unknown_upload", "This upload is unknown or was superseded; begin a new one.");
+    if (error instanceof TooLargeError) return partTooLarge();
+    if (error instanceof ChunkRefusedError) {
+      if (error.reason === "beyond_size") return partTooLarge();
+      return error.reason === "sealed" ? uploadSealed(c) : unknownUpload(c);
+    }
+    if (error instanceof BrokenBodyError) return brokenBody(c, error);
     throw error;
   }
 });
 
-/** Completing re-reads the stored chunks in order to hash them: parts may arrive in any order. */
-blobRoutes.post("/:sha256/uploads/:uploadId/complete", async (c) => {
+const completeSchema = z.object({ mediaType: z.string().optional() });
+
+/**
+ * Completing seals the upload (no part is accepted after), re-reads the stored chunks in order
+ * to hash them (parts may arrive in any order), and commits what it hashed.
+ */
+blobRoutes.post("/:sha256/uploads/:uploadId/complete", jsonBodyLimit(SMALL_BODY_BYTES), async (c) => {
   const sha256 = checkSha(c);
   if (sha256 instanceof Response) return sha256;
+  const parsed = completeSchema.safeParse(await c.req.json().catch(() => ({})));
+  if (!parsed.success) return jsonError(c, 400, "bad_request", 'Send JSON {"mediaType": "<type>"}, or no body.');
+  const mediaType = parseMediaType(parsed.data.mediaType ?? "");
+  if (mediaType === undefined) return badMediaType(c);
   const uploadId = c.req.param("uploadId");
   const stub = blobStub(c.env, c.get("team"), sha256);
-  const indexes = await stub.chunkIndexes();
-  if (indexes.some((index, i) => index !== i)) {
-    return jsonError(c, 400, "missing_parts", "Some parts were not uploaded: every part from 1 to the last must be sent before completing.");
+  const sealed = await stub.seal(uploadId);
+  if (sealed.status === "unknown_upload") return unknownUpload(c);
+  if (sealed.status === "incomplete") {
+    return jsonError(
+      c,
+      400,
+      "missing_parts",
+      `${sealed.storedBytes} of the ${sealed.size} bytes declared have arrived: send every part from 1 to the last, then complete again.`,
+    );
   }
-  const body = await c.req.json().catch(() => ({}));
-  const facts = new StreamFacts(typeof body?.mediaType === "string" ? body.mediaType : "");
-  const reader = chunkStream(stub, indexes.length, uploadId).getReader();
+  const facts = new StreamFacts(mediaType || sealed.mediaType);
+  let chunkCount = 0;
+  const reader = chunkStream(stub, sealed.chunkCount, uploadId).getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      chunkCount++;
       await facts.update(value);
     }
   } catch {
-    return jsonError(c, 404, "unknown_upload", "This upload is unknown or was superseded; begin a new one.");
+    return unknownUpload(c);
   }
-  return commitUpload(c, sha256, uploadId, facts);
+  return commitUpload(c, stub, sha256, uploadId, facts, chunkCount);
 });
 
 /** The workspace a request names (header `x-zen-workspace`), "default" without one, undefined if malformed. */
@@ -226,7 +365,7 @@ const MAX_MANIFEST_ENTRIES = 20_000;
 /** `/v1/workspaces/:workspace/manifest`: the assistant's absolute paths -> uploaded blobs. */
 export const workspaceRoutes = new Hono<AppBindings>();
 
-workspaceRoutes.put("/:workspace/manifest", async (c) => {
+workspaceRoutes.put("/:workspace/manifest", jsonBodyLimit(MANIFEST_BODY_BYTES), async (c) => {
   const workspace = c.req.param("workspace");
   if (!WORKSPACE_PATTERN.test(workspace)) return jsonError(c, 400, "bad_workspace", `Workspace ids are ${WORKSPACE_RULE}.`);
   const parsed = manifestSchema.safeParse(await c.req.json().catch(() => undefined));

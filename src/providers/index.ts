@@ -27,8 +27,11 @@ export function providerModule(id: ProviderId): ProviderModule {
 export const MAX_IMAGES = 5;
 /** Per image, whatever the model (the original's provider-level limit). */
 export const MAX_IMAGE_MB = 20;
-/** A local server's own claim of image capacity is capped. */
-const CUSTOM_TOTAL_CAP_MB = 40;
+/**
+ * All images of one request together: no model takes more, and a local server's own claim of
+ * image capacity is capped at it (the images are held in memory at once, as base64).
+ */
+export const MAX_TOTAL_IMAGE_MB = 40;
 const MB = 1024 * 1024;
 
 /**
@@ -57,7 +60,7 @@ export function checkImages(registry: ModelRegistry, model: ResolvedModel, image
     if (bytes > MAX_IMAGE_MB * MB) throw reject(`Image ${index + 1} is ${megabytes(bytes)} MB; each image may be at most ${MAX_IMAGE_MB} MB.`);
     total += bytes;
   }
-  const limitMb = provider === "custom" ? Math.min(caps.maxImageSizeMb, CUSTOM_TOTAL_CAP_MB) : caps.maxImageSizeMb;
+  const limitMb = provider === "custom" ? Math.min(caps.maxImageSizeMb, MAX_TOTAL_IMAGE_MB) : caps.maxImageSizeMb;
   // A vision model without a declared total is bound only by the per-image limit.
   if (limitMb > 0 && total > limitMb * MB) {
     throw reject(`The images total ${megabytes(total)} MB; ${caps.modelName} accepts at most ${limitMb} MB per request.`);
