@@ -14,8 +14,8 @@ export const MAX_USAGE_DAYS = USAGE_RETENTION_DAYS;
 export const DEFAULT_USAGE_DAYS = 7;
 
 export const PRICE_NOTE =
-  "Estimated cost: the registry's list prices (USD per million tokens, standard tier, no cached-input or batch discounts). " +
-  "null: no price in the registry for that model. Calls that failed are not counted.";
+  "Estimated cost: the registry's list prices (USD per million tokens, standard tier, without cached-input or batch " +
+  "discounts); a model with no price in the registry has no cost (null). Calls that failed are not counted.";
 
 function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
@@ -30,8 +30,8 @@ export function estimatedCost(call: CallResult): number | null {
 }
 
 /**
- * Adds a model call to the team's ledger after the reply (waitUntil): the reply never waits for
- * it, and a failure to record is logged, never the caller's. The cost is priced now, so a later
+ * Adds a model call to the team's ledger in the background (waitUntil): the reply never waits
+ * for it, and a failure to record is logged, never the caller's. The cost is priced now, so a later
  * price change in the registry does not rewrite history.
  */
 export function recordUsage(scope: UsageScope, call: CallResult): void {

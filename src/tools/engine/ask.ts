@@ -30,7 +30,7 @@ async function withHeartbeat<T>(ctx: ToolContext, label: string, status: () => s
 
 /**
  * Every model call of every tool goes through here, so this is the one place its tokens are
- * added to the team's usage (after the reply, off the hot path).
+ * added to the team's usage (in the background: the reply never waits for it).
  */
 async function callAndRecord(ctx: ToolContext, chosen: ChosenModel, request: ModelRequest, options: CallOptions): Promise<CallResult> {
   const result = await callModel(ctx, chosen, request, options);
