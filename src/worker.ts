@@ -14,6 +14,7 @@ import { rateLimit } from "./middleware/rate-limit";
 import { callerOf, refuseWhenLocked, teamAuth } from "./middleware/team-auth";
 import { oauthRoutes } from "./oauth/routes";
 import { NO_PROVIDER_MESSAGE, registryFor } from "./providers/registry";
+import { DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS, readUsage } from "./usage/ledger";
 import { SERVER_NAME, SERVER_VERSION } from "./version";
 
 export { BlobDO } from "./durable/blob";
@@ -115,6 +116,14 @@ app.get("/v1/threads", async (c) => {
     return c.json({ error: "bad_request", message: "limit must be a whole number from 1 to 200." }, 400);
   }
   return c.json({ team: c.get("team"), threads: await listThreads({ env: c.env, team: c.get("team") }, limit) });
+});
+
+app.get("/v1/usage", async (c) => {
+  const days = Number(c.req.query("days") ?? DEFAULT_USAGE_DAYS);
+  if (!Number.isInteger(days) || days < 1 || days > MAX_USAGE_DAYS) {
+    return c.json({ error: "bad_request", message: `days must be a whole number from 1 to ${MAX_USAGE_DAYS}.` }, 400);
+  }
+  return c.json(await readUsage({ env: c.env, team: c.get("team") }, days));
 });
 
 app.notFound((c) => c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}. The MCP endpoint is /mcp.` }, 404));

@@ -24,6 +24,43 @@ interface SummaryRow extends Record<string, SqlStorageValue> {
 
 const MAX_LISTED = 200;
 
+/** One model call's tokens, as the team's usage ledger records it. */
+export interface UsageEntry {
+  /** UTC day, YYYY-MM-DD. */
+  day: string;
+  provider: string;
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  /** Estimated from the registry's list prices; null when the model has none. */
+  costUsd: number | null;
+}
+
+/** A day's usage of one model: the sums of its calls. */
+export interface UsageRow extends Omit<UsageEntry, "costUsd"> {
+  calls: number;
+  /** Null when any of the calls had no price. */
+  costUsd: number | null;
+}
+
+interface UsageSqlRow extends Record<string, SqlStorageValue> {
+  day: string;
+  provider: string;
+  model: string;
+  input_tokens: number;
+  output_tokens: number;
+  calls: number;
+  cost_usd: number | null;
+}
+
+/** Days of usage kept; older rows are dropped as new ones arrive. */
+export const USAGE_RETENTION_DAYS = 366;
+
+/** The UTC day `offset` days from `day` (YYYY-MM-DD). */
+export function shiftDay(day: string, offset: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + offset * 86_400_000).toISOString().slice(0, 10);
+}
+
 /** A file a client registered: its absolute path in a workspace, and its content hash. */
 export interface ManifestEntry {
   path: string;
@@ -41,13 +78,18 @@ export type Reservation = { status: "granted"; bytes: number } | { status: "quot
 /**
  * The team's index, one object per team: which threads exist (so users find a thread again
  * without digging ids out of logs; threads report after each turn, off the hot path), the
- * workspace manifests that map the assistant's absolute paths to uploaded blobs, and the bytes
- * of blobs stored and reserved, for the quota.
+ * workspace manifests that map the assistant's absolute paths to uploaded blobs, the bytes of
+ * blobs stored and reserved, for the quota, and the usage ledger: tokens per day and model.
  *
  * Reservations: one per blob being uploaded (a blob has one upload at a time), made before any
  * byte is stored and checked against the quota together with every other reservation, so uploads
  * running side by side cannot each take the whole room. The blob's object releases it or turns it
  * into stored bytes; only the upload that owns it may grow it.
+ *
+ * Usage lives here rather than in an object of its own: it is one small upsert per model call,
+ * sent after the reply (never on the hot path), into a table of a few rows per day, and the
+ * team's object is already the one place scoped to exactly one team, so a team can only ever
+ * read its own rows, and a deploy needs no extra binding or migration.
  */
 export class TeamDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -63,7 +105,11 @@ export class TeamDO extends DurableObject<Env> {
         PRIMARY KEY (workspace, path));
       CREATE TABLE IF NOT EXISTS blob_usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS upload_reservations (
-        sha256 TEXT PRIMARY KEY, upload_id TEXT NOT NULL, bytes INTEGER NOT NULL);`);
+        sha256 TEXT PRIMARY KEY, upload_id TEXT NOT NULL, bytes INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS model_usage (
+        day TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL, calls INTEGER NOT NULL, cost_usd REAL,
+        PRIMARY KEY (day, provider, model));`);
   }
 
   /** Registers (or moves) paths of a workspace to content hashes. */
@@ -180,6 +226,41 @@ export class TeamDO extends DurableObject<Env> {
         createdAt: row.created_at,
         updatedAt: row.updated_at,
         expiresAt: row.expires_at,
+      }));
+  }
+
+  /**
+   * Adds a call to its day's row. A cost stays null once any call of the row had no price (SQL's
+   * NULL + x is NULL), so a partial sum is never shown as the whole.
+   */
+  async recordUsage(entry: UsageEntry): Promise<void> {
+    this.sql.exec(
+      `INSERT INTO model_usage VALUES (?, ?, ?, ?, ?, 1, ?)
+       ON CONFLICT (day, provider, model) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
+         output_tokens = output_tokens + excluded.output_tokens, calls = calls + 1, cost_usd = cost_usd + excluded.cost_usd`,
+      entry.day,
+      entry.provider,
+      entry.model,
+      entry.inputTokens,
+      entry.outputTokens,
+      entry.costUsd,
+    );
+    this.sql.exec("DELETE FROM model_usage WHERE day <= ?", shiftDay(entry.day, -USAGE_RETENTION_DAYS));
+  }
+
+  /** Usage from `firstDay` (YYYY-MM-DD) on, newest day first, then by provider and model. */
+  async usageSince(firstDay: string): Promise<UsageRow[]> {
+    return this.sql
+      .exec<UsageSqlRow>("SELECT * FROM model_usage WHERE day >= ? ORDER BY day DESC, provider, model", firstDay)
+      .toArray()
+      .map((row) => ({
+        day: row.day,
+        provider: row.provider,
+        model: row.model,
+        inputTokens: row.input_tokens,
+        outputTokens: row.output_tokens,
+        calls: row.calls,
+        costUsd: row.cost_usd,
       }));
   }
 }

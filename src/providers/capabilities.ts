@@ -9,7 +9,10 @@ import openrouter from "./models/openrouter.json";
 import workersAi from "./models/workers-ai.json";
 import xai from "./models/xai.json";
 
-/** One entry of a model registry file, in the original's field names (unknown keys are rejected). */
+/**
+ * One entry of a model registry file, in the original's field names (unknown keys are rejected).
+ * Prices are this port's addition, only where the provider publishes one flat list price.
+ */
 const modelEntrySchema = z
   .object({
     model_name: z.string().min(1),
@@ -33,8 +36,14 @@ const modelEntrySchema = z
     default_reasoning_effort: z.enum(["minimal", "low", "medium", "high"]).optional(),
     allow_code_generation: z.boolean().default(false),
     deployment: z.string().optional(),
+    /** USD per million tokens, the provider's list price (standard tier, uncached). */
+    input_price_per_mtok: z.number().nonnegative().optional(),
+    output_price_per_mtok: z.number().nonnegative().optional(),
   })
-  .strict();
+  .strict()
+  .refine((m) => (m.input_price_per_mtok === undefined) === (m.output_price_per_mtok === undefined), {
+    message: "input_price_per_mtok and output_price_per_mtok go together: set both or neither",
+  });
 
 export type TemperatureConstraint = "fixed" | "range" | "discrete";
 
@@ -62,6 +71,8 @@ export interface ModelCapabilities {
   allowCodeGeneration: boolean;
   /** Azure: the deployment name sent in the URL. */
   deployment?: string;
+  /** List prices in USD per million tokens; absent when the registry has none. */
+  prices?: { inputPerMtok: number; outputPerMtok: number };
 }
 
 export function parseModelEntry(provider: ProviderId, entry: unknown, source: string): ModelCapabilities {
@@ -94,6 +105,9 @@ export function parseModelEntry(provider: ProviderId, entry: unknown, source: st
     ...(m.default_reasoning_effort ? { defaultReasoningEffort: m.default_reasoning_effort } : {}),
     allowCodeGeneration: m.allow_code_generation,
     ...(m.deployment ? { deployment: m.deployment } : {}),
+    ...(m.input_price_per_mtok !== undefined && m.output_price_per_mtok !== undefined
+      ? { prices: { inputPerMtok: m.input_price_per_mtok, outputPerMtok: m.output_price_per_mtok } }
+      : {}),
   };
 }
 

@@ -17,6 +17,7 @@ import { testgen } from "./testgen";
 import { thinkdeep } from "./thinkdeep";
 import { threads } from "./threads";
 import { tracer } from "./tracer";
+import { usage } from "./usage";
 import { version } from "./version";
 
 /** Every tool of the server, in the order tools/list shows them. */
@@ -37,6 +38,7 @@ export const ALL_TOOLS: readonly ToolCard[] = [
   challenge,
   apilookup,
   threads,
+  usage,
   listmodels,
   version,
 ] as ToolCard[];

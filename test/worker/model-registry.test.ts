@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PROVIDER_IDS, parseConfig } from "../../src/config";
-import { shippedModelsOf } from "../../src/providers/capabilities";
+import { parseModelEntry, shippedModelsOf } from "../../src/providers/capabilities";
 import { ModelRegistry, splitOption } from "../../src/providers/registry";
 
 describe("shipped model registries", () => {
@@ -11,6 +11,15 @@ describe("shipped model registries", () => {
     }
     expect(shippedModelsOf("google").length).toBe(5);
     expect(shippedModelsOf("openai").length).toBe(13);
+  });
+
+  it("take list prices only as a pair, per million tokens", () => {
+    const entry = { model_name: "m", context_window: 1_000, max_output_tokens: 100 };
+    expect(parseModelEntry("custom", { ...entry, input_price_per_mtok: 1.5, output_price_per_mtok: 6 }, "test").prices).toEqual({ inputPerMtok: 1.5, outputPerMtok: 6 });
+    expect(parseModelEntry("custom", entry, "test").prices).toBeUndefined();
+    expect(() => parseModelEntry("custom", { ...entry, input_price_per_mtok: 1.5 }, "test")).toThrow(/set both or neither/);
+    expect(() => parseModelEntry("custom", { ...entry, input_price_per_mtok: -1, output_price_per_mtok: 1 }, "test")).toThrow(/input_price_per_mtok/);
+    expect(shippedModelsOf("openai").find((m) => m.modelName === "gpt-5")?.prices).toEqual({ inputPerMtok: 1.25, outputPerMtok: 10 });
   });
 });
 

@@ -1,5 +1,6 @@
 import { callModel, type ChosenModel } from "../../providers/call";
-import type { CallResult, ModelRequest } from "../../providers/types";
+import type { CallOptions, CallResult, ModelRequest } from "../../providers/types";
+import { recordUsage } from "../../usage/ledger";
 import type { ToolContext } from "../define";
 
 /** Often enough that clients whose 60 s request timeout resets on progress never time out. */
@@ -27,6 +28,16 @@ async function withHeartbeat<T>(ctx: ToolContext, label: string, status: () => s
   }
 }
 
+/**
+ * Every model call of every tool goes through here, so this is the one place its tokens are
+ * added to the team's usage (in the background: the reply never waits for it).
+ */
+async function callAndRecord(ctx: ToolContext, chosen: ChosenModel, request: ModelRequest, options: CallOptions): Promise<CallResult> {
+  const result = await callModel(ctx, chosen, request, options);
+  recordUsage(ctx, result);
+  return result;
+}
+
 /** Asks one model, with progress while it works; throws ProviderError. */
 export async function askModel(ctx: ToolContext, chosen: ChosenModel, request: ModelRequest): Promise<CallResult> {
   let outputChars = 0;
@@ -34,7 +45,7 @@ export async function askModel(ctx: ToolContext, chosen: ChosenModel, request: M
     ctx,
     `Consulting ${chosen.model.capabilities.modelName}`,
     () => (outputChars > 0 ? `, ${outputChars} characters received` : ""),
-    () => callModel(ctx, chosen, request, { signal: ctx.signal, onProgress: (progress) => void (outputChars = progress.outputChars) }),
+    () => callAndRecord(ctx, chosen, request, { signal: ctx.signal, onProgress: (progress) => void (outputChars = progress.outputChars) }),
   );
 }
 
@@ -53,7 +64,7 @@ export async function askModels(
     for (let index = next++; index < asks.length; index = next++) {
       const ask = asks[index]!;
       try {
-        results[index] = { status: "fulfilled", value: await callModel(ctx, ask.chosen, ask.request, { signal: ctx.signal }) };
+        results[index] = { status: "fulfilled", value: await callAndRecord(ctx, ask.chosen, ask.request, { signal: ctx.signal }) };
       } catch (reason) {
         results[index] = { status: "rejected", reason };
       }

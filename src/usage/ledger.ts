@@ -1,0 +1,94 @@
+import { shiftDay, USAGE_RETENTION_DAYS, type UsageRow } from "../durable/team";
+import type { Env } from "../env";
+import type { CallResult } from "../providers/types";
+
+/** The team whose usage is recorded or read: the authenticated one, never a caller's argument. */
+export interface UsageScope {
+  env: Env;
+  team: string;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+/** How far back a usage report may look: as long as rows are kept. */
+export const MAX_USAGE_DAYS = USAGE_RETENTION_DAYS;
+export const DEFAULT_USAGE_DAYS = 7;
+
+export const PRICE_NOTE =
+  "Estimated cost: the registry's list prices (USD per million tokens, standard tier, without cached-input or batch " +
+  "discounts); a model with no price in the registry has no cost (null). Calls that failed are not counted.";
+
+function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** What a call costs at its model's list prices; null when the registry has no price for it. */
+export function estimatedCost(call: CallResult): number | null {
+  const prices = call.model.capabilities.prices;
+  if (!prices) return null;
+  const { inputTokens, outputTokens } = call.response.usage;
+  return (inputTokens * prices.inputPerMtok + outputTokens * prices.outputPerMtok) / 1_000_000;
+}
+
+/**
+ * Adds a model call to the team's ledger in the background (waitUntil): the reply never waits
+ * for it, and a failure to record is logged, never the caller's. The cost is priced now, so a later
+ * price change in the registry does not rewrite history.
+ */
+export function recordUsage(scope: UsageScope, call: CallResult): void {
+  const entry = {
+    day: utcDay(Date.now()),
+    provider: call.model.provider.id,
+    model: call.model.capabilities.modelName,
+    inputTokens: call.response.usage.inputTokens,
+    outputTokens: call.response.usage.outputTokens,
+    costUsd: estimatedCost(call),
+  };
+  scope.waitUntil(
+    scope.env.TEAMS.getByName(scope.team)
+      .recordUsage(entry)
+      .catch((error: unknown) => console.error(JSON.stringify({ event: "usage_not_recorded", team: scope.team, error: String(error) }))),
+  );
+}
+
+export interface UsageTotals {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** The sum over rows with a price. */
+  estimatedCostUsd: number;
+  /** Models whose cost is unknown (no price in the registry), so the sum above leaves them out. */
+  unpricedModels: string[];
+}
+
+export interface UsageReport {
+  team: string;
+  days: number;
+  /** First and last UTC day of the window, YYYY-MM-DD. */
+  from: string;
+  to: string;
+  rows: Array<Omit<UsageRow, "costUsd"> & { estimatedCostUsd: number | null }>;
+  totals: UsageTotals;
+  note: string;
+}
+
+/** Six decimals: cents of cents, without the float noise of many small additions. */
+function roundUsd(value: number): number {
+  return Math.round(value * 1_000_000) / 1_000_000;
+}
+
+/** The team's usage over the last `days` UTC days, today included. */
+export async function readUsage(scope: Omit<UsageScope, "waitUntil">, days: number): Promise<UsageReport> {
+  const to = utcDay(Date.now());
+  const from = shiftDay(to, 1 - days);
+  const stored = await scope.env.TEAMS.getByName(scope.team).usageSince(from);
+  const unpriced = new Set(stored.filter((row) => row.costUsd === null).map((row) => `${row.provider}/${row.model}`));
+  const totals: UsageTotals = {
+    calls: stored.reduce((sum, row) => sum + row.calls, 0),
+    inputTokens: stored.reduce((sum, row) => sum + row.inputTokens, 0),
+    outputTokens: stored.reduce((sum, row) => sum + row.outputTokens, 0),
+    estimatedCostUsd: roundUsd(stored.reduce((sum, row) => sum + (row.costUsd ?? 0), 0)),
+    unpricedModels: [...unpriced].sort(),
+  };
+  const rows = stored.map(({ costUsd, ...row }) => ({ ...row, estimatedCostUsd: costUsd === null ? null : roundUsd(costUsd) }));
+  return { team: scope.team, days, from, to, rows, totals, note: PRICE_NOTE };
+}
