@@ -1,0 +1,267 @@
+import type { AppendResult, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, Turn, WorkflowWrite } from "./types";
+
+/** What a thread's storage needs from the Durable Object it lives in. */
+export interface ThreadHost {
+  sql: SqlStorage;
+  /** Sets the timer that calls `expire()`; a write the reply waits for (the object's output gate). */
+  expireAt(at: number): void;
+  deleteAll(): Promise<void>;
+}
+
+interface ThreadRow extends Record<string, SqlStorageValue> {
+  thread_id: string;
+  team: string;
+  creator_tool: string;
+  initial_context: string;
+  title: string;
+  created_at: number;
+  updated_at: number;
+  expires_at: number;
+  indexed_at: number;
+}
+
+interface TurnRow extends Record<string, SqlStorageValue> {
+  idx: number;
+  role: string;
+  content: string;
+  files: string;
+  images: string;
+  tool: string;
+  provider: string | null;
+  model: string | null;
+  usage: string | null;
+  metadata: string | null;
+  created_at: number;
+}
+
+/** How far the expiry may run ahead of its timer before the timer is moved. */
+const ALARM_SLACK_MS = 60_000;
+/**
+ * How stale the team's list entry of a thread may get (turn count, last update, expiry) before an
+ * exchange refreshes it: a burst of exchanges then costs one write to the team's object, not one each.
+ */
+const INDEX_REFRESH_MS = 60_000;
+
+/**
+ * One conversation thread's storage, in its Durable Object's SQLite: the thread, its turns, the
+ * files it has shown and its workflow tools' step state. Every method runs without awaiting
+ * between reading and writing, so the object serializes concurrent continuations: no turn is
+ * lost or duplicated. Tables are created by the first write only: looking up an unknown id
+ * stores nothing.
+ */
+export class ThreadStore {
+  private readonly sql: SqlStorage;
+  private schemaReady = false;
+
+  constructor(private readonly host: ThreadHost) {
+    this.sql = host.sql;
+  }
+
+  /**
+   * Starts the thread, with its first turns when they are known (they may follow in
+   * `appendTurns`: a new thread's object is brought into existence while its model thinks).
+   * Refuses to start one twice.
+   */
+  create(
+    info: Pick<ThreadInfo, "threadId" | "team" | "creatorTool" | "initialContext" | "title">,
+    turns: NewTurn[],
+    limits: ThreadLimits,
+    files: StoredFile[] = [],
+    workflow?: WorkflowWrite,
+  ): AppendResult {
+    this.createSchema();
+    if (this.threadRow()) throw new Error(`Thread ${info.threadId} exists already.`);
+    const now = Date.now();
+    this.sql.exec(
+      "INSERT INTO thread VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+      info.threadId,
+      info.team,
+      info.creatorTool,
+      JSON.stringify(info.initialContext),
+      info.title,
+      now,
+      now,
+      now + limits.ttlMs,
+    );
+    this.host.expireAt(now + limits.ttlMs);
+    return this.append(turns, limits, files, workflow);
+  }
+
+  /** The whole thread, or null when it never existed, has expired, or holds no turn yet. */
+  read(): Thread | null {
+    const info = this.info();
+    if (!info || info.turnCount === 0) return null;
+    const turns = this.sql.exec<TurnRow>("SELECT * FROM turns ORDER BY idx").toArray().map(toTurn);
+    const files = this.sql
+      .exec<{ path: string; tokens: number; updated_at: number }>("SELECT path, tokens, updated_at FROM files")
+      .toArray()
+      .map((row) => ({ path: row.path, tokens: row.tokens, updatedAt: row.updated_at }));
+    const workflows = Object.fromEntries(
+      this.sql
+        .exec<{ tool: string; state: string }>("SELECT tool, state FROM workflow")
+        .toArray()
+        .map((row) => [row.tool, row.state]),
+    );
+    return { ...info, turns, files, workflows };
+  }
+
+  /** Some of the thread's files as last shown (only those asked for cross the wire). */
+  storedFiles(paths: string[]): StoredFile[] {
+    if (!this.hasSchema()) return [];
+    return paths.flatMap((path) =>
+      this.sql
+        .exec<{ content: string | null; sha256: string | null; tokens: number }>(
+          "SELECT content, sha256, tokens FROM files WHERE path = ?",
+          path,
+        )
+        .toArray()
+        .map((row) => ({
+          path,
+          tokens: row.tokens,
+          ...(row.content !== null ? { content: row.content } : {}),
+          ...(row.sha256 !== null ? { sha256: row.sha256 } : {}),
+        })),
+    );
+  }
+
+  /**
+   * Appends turns atomically (a request and its answer go in together or not at all), with the
+   * step state of a workflow tool, and pushes the expiry back. Refuses when the thread is gone
+   * or the turns would pass the cap.
+   */
+  appendTurns(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[] = [], workflow?: WorkflowWrite): AppendResult {
+    if (!this.hasSchema()) return { ok: false, reason: "not_found", turnCount: 0 };
+    return this.append(turns, limits, files, workflow);
+  }
+
+  /** Drops a thread that never got a turn: its first call failed, and its id was never handed out. */
+  async discardIfEmpty(): Promise<void> {
+    if (this.hasSchema() && this.turnCount() === 0) await this.clear();
+  }
+
+  /**
+   * When the expiry timer fires: the thread is dropped when its time has come; otherwise (it was
+   * extended since) the time it now expires at is returned, for the timer to be set again.
+   */
+  async expire(): Promise<number | undefined> {
+    const row = this.hasSchema() ? this.threadRow() : undefined;
+    if (row && row.expires_at > Date.now()) return row.expires_at;
+    await this.clear();
+    return undefined;
+  }
+
+  private async clear(): Promise<void> {
+    // Drops the tables too; this instance may be asked about the thread again, and finds none.
+    await this.host.deleteAll();
+    this.schemaReady = false;
+  }
+
+  private append(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[], workflow: WorkflowWrite | undefined): AppendResult {
+    const row = this.threadRow();
+    if (!row) return { ok: false, reason: "not_found", turnCount: 0 };
+    const count = this.turnCount();
+    if (count + turns.length > limits.maxTurns) return { ok: false, reason: "turn_limit", turnCount: count };
+    const now = Date.now();
+    turns.forEach((turn, offset) => {
+      this.sql.exec(
+        "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        count + offset + 1,
+        turn.role,
+        turn.content,
+        JSON.stringify(turn.files),
+        JSON.stringify(turn.images),
+        turn.tool,
+        turn.provider ?? null,
+        turn.model ?? null,
+        turn.usage ? JSON.stringify(turn.usage) : null,
+        turn.metadata ? JSON.stringify(turn.metadata) : null,
+        now,
+      );
+    });
+    for (const file of files) {
+      this.sql.exec("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", file.path, file.content ?? null, file.sha256 ?? null, file.tokens, now);
+    }
+    if (workflow) this.sql.exec("INSERT OR REPLACE INTO workflow VALUES (?, ?, ?)", workflow.tool, workflow.state, now);
+    const expiresAt = now + limits.ttlMs;
+    const reindex = turns.length > 0 && now - row.indexed_at > INDEX_REFRESH_MS;
+    this.sql.exec("UPDATE thread SET updated_at = ?, expires_at = ?, indexed_at = ?", now, expiresAt, reindex ? now : row.indexed_at);
+    // The timer may lag the expiry a little (it is set again when it fires early), which spares a
+    // storage write for exchanges that follow each other closely.
+    if (expiresAt - row.expires_at > ALARM_SLACK_MS) {
+      this.host.expireAt(expiresAt);
+    }
+    const info = infoOf({ ...row, updated_at: now, expires_at: expiresAt }, count + turns.length);
+    return { ok: true, turnCount: info.turnCount, info, reindex };
+  }
+
+  private hasSchema(): boolean {
+    if (!this.schemaReady) {
+      this.schemaReady = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'thread'").toArray().length > 0;
+    }
+    return this.schemaReady;
+  }
+
+  private createSchema(): void {
+    if (this.hasSchema()) return;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS thread (
+        thread_id TEXT PRIMARY KEY, team TEXT NOT NULL, creator_tool TEXT NOT NULL,
+        initial_context TEXT NOT NULL, title TEXT NOT NULL,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, indexed_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS turns (
+        idx INTEGER PRIMARY KEY, role TEXT NOT NULL, content TEXT NOT NULL,
+        files TEXT NOT NULL, images TEXT NOT NULL, tool TEXT NOT NULL,
+        provider TEXT, model TEXT, usage TEXT, metadata TEXT, created_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS files (
+        path TEXT PRIMARY KEY, content TEXT, sha256 TEXT, tokens INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS workflow (tool TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL);
+    `);
+    this.schemaReady = true;
+  }
+
+  private threadRow(): ThreadRow | undefined {
+    if (!this.hasSchema()) return undefined;
+    const row = this.sql.exec<ThreadRow>("SELECT * FROM thread").toArray()[0];
+    // An expired thread whose timer has not fired yet is already gone for its users.
+    return row && row.expires_at > Date.now() ? row : undefined;
+  }
+
+  private turnCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM turns").one().n;
+  }
+
+  private info(): ThreadInfo | undefined {
+    const row = this.threadRow();
+    return row ? infoOf(row, this.turnCount()) : undefined;
+  }
+}
+
+function infoOf(row: ThreadRow, turnCount: number): ThreadInfo {
+  return {
+    threadId: row.thread_id,
+    team: row.team,
+    creatorTool: row.creator_tool,
+    initialContext: JSON.parse(row.initial_context) as { [key: string]: Json },
+    title: row.title,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    expiresAt: row.expires_at,
+    turnCount,
+  };
+}
+
+function toTurn(row: TurnRow): Turn {
+  return {
+    index: row.idx,
+    role: row.role === "assistant" ? "assistant" : "user",
+    content: row.content,
+    files: JSON.parse(row.files) as string[],
+    images: JSON.parse(row.images) as string[],
+    tool: row.tool,
+    ...(row.provider ? { provider: row.provider } : {}),
+    ...(row.model ? { model: row.model } : {}),
+    ...(row.usage ? { usage: JSON.parse(row.usage) as Turn["usage"] } : {}),
+    ...(row.metadata ? { metadata: JSON.parse(row.metadata) as { [key: string]: Json } } : {}),
+    createdAt: row.created_at,
+  };
+}
