@@ -13,7 +13,7 @@ const STYLE = `
   main { max-width: 64rem; margin: 0 auto; padding: 1rem; }
   header { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: baseline; justify-content: space-between; }
   h1 { font-size: 1.35rem; margin: 0.5rem 0; }
-  h2 { font-size: 1.1rem; margin: 1.5rem 0 0.5rem; }
+  h2 { font-size: 1.1rem; margin: 0.25rem 0 0.5rem; }
   section, .card { background: #fff; border-radius: 0.6rem; box-shadow: 0 1px 3px #0002; padding: 0.75rem 1rem; margin-bottom: 1rem; }
   .muted { color: #57534e; font-size: 0.9rem; }
   .error, .notice { padding: 0.5rem 0.75rem; border-radius: 0.4rem; }
@@ -27,7 +27,7 @@ const STYLE = `
   .state-closed, .status-ok { background: #dcfce7; }
   .state-open, .status-no_provider { background: #fee2e2; }
   .state-half_open { background: #fef3c7; }
-  .chart { width: 100%; height: auto; display: block; }
+  .chart { width: 100%; max-width: 44rem; height: auto; display: block; }
   .legend { display: flex; flex-wrap: wrap; gap: 0.25rem 1rem; list-style: none; padding: 0; margin: 0.5rem 0; font-size: 0.85rem; }
   .legend svg { vertical-align: -1px; margin-right: 0.3rem; }
   form.inline { display: inline; }
@@ -40,6 +40,14 @@ const STYLE = `
   article.turn:first-of-type { border-top: none; }
   pre { white-space: pre-wrap; overflow-wrap: anywhere; font: 0.85rem/1.45 ui-monospace, monospace; margin: 0.3rem 0 0; background: #fafaf9; padding: 0.5rem; border-radius: 0.3rem; }
   summary { cursor: pointer; }
+  @media (max-width: 40rem) {
+    main { padding: 0.5rem; }
+    th, td { white-space: nowrap; }
+    td.wrap { white-space: normal; min-width: 12rem; }
+    /* The chart shrinks with the screen: larger text, every other day labelled. */
+    .chart text { font-size: 20px; }
+    .chart .alternate { display: none; }
+  }
 `;
 
 function Layout({ title, nonce, children }: { title: string; nonce: string | undefined; children: Child }) {
@@ -50,7 +58,6 @@ function Layout({ title, nonce, children }: { title: string; nonce: string | und
         <head>
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
-          <meta name="referrer" content="no-referrer" />
           <title>{title}</title>
           <style nonce={nonce} dangerouslySetInnerHTML={{ __html: STYLE }} />
         </head>
@@ -209,7 +216,7 @@ function Models({ models }: { models: ModelRow[] }) {
               <td>{model.provider}</td>
               <td class="num">{formatContext(model.contextWindow)}</td>
               <td class="num">{model.score}</td>
-              <td>{model.aliases.join(", ")}</td>
+              <td class="wrap">{model.aliases.join(", ")}</td>
             </tr>
           ))}
         </tbody>
@@ -273,7 +280,7 @@ function Threads({ threads }: { threads: TeamStatus["threads"] }) {
         <tbody>
           {threads.map((thread) => (
             <tr>
-              <td>
+              <td class="wrap">
                 <a href={`/threads/${encodeURIComponent(thread.threadId)}`}>{thread.title || thread.threadId}</a>
               </td>
               <td>{thread.creatorTool}</td>
@@ -431,7 +438,7 @@ function TurnView({ turn }: { turn: Turn }) {
   return (
     <article class={`turn ${turn.role}`}>
       <div class="muted">
-        #{turn.index + 1} · <strong>{turn.role}</strong> · {turn.tool}
+        #{turn.index} · <strong>{turn.role}</strong> · {turn.tool}
         {turn.model ? ` · ${turn.provider ? `${turn.provider}/` : ""}${turn.model}` : ""} · <Time ms={turn.createdAt} />
       </div>
       <TurnContent content={turn.content} />

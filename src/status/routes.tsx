@@ -57,6 +57,9 @@ const secure = secureHeaders({
     baseUri: ["'none'"],
   },
   xFrameOptions: "DENY",
+  // Not no-referrer: under it a browser sends `Origin: null` with a form post, which the
+  // Host/Origin guard refuses; same-origin sends the page's origin to itself and nothing elsewhere.
+  referrerPolicy: "same-origin",
 });
 const pageHeaders: MiddlewareHandler<AppBindings> = async (c, next) => {
   await secure(c, next);

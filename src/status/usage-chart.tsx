@@ -28,7 +28,7 @@ export interface ChartLayout {
 
 const WIDTH = 640;
 const HEIGHT = 240;
-const PLOT = { left: 52, right: 8, top: 8, bottom: 24 };
+const PLOT = { left: 52, right: 8, top: 16, bottom: 24 };
 const TICKS = 4;
 /** Distinct on white and for the common kinds of colour blindness (Okabe–Ito, without yellow). */
 const PALETTE = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#000000", "#999999"];
@@ -48,8 +48,9 @@ export function formatTokens(tokens: number): string {
 }
 
 /**
- * Lays out a usage report as bars per day stacked by model (input plus output tokens). Pure: the
- * same report gives the same chart. Days with no calls are in the window with no bar.
+ * Lays out a usage report as bars per day stacked by model (input plus output tokens), for a
+ * window of a few weeks (a label per day). Pure: the same report gives the same chart. Days
+ * with no calls are in the window with no bar.
  */
 export function layoutUsageChart(report: Pick<UsageReport, "from" | "to" | "rows">): ChartLayout {
   const days: string[] = [];
@@ -101,7 +102,6 @@ const round = (value: number) => Math.round(value * 100) / 100;
 
 /** The chart as inline SVG (no script, no external asset); each bar's title tells its numbers. */
 export function UsageChart({ layout }: { layout: ChartLayout }) {
-  const labelEvery = layout.days.length > 16 ? Math.ceil(layout.days.length / 16) : 1;
   const plotRight = layout.width - PLOT.right;
   return (
     <svg
@@ -123,13 +123,12 @@ export function UsageChart({ layout }: { layout: ChartLayout }) {
           <title>{`${bar.day} · ${bar.series}: ${bar.tokens.toLocaleString("en-US")} tokens in ${bar.calls} ${bar.calls === 1 ? "call" : "calls"}`}</title>
         </rect>
       ))}
-      {layout.days.map(({ day, x }, index) =>
-        index % labelEvery === 0 ? (
-          <text x={round(x)} y={layout.height - 6} text-anchor="middle" font-size="11" fill="#57534e">
-            {day.slice(5)}
-          </text>
-        ) : null,
-      )}
+      {layout.days.map(({ day, x }, index) => (
+        // A narrow screen shows every other label, counted from today, which always has one.
+        <text class={(layout.days.length - 1 - index) % 2 === 0 ? "day" : "day alternate"} x={round(x)} y={layout.height - 6} text-anchor="middle" font-size="11" fill="#57534e">
+          {day.slice(5)}
+        </text>
+      ))}
     </svg>
   );
 }

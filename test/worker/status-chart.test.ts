@@ -73,6 +73,9 @@ describe("UsageChart", () => {
     expect(svg).not.toContain("<script>");
     expect(svg).toContain("&lt;script&gt;");
     expect(svg).toContain('viewBox="0 0 640 240"');
+    // A label per day; on a narrow screen every other one hides, and today's never does.
+    const labels = [...svg.matchAll(/<text class="(day(?: alternate)?)"[^>]*>([^<]+)<\/text>/g)].map((m) => `${m[2]} ${m[1]}`);
+    expect(labels).toEqual(["11-20 day", "11-21 day alternate", "11-22 day", "11-23 day alternate", "11-24 day", "11-25 day alternate", "11-26 day"]);
   });
 });
 

@@ -85,6 +85,8 @@ describe("the public view", () => {
     expect(csp).not.toContain("unsafe-inline");
     expect(response.headers.get("x-frame-options")).toBe("DENY");
     expect(response.headers.get("cache-control")).toBe("no-store");
+    // A browser's form post then carries this page's origin (under no-referrer it would be "null").
+    expect(response.headers.get("referrer-policy")).toBe("same-origin");
     // The page's own style carries the nonce its policy names; nothing else is allowed in.
     const nonce = /style-src 'nonce-([^']+)'/.exec(csp)?.[1];
     expect(nonce).toBeTruthy();
@@ -148,13 +150,14 @@ describe("signing in", () => {
   it("attack: refuses a sign-in posted from another site or another origin on this machine (login CSRF)", async () => {
     const team = uniqueTeam("a");
     const workerEnv = await teamsEnv([team]);
-    for (const headers of [
+    const attempts: Array<Record<string, string>> = [
       { origin: "http://localhost:3000" },
       { origin: "http://127.0.0.1" },
       { "sec-fetch-site": "cross-site" },
       { "sec-fetch-site": "same-site" },
       {},
-    ]) {
+    ];
+    for (const headers of attempts) {
       const response = await callWorker(signInRequest(`token-${team}`, headers), workerEnv);
       expect(response.status, JSON.stringify(headers)).toBe(403);
       expect(response.headers.get("set-cookie")).toBeNull();
