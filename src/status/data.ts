@@ -1,9 +1,8 @@
-import type { Config, ProviderId } from "../config";
+import type { ProviderId } from "../config";
 import { loadThread, listThreads, type ThreadScope } from "../conversation/threads";
 import type { Thread } from "../conversation/types";
 import type { BreakerSnapshot, BreakerState } from "../durable/breaker";
 import type { ThreadSummary } from "../durable/team";
-import type { Env } from "../env";
 import { ToolError } from "../errors";
 import { cacheStats } from "../kv-cache/cache";
 import { breakerName, ProviderBreakers } from "../providers/breaker";
@@ -136,15 +135,8 @@ function cacheRows(): CacheRow[] {
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-export interface StatusScope {
-  env: Env;
-  config: Config;
-  team: string;
-  waitUntil(promise: Promise<unknown>): void;
-}
-
 /** Everything the team view shows, read for the team the request authenticated as. */
-export async function loadTeamStatus(scope: StatusScope): Promise<TeamStatus> {
+export async function loadTeamStatus(scope: ThreadScope): Promise<TeamStatus> {
   const registry = registryFor(scope.config);
   const [breakers, threads, usage] = await Promise.all([
     breakerRows(registry, new ProviderBreakers(scope), scope.team),
