@@ -14,8 +14,10 @@ import { rateLimit } from "./middleware/rate-limit";
 import { callerOf, refuseWhenLocked, teamAuth } from "./middleware/team-auth";
 import { oauthRoutes } from "./oauth/routes";
 import { NO_PROVIDER_MESSAGE, registryFor } from "./providers/registry";
+import { healthOf } from "./status/data";
+import { statusRoutes } from "./status/routes";
 import { DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS, readUsage } from "./usage/ledger";
-import { SERVER_NAME, SERVER_VERSION } from "./version";
+import { SERVER_NAME } from "./version";
 
 export { BlobDO } from "./durable/blob";
 export { ConversationDO } from "./durable/conversation";
@@ -46,12 +48,12 @@ app.get("/health", async (c) => {
   const config = configOf(c.env);
   const registry = registryFor(config);
   const providers = registry.providers.map((provider) => provider.id);
-  const status = providers.length > 0 ? "ok" : "no_provider";
-  if (!(await callerOf(c))) return c.json({ status, version: SERVER_VERSION });
+  const { status, version } = healthOf(registry);
+  if (!(await callerOf(c))) return c.json({ status, version });
   return c.json({
     status,
     name: SERVER_NAME,
-    version: SERVER_VERSION,
+    version,
     teams: config.teamTokens
       ? "multi-team (TEAM_TOKENS)"
       : config.allowUnauthenticated
@@ -65,6 +67,9 @@ app.get("/health", async (c) => {
 });
 
 app.route("/", oauthRoutes);
+
+// The status page (HTML): health and version for anyone, the team's view after signing in on it.
+app.route("/", statusRoutes);
 
 // OAuth access tokens are issued for /mcp only; the REST routes take team tokens.
 app.use("/mcp", teamAuth({ acceptOAuth: true }), rateLimit());

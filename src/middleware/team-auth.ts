@@ -72,12 +72,11 @@ function bearerToken(c: AppContext): string | undefined | null {
  * OAuth tokens are issued for) an OAuth access token whose grant's team token is still listed
  * for the same team, so removing a token from TEAM_TOKENS also ends the sign-ins made with it.
  */
-async function authenticate(c: AppContext, acceptOAuth: boolean): Promise<Caller | Refusal> {
+async function authenticate(c: AppContext, acceptOAuth: boolean, token = bearerToken(c)): Promise<Caller | Refusal> {
   const mode = accessMode(c);
   if (mode === "open") return { team: "default" };
   if (mode === "locked") return { message: LOCKED_MESSAGE, invalidToken: false };
   const tokens = configOf(c.env).teamTokens ?? new Map<string, string>();
-  const token = bearerToken(c);
   if (token === undefined) {
     const oauthHint = acceptOAuth ? " MCP clients that support OAuth (such as claude.ai connectors) can sign in instead." : "";
     return { message: `This server requires 'Authorization: Bearer <team token>'. Ask your admin for a token.${oauthHint}`, invalidToken: false };
@@ -96,9 +95,13 @@ function isCaller(result: Caller | Refusal): result is Caller {
   return "team" in result;
 }
 
-/** The caller a request authenticates as with a team token (or none needed), if any: for optional detail. */
-export async function callerOf(c: AppContext): Promise<Caller | undefined> {
-  const result = await authenticate(c, false);
+/**
+ * The caller a request authenticates as with a team token (or none needed), if any: for optional
+ * detail. The token is the Authorization header's, or one the request carries another way (the
+ * status page's session cookie), checked the same way.
+ */
+export async function callerOf(c: AppContext, token?: string): Promise<Caller | undefined> {
+  const result = await authenticate(c, false, token ?? bearerToken(c));
   return isCaller(result) ? result : undefined;
 }
 
