@@ -19,13 +19,17 @@ const STYLE = `
   button[value=approve] { background: #1c1917; color: #fff; border-color: #1c1917; }
 `;
 
+/**
+ * A page of the sign-in. Its referrer policy is same-origin, not no-referrer: under no-referrer a
+ * browser posts the form with `Origin: null`, which the Host/Origin guard refuses.
+ */
 function page(title: string, body: ReturnType<typeof html>) {
   return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${title}</title>
 <style>${raw(STYLE)}</style>
 </head>

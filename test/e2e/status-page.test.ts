@@ -8,38 +8,23 @@
  * Without /usr/bin/chromium the file is skipped with a message, except in CI (CI=true), where
  * .ci/run installs it and its absence is a failure.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join, resolve } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
+import { CHROMIUM, launchChromium, skipWithoutChromium } from "../support/browser.ts";
 import { callTool, connectMcp } from "../support/mcp-session.ts";
 import { makeTeamToken, teamTokensVar, type TeamToken } from "../support/team-token.ts";
 import { freePort, startWorker, type WorkerProcess } from "../support/worker-process.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ROOT = resolve(import.meta.dirname, "../..");
 const ARTIFACTS = join(ROOT, "test/artifacts");
 const DOCS_SCREENSHOT = join(ROOT, "docs/status-page.png");
 
-const missingChromium = !existsSync(CHROMIUM);
-const skip = missingChromium && process.env.CI !== "true";
-if (skip) {
-  console.warn(`Skipping the status page browser test: no Chromium at ${CHROMIUM}. Install Debian's: apt-get install -y chromium (.ci/run does).`);
-}
-
-/** The flags these machines need: no sandbox as root, and none of Chromium's own network traffic. */
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+const skip = skipWithoutChromium("the status page browser test");
 
 const LONG_PROMPT = `Review this plan <script>alert("x")</script> for the job queue.\n${"Step: move one consumer to the new queue and compare.\n".repeat(40)}`;
 
@@ -86,7 +71,6 @@ async function screenshot(page: Page, name: string): Promise<void> {
 
 describe.skipIf(skip)(`status page in Chromium${skip ? ` (skipped: no ${CHROMIUM})` : ""}`, () => {
   beforeAll(async () => {
-    if (missingChromium) throw new Error(`CI=true and no Chromium at ${CHROMIUM}: .ci/run should have installed Debian's chromium package.`);
     mkdirSync(ARTIFACTS, { recursive: true });
     teamA = makeTeamToken("team-a");
     teamB = makeTeamToken("team-b");
@@ -123,7 +107,7 @@ describe.skipIf(skip)(`status page in Chromium${skip ? ` (skipped: no ${CHROMIUM
     attacker = await startAttacker();
     const address = attacker.address();
     attackerUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : await freePort()}/`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

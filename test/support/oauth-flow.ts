@@ -47,12 +47,12 @@ export async function registerClient(fetch: Fetch, origin: string, metadata: Rec
 export function authorizeUrl(
   origin: string,
   client: RegisteredClient,
-  params: { challenge?: string | undefined; method?: string | undefined; resource?: string | undefined; state?: string },
+  params: { challenge?: string | undefined; method?: string | undefined; resource?: string | undefined; state?: string; redirectUri?: string },
 ): string {
   const url = new URL(`${origin}/authorize`);
   url.searchParams.set("response_type", "code");
   url.searchParams.set("client_id", client.client_id);
-  url.searchParams.set("redirect_uri", REDIRECT_URI);
+  url.searchParams.set("redirect_uri", params.redirectUri ?? REDIRECT_URI);
   url.searchParams.set("state", params.state ?? "state-123");
   if (params.challenge !== undefined) url.searchParams.set("code_challenge", params.challenge);
   if (params.method !== undefined) url.searchParams.set("code_challenge_method", params.method);
