@@ -232,13 +232,15 @@ function geminiStatuses(output: string): Map<string, string> {
 }
 
 describe("Gemini CLI (@google/gemini-cli)", () => {
-  it("`gemini mcp add --transport http --header`, and an httpUrl entry reading the token from the environment, connect", async () => {
+  it("`gemini mcp add --transport http --header`, an httpUrl entry reading the token from the environment, and the bridge connect", async () => {
     // The folder-trust prompt a person answers once: MCP servers stay disabled in an untrusted folder.
     const where = sandbox({ GEMINI_CLI_TRUST_WORKSPACE: "true" });
     for (const [name, token] of [["zen", team.token], ["zen-wrong-token", "not-a-team-token"]] as const) {
       const added = await run(GEMINI, ["mcp", "add", "--scope", "user", "--transport", "http", "--header", `Authorization: Bearer ${token}`, name, worker.mcpUrl], where);
       expect(added.code, added.stderr).toBe(0);
     }
+    const bridge = await run(GEMINI, ["mcp", "add", "--scope", "user", "-e", `ZEN_MCP_TOKEN=${team.token}`, "zen-files", process.execPath, BRIDGE, "bridge", "--url", worker.mcpUrl], where);
+    expect(bridge.code, bridge.stderr).toBe(0);
     const settingsPath = join(where.home, ".gemini/settings.json");
     const settings = JSON.parse(readFileSync(settingsPath, "utf8")) as { mcpServers: Record<string, Record<string, unknown>> };
     expect(settings.mcpServers["zen"]).toMatchObject({ url: worker.mcpUrl, type: "http" });
@@ -250,6 +252,7 @@ describe("Gemini CLI (@google/gemini-cli)", () => {
     const statuses = geminiStatuses(`${list.stdout}\n${list.stderr}`);
     expect(statuses.get("zen"), list.stdout).toBe("Connected");
     expect(statuses.get("zen-env"), list.stdout).toBe("Connected");
+    expect(statuses.get("zen-files"), list.stdout).toBe("Connected");
     expect(statuses.get("zen-wrong-token"), list.stdout).toBe("Disconnected");
   }, MULTI_RUN_TEST_MS);
 });
@@ -263,7 +266,7 @@ function codexMcpTools(body: unknown, name: string): string[] {
 }
 
 describe("Codex CLI (@openai/codex)", () => {
-  it("`codex mcp add --url --bearer-token-env-var`: a `codex exec` turn offers the server's tools to its model", async () => {
+  it("`codex mcp add --url --bearer-token-env-var`, and the bridge: a `codex exec` turn offers both servers' tools to its model", async () => {
     const where = sandbox();
     const codexHome = join(where.home, ".codex");
     mkdirSync(codexHome);
@@ -271,15 +274,20 @@ describe("Codex CLI (@openai/codex)", () => {
     const added = await run(CODEX, ["mcp", "add", "zen", "--url", worker.mcpUrl, "--bearer-token-env-var", "ZEN_MCP_TOKEN"], where);
     expect(added.code, added.stderr).toBe(0);
     const configPath = join(codexHome, "config.toml");
-    expect(readFileSync(configPath, "utf8")).toBe(`[mcp_servers.zen]\nurl = "${worker.mcpUrl}"\nbearer_token_env_var = "ZEN_MCP_TOKEN"\n`);
-    // docs/clients.md adds this line to the table: a model call can outlast Codex's 60 s default.
-    appendFileSync(configPath, "tool_timeout_sec = 600\n");
+    const zenTable = `[mcp_servers.zen]\nurl = "${worker.mcpUrl}"\nbearer_token_env_var = "ZEN_MCP_TOKEN"\n`;
+    expect(readFileSync(configPath, "utf8")).toBe(zenTable);
+    // The configuration docs/clients.md gives: the table `codex mcp add` wrote, its two extra lines,
+    // and the bridge as a stdio server.
+    const extra = "tool_timeout_sec = 600\nrequired = true\n";
+    const bridgeTable = `[mcp_servers.zen-files]\ncommand = "node"\nargs = ${JSON.stringify([BRIDGE, "bridge", "--url", worker.mcpUrl])}\nenv_vars = ["ZEN_MCP_TOKEN"]\n`;
+    writeFileSync(configPath, `${zenTable}${extra}\n${bridgeTable}${extra}`);
     const got = await run(CODEX, ["mcp", "get", "zen", "--json"], where);
     expect(got.code, got.stderr).toBe(0);
     expect(JSON.parse(got.stdout)).toMatchObject({ enabled: true, tool_timeout_sec: 600 });
 
-    // Codex lists a server's tools when a session starts. Its model here is the fake upstream (no
-    // OpenAI account), so the request it sends shows which tools Codex got from the server.
+    // Codex lists the servers' tools when a session starts (`required` makes it wait for them). Its
+    // model here is the fake upstream (no OpenAI account), so the request it sends shows which
+    // tools Codex got. `--disable plugins` keeps it from fetching its plugin catalog online.
     const model = [
       ["model_provider", '"fake"'],
       ["model", '"gpt-5"'],
@@ -289,18 +297,24 @@ describe("Codex CLI (@openai/codex)", () => {
       ["model_providers.fake.env_key", '"FAKE_UPSTREAM_KEY"'],
       ["analytics.enabled", "false"],
     ].flatMap(([key, value]) => ["-c", `${key}=${value}`]);
-    const turn = async (token: string): Promise<string[]> => {
+    const turn = (token: string): Promise<Run> => {
       upstream.clearRequests();
-      const exec = await run(CODEX, ["exec", "--skip-git-repo-check", ...model, "Which tools do you have?"], where, {
+      return run(CODEX, ["exec", "--skip-git-repo-check", "--disable", "plugins", ...model, "Which tools do you have?"], where, {
         ZEN_MCP_TOKEN: token,
         FAKE_UPSTREAM_KEY: "k",
       });
-      expect(exec.code, exec.stderr).toBe(0);
-      const request = upstream.requests().find((logged) => logged.kind === "openai-responses");
-      expect(request, exec.stderr).toBeDefined();
-      return codexMcpTools(request?.body, "zen");
     };
-    expect(await turn(team.token)).toEqual(expect.arrayContaining(["chat", "consensus", "version"]));
-    expect(await turn("not-a-team-token")).toEqual([]);
+
+    const signedIn = await turn(team.token);
+    expect(signedIn.code, signedIn.stderr).toBe(0);
+    const request = upstream.requests().find((logged) => logged.kind === "openai-responses");
+    expect(request, signedIn.stderr).toBeDefined();
+    expect(codexMcpTools(request?.body, "zen")).toEqual(expect.arrayContaining(["chat", "consensus", "version"]));
+    expect(codexMcpTools(request?.body, "zen_files")).toEqual(expect.arrayContaining(["chat", "consensus", "version"]));
+
+    const refused = await turn("not-a-team-token");
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("required MCP servers failed to initialize");
+    expect(upstream.requests().filter((logged) => logged.kind === "openai-responses")).toEqual([]);
   }, MULTI_RUN_TEST_MS);
 });
