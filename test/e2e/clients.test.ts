@@ -102,7 +102,11 @@ function run(script: string, args: string[], where: Sandbox, env: Record<string,
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const timer = setTimeout(() => {
-    if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // the process group is already gone
+    }
   }, RUN_TIMEOUT_MS);
   return new Promise((done) => {
     child.once("close", (code, signal) => {
