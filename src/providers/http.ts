@@ -206,9 +206,18 @@ async function httpError(request: UpstreamRequest, response: Response): Promise<
   const upstream = upstreamMessage(redact(body, credentialsOf(request.headers)));
   const kind = classifyStatus(response.status, body);
   const retryAfterMs = kind === "retryable" ? retryAfterOf(response.headers) : undefined;
-  const hint = response.status === 401 || response.status === 403 ? ` Check ${KEY_VARIABLES[provider]}.` : "";
-  const message = `${PROVIDER_LABELS[provider]} returned HTTP ${response.status}${upstream ? `: ${upstream}` : "."}${hint}`;
+  const reported = `${PROVIDER_LABELS[provider]} returned HTTP ${response.status}${upstream ? `: ${upstream}` : ""}`;
+  const message = kind === "final" ? `${reported.replace(/[.\s]+$/, "")}. ${remedy(provider, response.status, body)}` : reported;
   return new ProviderError(provider, kind, message, response.status, retryAfterMs);
+}
+
+/** What the assistant can do about a final refusal: retrying it unchanged would fail the same way. */
+function remedy(provider: ProviderId, status: number, body: string): string {
+  if (status === 401 || status === 403) return `Check ${KEY_VARIABLES[provider]}.`;
+  if (CONTEXT_LENGTH.test(body)) return "The request is too long for this model: send fewer or smaller files, or choose a model with a larger context window.";
+  if (QUOTA.test(body)) return `Check the ${PROVIDER_LABELS[provider]} account's quota and billing, or choose a model from another provider.`;
+  if (status === 404) return "Check the model name (listmodels shows the available ones), or choose another model.";
+  return "Retrying the same request would fail the same way: change it, or choose another model.";
 }
 
 const CONTEXT_LENGTH = /context.length|context_length_exceeded|maximum context|prompt is too long|too many tokens|input token count/i;
