@@ -1,8 +1,11 @@
+import { ToolError } from "../errors";
+import { MAX_IMAGE_MB, MAX_IMAGES } from "../providers/index";
 import type { ImageInput } from "../providers/types";
 import { blobInfo, blobStub, chunkStream } from "./blob-store";
 import type { FileScope } from "./resolve";
 
 const IMAGE_DATA_URL = /^data:(image\/[a-z0-9.+-]+);base64,([A-Za-z0-9+/=\s]+)$/i;
+const MB = 1024 * 1024;
 
 function toBase64(bytes: Uint8Array): string {
   let binary = "";
@@ -13,9 +16,13 @@ function toBase64(bytes: Uint8Array): string {
 
 /**
  * Images for a vision model: data URLs as given, absolute paths through the workspace manifest
- * to uploaded image blobs. Paths the server lacks (or that are not images) are reported missing.
+ * to uploaded image blobs. Paths the server lacks are reported missing. The count, the type and
+ * the size are checked before any blob is read: an image is held whole in memory to be encoded.
  */
 export async function loadImages(scope: FileScope, images: string[]): Promise<{ inputs: ImageInput[]; missing: string[] }> {
+  if (images.length > MAX_IMAGES) {
+    throw new ToolError(`At most ${MAX_IMAGES} images can be sent with one request; got ${images.length}. Send the ones that matter most.`);
+  }
   const inputs: ImageInput[] = [];
   const missing: string[] = [];
   const paths = images.filter((image) => !image.startsWith("data:"));
@@ -28,11 +35,20 @@ export async function loadImages(scope: FileScope, images: string[]): Promise<{ 
       inputs.push({ mediaType: match[1].toLowerCase(), data: match[2].replace(/\s/g, "") });
       continue;
     }
+    if (image.startsWith("data:")) {
+      throw new ToolError(`An image given inline must be a base64 data URL of an image (data:image/png;base64,...); got '${image.slice(0, 40)}'.`);
+    }
     const sha256 = registered.get(image);
     const info = sha256 ? await blobInfo(scope.env, scope.team, sha256, scope.waitUntil) : null;
-    if (!sha256 || !info || !info.mediaType.startsWith("image/")) {
+    if (!sha256 || !info) {
       missing.push(image);
       continue;
+    }
+    if (!info.mediaType.startsWith("image/")) {
+      throw new ToolError(`'${image}' is not an image (${info.mediaType || "unknown type"}): name image files in images, and other files with the file list.`);
+    }
+    if (info.size > MAX_IMAGE_MB * MB) {
+      throw new ToolError(`'${image}' is ${(info.size / MB).toFixed(1)} MB; each image may be at most ${MAX_IMAGE_MB} MB. Send a smaller image.`);
     }
     const bytes = new Uint8Array(info.size);
     let offset = 0;
