@@ -144,7 +144,7 @@ async function withRetries<T>(provider: ProviderId, options: GenerateOptions, at
       return new ProviderError(provider, "retryable", `${label} did not answer within ${formatSeconds(policy.deadlineMs)} (the per-call deadline).`);
     }
     if (error instanceof ProviderError) return error;
-    return new ProviderError(provider, "retryable", `The connection to ${label} failed: ${describe(error)}.`);
+    return new ProviderError(provider, "retryable", `The connection to ${label} failed: ${describe(error).replace(/\.+$/, "")}.`);
   };
 
   try {
@@ -172,7 +172,7 @@ async function withRetries<T>(provider: ProviderId, options: GenerateOptions, at
 
 function withAttempts(error: ProviderError, attempts: number): ProviderError {
   if (attempts <= 1) return error;
-  return new ProviderError(error.provider, error.kind, `${error.message} (gave up after ${attempts} attempts)`, error.status, error.retryAfterMs);
+  return new ProviderError(error.provider, error.kind, `${error.message.replace(/\.$/, "")} (gave up after ${attempts} attempts)`, error.status, error.retryAfterMs);
 }
 
 /** Exponential with "equal jitter": half fixed, half random, so retrying callers spread out. */
