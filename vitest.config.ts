@@ -11,6 +11,8 @@ export default defineConfig({
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
+          // Runs per fuzz property (test/worker/fuzz.test.ts): a few hundred by default, FUZZ_RUNS=10000 for the full run.
+          provide: { fuzzRuns: Number(process.env["FUZZ_RUNS"] ?? 300) },
           // The first test of a file pays for a cold module graph inside workerd.
           testTimeout: 30_000,
         },

@@ -66,7 +66,7 @@ export async function callModel(deps: CallDeps, chosen: ChosenModel, request: Mo
   const breaker = breakerName(deps.team, model);
   await breakers.load([breaker]);
   const admission = await breakers.admit(breaker);
-  if (!admission.admitted) throw breakerOpen(provider, admission.snapshot);
+  if (!admission.admitted) throw breakerOpen(model, admission.snapshot);
   let outcome: BreakerOutcome = "neutral";
   try {
     const response = await generateAnswer(deps, model, request, options);
@@ -77,9 +77,32 @@ export async function callModel(deps: CallDeps, chosen: ChosenModel, request: Mo
     outcome = outcomeOf(error);
     // Every provider error leaves through here: no configured key reaches the assistant, wherever it was echoed.
     const secrets = deps.config.providers.map((p) => p.apiKey);
-    throw new ProviderError(error.provider, error.kind, redact(error.message, secrets), error.status, error.retryAfterMs);
+    throw new ProviderError(error.provider, error.kind, explained(model, error, redact(error.message, secrets)), error.status, error.retryAfterMs);
   } finally {
     breakers.report(breaker, outcome, admission.probe);
+  }
+}
+
+/**
+ * The message the assistant gets: which model failed and what it can do next. Provider modules
+ * know the upstream's words and the final errors' remedies (a key to check, a request too long);
+ * the remedy of a transient fault or a refusal is the same for every provider, so it is added here.
+ */
+function explained(model: ResolvedModel, error: ProviderError, message: string): string {
+  const name = model.capabilities.modelName;
+  const named = message.includes(name) ? message : `Calling ${name} failed: ${message}`;
+  const sentence = named.endsWith(".") ? named : `${named}.`;
+  switch (error.kind) {
+    case "retryable": {
+      const wait = error.retryAfterMs !== undefined ? Math.max(1, Math.ceil(error.retryAfterMs / 1_000)) : undefined;
+      return wait !== undefined
+        ? `${sentence} ${PROVIDER_LABELS[model.provider.id]} asked to wait ${wait} s: try again in about ${wait} s, or choose a model from another provider.`
+        : `${sentence} This is usually temporary: try again in a moment, or choose a model from another provider.`;
+    }
+    case "safety":
+      return `${sentence} Rephrase the request, or choose a model from another provider.`;
+    default:
+      return named;
   }
 }
 
@@ -134,12 +157,13 @@ function emptyReply(model: ResolvedModel, response: ModelResponse, twice: boolea
   return new ProviderError(model.provider.id, "empty", message);
 }
 
-function breakerOpen(provider: ProviderId, snapshot: BreakerSnapshot | undefined): ProviderError {
+function breakerOpen(model: ResolvedModel, snapshot: BreakerSnapshot | undefined): ProviderError {
+  const provider = model.provider.id;
   const retryAfterMs = snapshot?.retryAt !== undefined ? Math.max(0, snapshot.retryAt - Date.now()) : undefined;
   return new ProviderError(
     provider,
     "breaker_open",
-    `${pausedReason(provider, snapshot)} Choose a model from another provider meanwhile.`,
+    `${model.capabilities.modelName} was not called. ${pausedReason(provider, snapshot)} Choose a model from another provider meanwhile.`,
     undefined,
     retryAfterMs,
   );

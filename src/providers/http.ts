@@ -149,7 +149,7 @@ export async function withRetries<T>(provider: ProviderId, options: GenerateOpti
       return new ProviderError(provider, "retryable", `${label} did not answer within ${formatSeconds(policy.deadlineMs)} (the per-call deadline).`);
     }
     if (error instanceof ProviderError) return error;
-    return new ProviderError(provider, "retryable", `The connection to ${label} failed: ${describe(error)}.`);
+    return new ProviderError(provider, "retryable", `The connection to ${label} failed: ${describe(error).replace(/\.+$/, "")}.`);
   };
 
   try {
@@ -177,7 +177,7 @@ export async function withRetries<T>(provider: ProviderId, options: GenerateOpti
 
 function withAttempts(error: ProviderError, attempts: number): ProviderError {
   if (attempts <= 1) return error;
-  return new ProviderError(error.provider, error.kind, `${error.message} (gave up after ${attempts} attempts)`, error.status, error.retryAfterMs);
+  return new ProviderError(error.provider, error.kind, `${error.message.replace(/\.$/, "")} (gave up after ${attempts} attempts)`, error.status, error.retryAfterMs);
 }
 
 /** Exponential with "equal jitter": half fixed, half random, so retrying callers spread out. */
@@ -211,9 +211,18 @@ async function httpError(request: UpstreamRequest, response: Response): Promise<
   const upstream = upstreamMessage(redact(body, credentialsOf(request.headers)));
   const kind = classifyStatus(response.status, body);
   const retryAfterMs = kind === "retryable" ? retryAfterOf(response.headers) : undefined;
-  const hint = response.status === 401 || response.status === 403 ? ` Check ${KEY_VARIABLES[provider]}.` : "";
-  const message = `${PROVIDER_LABELS[provider]} returned HTTP ${response.status}${upstream ? `: ${upstream}` : "."}${hint}`;
+  const reported = `${PROVIDER_LABELS[provider]} returned HTTP ${response.status}${upstream ? `: ${upstream}` : ""}`;
+  const message = kind === "final" ? `${reported.replace(/[.\s]+$/, "")}. ${remedy(provider, response.status, body)}` : reported;
   return new ProviderError(provider, kind, message, response.status, retryAfterMs);
+}
+
+/** What the assistant can do about a final refusal: retrying it unchanged would fail the same way. */
+function remedy(provider: ProviderId, status: number, body: string): string {
+  if (status === 401 || status === 403) return `Check ${KEY_VARIABLES[provider]}.`;
+  if (CONTEXT_LENGTH.test(body)) return "The request is too long for this model: send fewer or smaller files, or choose a model with a larger context window.";
+  if (QUOTA.test(body)) return `Check the ${PROVIDER_LABELS[provider]} account's quota and billing, or choose a model from another provider.`;
+  if (status === 404) return "Check the model name (listmodels shows the available ones), or choose another model.";
+  return "Retrying the same request would fail the same way: change it, or choose another model.";
 }
 
 const CONTEXT_LENGTH = /context.length|context_length_exceeded|maximum context|prompt is too long|too many tokens|input token count/i;

@@ -97,12 +97,13 @@ export class ModelRegistry {
   }
 
   tryResolve(requested: string): ResolvedModel | undefined {
+    // A registered name may hold a colon itself (DIAL's `…-v1:0`): the whole name comes first.
+    const whole = this.registered(requested.trim());
+    if (whole) return whole;
     const { name, option } = splitOption(requested.trim());
     const lower = name.toLowerCase();
-    for (const provider of this.providers) {
-      const model = this.modelsOf(provider.id).find((m) => m.modelName.toLowerCase() === lower || m.aliases.includes(lower));
-      if (model) return { capabilities: model, provider, requestedName: name, ...(option ? { option } : {}) };
-    }
+    const registered = this.registered(name, option);
+    if (registered) return registered;
     // Catch-alls: the custom endpoint serves its configured model name, OpenRouter any vendor/model.
     const custom = this.providers.find((p) => p.id === "custom");
     if (custom && custom.modelName?.toLowerCase() === lower && isAllowedName(custom, lower)) {
@@ -111,6 +112,16 @@ export class ModelRegistry {
     const openrouter = this.providers.find((p) => p.id === "openrouter");
     if (openrouter && name.includes("/") && isAllowedName(openrouter, lower)) {
       return { capabilities: genericModel("openrouter", name), provider: openrouter, requestedName: name };
+    }
+    return undefined;
+  }
+
+  /** A model of the registries by name or alias, in provider priority order. */
+  private registered(name: string, option?: string): ResolvedModel | undefined {
+    const lower = name.toLowerCase();
+    for (const provider of this.providers) {
+      const model = this.modelsOf(provider.id).find((m) => m.modelName.toLowerCase() === lower || m.aliases.includes(lower));
+      if (model) return { capabilities: model, provider, requestedName: name, ...(option ? { option } : {}) };
     }
     return undefined;
   }

@@ -287,6 +287,28 @@ describe("faults", () => {
     expect(partial.text.startsWith('{"candidates"')).toBe(true);
   });
 
+  it("endEarly: half the stream or body, then a clean end", async () => {
+    up.fault({ endEarly: true, times: 2 });
+    const streamed = await readUntilError(await post("/v1/chat/completions", { ...chatBody, stream: true }));
+    expect(streamed.error).toBeUndefined();
+    expect(streamed.text).toContain("chat.completion.chunk");
+    expect(streamed.text).not.toContain("[DONE]");
+    expect(streamed.text).not.toContain('"finish_reason":"stop"');
+
+    const plain = await readUntilError(await post("/v1beta/models/gemini-2.5-flash:generateContent", geminiBody));
+    expect(plain.error).toBeUndefined();
+    expect(plain.text.startsWith('{"candidates"')).toBe(true);
+    expect(() => JSON.parse(plain.text)).toThrow();
+  });
+
+  it("bodyIncludes: only requests carrying the marker are faulted", async () => {
+    up.fault({ bodyIncludes: "CASE-7", status: 503, times: "always" });
+    expect((await post("/v1/chat/completions", chatBody)).status).toBe(200);
+    const marked = { ...chatBody, messages: [{ role: "user", content: "hello CASE-7" }] };
+    expect((await post("/v1/chat/completions", marked)).status).toBe(503);
+    expect((await post("/v1/chat/completions", marked)).status).toBe(503);
+  });
+
   it("reset: the socket is dropped without a response", async () => {
     up.fault({ reset: true });
     await expect(post("/v1/chat/completions", chatBody)).rejects.toThrow();

@@ -64,11 +64,13 @@ export interface RecordedRequest {
  * One queued fault, consumed by the first request it matches (`kind`/`model` filters), `times`
  * times (default 1; `Infinity` or "always" = until clearFaults/reset). Fields combine: `delayMs`
  * is waited first, then the first present of reset > hang > status > malformed > emptyText/replyText >
- * safetyBlock decides the answer; `truncate` cuts whatever body is then sent (a replay included).
+ * safetyBlock decides the answer; `truncate` or `endEarly` cuts whatever body is then sent (a replay included).
  */
 export interface Fault {
   kind?: RouteKind;
   model?: string;
+  /** Only requests whose raw body contains this text (a marker in a prompt): concurrent tests each fault their own calls. */
+  bodyIncludes?: string;
   times?: number | "always";
   /** Answer with this status; `body` defaults to a vendor-shaped error JSON. */
   status?: number;
@@ -81,6 +83,8 @@ export interface Fault {
   malformed?: boolean;
   /** Send part of the body/stream, then destroy the socket (no final chunk, no [DONE]). */
   truncate?: boolean;
+  /** Send half the SSE events (or half a plain body, without Content-Length), then end the response cleanly. */
+  endEarly?: boolean;
   /** Destroy the socket (TCP RST) without any response. */
   reset?: boolean;
   /** Never answer; the request ends when the client aborts (or the server closes). */
@@ -208,11 +212,12 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
     },
   };
 
-  function takeFault(route: Route): Fault | undefined {
+  function takeFault(route: Route, rawBody: string): Fault | undefined {
     const i = faults.findIndex(
       (q) =>
         (q.fault.kind === undefined || q.fault.kind === route.kind) &&
-        (q.fault.model === undefined || q.fault.model === route.model),
+        (q.fault.model === undefined || q.fault.model === route.model) &&
+        (q.fault.bodyIncludes === undefined || rawBody.includes(q.fault.bodyIncludes)),
     );
     const q = faults[i];
     if (!q) return undefined;
@@ -252,7 +257,7 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
     }
     const kind = route.kind;
     const model = route.model ?? "unknown-model";
-    const fault = takeFault(route);
+    const fault = takeFault(route, raw.toString("utf8"));
 
     if (fault?.delayMs && !(await wait(fault.delayMs, signal))) return;
     if (fault?.reset) {
@@ -281,7 +286,7 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
         ? replayPlan(replayed)
         : generatedPlan(kind, model, route.stream, body, { type: "text", text: defaultReply(kind, model, body) }, ids);
     }
-    await sendPlan(res, plan, latency, fault?.truncate ?? false, signal);
+    await sendPlan(res, plan, latency, fault?.truncate ? "destroy" : fault?.endEarly ? "end" : undefined, signal);
   }
 
   function handleControl(req: IncomingMessage, res: ServerResponse, path: string, raw: Buffer): void {
@@ -714,12 +719,21 @@ function replayPlan(it: FixtureInteraction): Plan {
 // ---------------------------------------------------------------------------------------------
 // I/O helpers
 
-async function sendPlan(res: ServerResponse, plan: Plan, latency: Required<Latency>, truncate: boolean, signal: AbortSignal): Promise<void> {
+/** How a body is cut short: the socket destroyed mid-body, or the response ended cleanly after half of it. */
+type Cut = "destroy" | "end" | undefined;
+
+async function sendPlan(res: ServerResponse, plan: Plan, latency: Required<Latency>, cut: Cut, signal: AbortSignal): Promise<void> {
   if (!(await wait(latency.firstByteMs, signal))) return;
   if (!plan.streaming) {
     const buf = Buffer.from(plan.chunks.join(""), "utf8");
+    if (cut === "end") {
+      // No Content-Length: a clean end after half the body is all the client can see.
+      res.writeHead(plan.status, plan.headers);
+      res.end(buf.subarray(0, Math.floor(buf.length / 2)));
+      return;
+    }
     res.writeHead(plan.status, { ...plan.headers, "content-length": String(buf.length) });
-    if (!truncate) {
+    if (!cut) {
       res.end(buf);
       return;
     }
@@ -730,13 +744,13 @@ async function sendPlan(res: ServerResponse, plan: Plan, latency: Required<Laten
   }
   res.writeHead(plan.status, plan.headers);
   res.flushHeaders(); // first byte now, even if the first event is delayed
-  const count = truncate ? Math.max(1, Math.floor(plan.chunks.length / 2)) : plan.chunks.length;
+  const count = cut ? Math.max(1, Math.floor(plan.chunks.length / 2)) : plan.chunks.length;
   for (let i = 0; i < count; i++) {
     if (i > 0 && !(await wait(latency.chunkDelayMs, signal))) return;
     if (res.destroyed) return;
     await write(res, plan.chunks[i] ?? "");
   }
-  if (truncate) res.destroy();
+  if (cut === "destroy") res.destroy();
   else res.end();
 }
 

@@ -34,6 +34,18 @@ describe("ModelRegistry", () => {
     expect(both.resolve("mistralai/some-new-model").capabilities.contextWindow).toBe(32_768);
   });
 
+  it("resolves a registered name that holds a colon (found by the fault matrix: DIAL's Bedrock names were listed but refused)", () => {
+    const dial = registry({ DIAL_API_KEY: "k" });
+    const model = dial.resolve("anthropic.claude-sonnet-4.1-20250805-v1:0");
+    expect(model).toMatchObject({ provider: { id: "dial" }, capabilities: { modelName: "anthropic.claude-sonnet-4.1-20250805-v1:0" } });
+    expect(model.option).toBeUndefined();
+    expect(dial.resolve("anthropic.claude-opus-4.1-20250805-v1:0-with-thinking").capabilities.modelName).toBe(
+      "anthropic.claude-opus-4.1-20250805-v1:0-with-thinking",
+    );
+    // An option on an ordinary name is still split off.
+    expect(registry({ CUSTOM_API_URL: "http://local.test/v1" }).resolve("llama3.2:8b")).toMatchObject({ option: "8b", capabilities: { modelName: "llama3.2" } });
+  });
+
   it("applies allow-lists, accepting an alias for its model", () => {
     const restricted = registry({ OPENAI_API_KEY: "k", OPENAI_ALLOWED_MODELS: "mini, o3" });
     expect(restricted.available().map((m) => m.modelName).sort()).toEqual(["gpt-5-mini", "o3"]);

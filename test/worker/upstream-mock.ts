@@ -13,8 +13,8 @@ function sse(events: unknown[], terminator = ""): Response {
 }
 
 /**
- * Answers the worker's outbound model calls inside workerd (Gemini and OpenAI-style APIs, plain
- * and streaming) with `reply(request)`, recording every request. Restore with `vi.restoreAllMocks()`.
+ * Answers the worker's outbound model calls inside workerd (Gemini, Chat Completions and the
+ * Responses API, plain and streaming) with `reply(request)`, recording every request. Restore with `vi.restoreAllMocks()`.
  */
 export function mockUpstream(reply: (request: SentRequest) => string = () => "mock answer"): SentRequest[] {
   const sent: SentRequest[] = [];
@@ -35,6 +35,22 @@ export function mockUpstream(reply: (request: SentRequest) => string = () => "mo
       return Response.json({ candidates: [{ content: { role: "model", parts: [{ text }] }, finishReason: "STOP", index: 0 }], usageMetadata: usage });
     }
     const model = String(body.model);
+    if (request.url.includes("/responses")) {
+      const response = {
+        id: "r1",
+        object: "response",
+        model,
+        status: "completed",
+        output: [{ type: "message", role: "assistant", content: [{ type: "output_text", text }] }],
+        usage: { input_tokens: 10, output_tokens: 5, total_tokens: 15 },
+      };
+      if (body.stream !== true) return Response.json(response);
+      const events = [
+        { type: "response.output_text.delta", delta: text },
+        { type: "response.completed", response },
+      ];
+      return sse(events);
+    }
     if (body.stream === true) {
       return sse([
         { id: "c1", object: "chat.completion.chunk", model, choices: [{ index: 0, delta: { role: "assistant", content: text } }] },

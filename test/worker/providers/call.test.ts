@@ -254,6 +254,48 @@ describe("callModel: circuit breaker", () => {
   });
 });
 
+describe("callModel: every failure names the model and what to do", () => {
+  const failure = async (vars: Record<string, string>, reply: () => Response, model = "flash") => {
+    mockFetch(reply);
+    const deps = callDeps(quickConfig(vars));
+    const error = await chooseAndCall(deps, { requested: model, category: "balanced" }, request).catch((e: unknown) => e);
+    await deps.settle();
+    expect(error).toBeInstanceOf(ProviderError);
+    return (error as Error).message;
+  };
+
+  it("a transient fault: try again, or when the upstream asked to wait, after that", async () => {
+    expect(await failure(VARS, unavailable)).toBe(
+      "Calling gemini-2.5-flash failed: Gemini returned HTTP 503: The model is overloaded. This is usually temporary: try again in a moment, or choose a model from another provider.",
+    );
+    const limited = () => Response.json({ error: { message: "slow down" } }, { status: 429, headers: { "retry-after": "30" } });
+    expect(await failure(VARS, limited, "gpt-4.1")).toMatch(/^Calling gpt-4\.1 failed: OpenAI returned HTTP 429: slow down\. OpenAI asked to wait 30 s: try again in about 30 s/);
+  });
+
+  it("a refusal: the remedy for its cause", async () => {
+    const status = (code: number, message: string) => () => Response.json({ error: { message } }, { status: code });
+    expect(await failure(VARS, status(401, "API key not valid."))).toBe("Calling gemini-2.5-flash failed: Gemini returned HTTP 401: API key not valid. Check GEMINI_API_KEY.");
+    expect(await failure(VARS, status(400, "maximum context length exceeded"))).toMatch(/gemini-2\.5-flash.*send fewer or smaller files/);
+    expect(await failure(VARS, status(429, "You exceeded your current quota"))).toMatch(/gemini-2\.5-flash.*Check the Gemini account's quota and billing/);
+    expect(await failure(VARS, status(404, "no such model"))).toMatch(/gemini-2\.5-flash.*Check the model name/);
+    expect(await failure(VARS, status(422, "bad field"))).toMatch(/gemini-2\.5-flash.*Retrying the same request would fail the same way/);
+  });
+
+  it("a safety block: rephrase, or another provider", async () => {
+    const blocked = () => Response.json({ candidates: [{ finishReason: "SAFETY" }], usageMetadata: {} });
+    expect(await failure(VARS, blocked)).toMatch(/^Calling gemini-2\.5-flash failed: .*Rephrase the request, or choose a model from another provider\.$/);
+  });
+
+  it("an open breaker: the model was not called, and when it will be", async () => {
+    mockFetch(unavailable);
+    const deps = callDeps(quickConfig());
+    for (let i = 0; i < 2; i++) await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
+    const error = await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch((e: unknown) => e);
+    await deps.settle();
+    expect((error as Error).message).toMatch(/^gemini-2\.5-flash was not called\. Calls to Gemini are paused.*Choose a model from another provider meanwhile\.$/);
+  });
+});
+
 describe("callModel: keys never reach the assistant", () => {
   it("redacts a key echoed in an error body before the message is cut short", async () => {
     // The key straddles the 500-character cut of the upstream's message.

@@ -171,6 +171,12 @@ describe("postJson", () => {
     expect(calls).toBe(2);
   });
 
+  it("reports persistent network errors as one sentence with the attempts", async () => {
+    vi.spyOn(globalThis, "fetch").mockRejectedValue(new TypeError("Network connection lost."));
+    const error = await postJson(upstream, QUICK, echo).catch((e: unknown) => e);
+    expect((error as Error).message).toBe("The connection to OpenAI failed: Network connection lost (gave up after 3 attempts)");
+  });
+
   it("stops at the deadline with a retryable timeout", async () => {
     vi.spyOn(globalThis, "fetch").mockImplementation(
       (_input, init) =>
