@@ -25,22 +25,24 @@ type PlannedImage = { input: ImageInput; bytes: number } | { sha256: string; inf
 
 /** A data URL's image, checked by its media type and its length before anything is decoded or copied. */
 function inlineImage(image: string, position: number): { input: ImageInput; bytes: number } {
+  const label = `Image ${position} (a data URL)`;
   const comma = image.indexOf(",");
   const mediaType = DATA_URL_HEADER.exec(comma === -1 ? "" : image.slice(0, comma))?.[1]?.toLowerCase();
-  if (mediaType === undefined) throw new ToolError(`Image ${position} is not a base64 data URL (data:image/png;base64,...).`);
-  checkImage(position, mediaType, Math.floor(((image.length - comma - 1) * 3) / 4));
+  if (mediaType === undefined) throw new ToolError(`${label} is not a base64 data URL (data:image/png;base64,...).`);
+  checkImage(label, mediaType, Math.floor(((image.length - comma - 1) * 3) / 4));
   const data = image.slice(comma + 1);
-  if (!BASE64.test(data)) throw new ToolError(`Image ${position} is not valid base64 after 'base64,'.`);
+  if (!BASE64.test(data)) throw new ToolError(`${label} is not valid base64 after 'base64,'.`);
   const base64 = data.replace(/\s/g, "");
   return { input: { mediaType, data: base64 }, bytes: Math.floor((base64.length * 3) / 4) };
 }
 
-function checkImage(position: number, mediaType: string, bytes: number): void {
+/** Checks one image by its media type and size; `label` names it in the message (its path, or its place). */
+function checkImage(label: string, mediaType: string, bytes: number): void {
   if (!IMAGE_MEDIA_TYPES.has(mediaType)) {
-    throw new ToolError(`Image ${position} is '${mediaType}'; send images as ${ACCEPTED}.`);
+    throw new ToolError(`${label} is not an image (${mediaType || "unknown type"}): send images as ${ACCEPTED}, and other files in the file list.`);
   }
   if (bytes > MAX_IMAGE_BYTES) {
-    throw new ToolError(`Image ${position} is ${megabytes(bytes)} MB; each image may be at most ${MAX_IMAGE_MB} MB. Send a smaller image.`);
+    throw new ToolError(`${label} is ${megabytes(bytes)} MB; each image may be at most ${MAX_IMAGE_MB} MB. Send a smaller image.`);
   }
 }
 
@@ -78,7 +80,7 @@ export async function loadImages(scope: FileScope, images: string[]): Promise<{ 
       missing.push(image);
       continue;
     }
-    checkImage(index + 1, info.mediaType, info.size);
+    checkImage(`'${image}'`, info.mediaType, info.size);
     planned.push({ sha256, info, bytes: info.size });
   }
   const total = planned.reduce((sum, image) => sum + image.bytes, 0);

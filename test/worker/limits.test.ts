@@ -76,7 +76,7 @@ describe("images", () => {
     expect(uploaded.text).toContain("'/shots/notes.txt' is not an image (text/plain)");
     const inline = await call(workerEnv, "chat", { prompt: "what is this", model: "flash", images: ["data:text/plain;base64,aGk="] });
     expect(inline.isError).toBe(true);
-    expect(inline.text).toContain("must be a base64 data URL of an image");
+    expect(inline.text).toContain("Image 1 (a data URL) is not an image (text/plain)");
     expect(sent).toHaveLength(0);
     task.meta.observed = { answer: "isError", message: uploaded.text };
   });

@@ -327,7 +327,7 @@ describe("images: limits checked before any chunk is read", () => {
 
     const result = await chatWithImages(t, ["/shots/huge.png"]);
     expect(result.isError).toBe(true);
-    expect(result.text).toContain("Image 1 is 21.0 MB; each image may be at most 20 MB");
+    expect(result.text).toContain("'/shots/huge.png' is 21.0 MB; each image may be at most 20 MB");
     expect(sent).toHaveLength(0);
   });
 
@@ -342,9 +342,9 @@ describe("images: limits checked before any chunk is read", () => {
     await register(t, { "/shots/a.svg": sha, "/shots/b.png": text });
     const svgResult = await chatWithImages(t, ["/shots/a.svg"]);
     expect(svgResult.isError).toBe(true);
-    expect(svgResult.text).toContain("Image 1 is 'image/svg+xml'; send images as PNG, JPEG, GIF or WebP");
+    expect(svgResult.text).toContain("'/shots/a.svg' is not an image (image/svg+xml): send images as PNG, JPEG, GIF or WebP");
     const textResult = await chatWithImages(t, ["/shots/b.png"]);
-    expect(textResult.text).toContain("Image 1 is 'text/plain'");
+    expect(textResult.text).toContain("'/shots/b.png' is not an image (text/plain)");
   });
 
   it("more than 5 images are refused before any is looked up", async () => {

@@ -150,7 +150,7 @@ describe("Workers AI: errors thrown by the binding", () => {
     const error = await call(binding).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProviderError);
     expect(error).toMatchObject({ provider: "workers-ai", kind: "retryable", status: 429 });
-    expect((error as Error).message).toBe("Workers AI failed: 3040: Capacity temporarily exceeded, please try again. (gave up after 3 attempts)");
+    expect((error as Error).message).toBe("Workers AI failed: 3040: Capacity temporarily exceeded, please try again (gave up after 3 attempts)");
     expect(binding.calls).toHaveLength(3);
   });
 
