@@ -354,8 +354,9 @@ function describe(error: unknown): string {
   return String(error);
 }
 
+/** Whole seconds from one second on: the budget handed down is what is left of the call's deadline, a few ms short of it. */
 function formatSeconds(ms: number): string {
-  return ms % 1_000 === 0 ? `${ms / 1_000} s` : `${(ms / 1_000).toFixed(1)} s`;
+  return ms < 1_000 ? `${(ms / 1_000).toFixed(1)} s` : `${Math.round(ms / 1_000)} s`;
 }
 
 /** A property of an unknown JSON value, or undefined. */
