@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import type { Fault, Latency } from "../../test/fake-upstream/server.ts";
+import type { Fault, Latency, RecordedRequest } from "../../test/fake-upstream/server.ts";
 import { startWorker, stopProcess, type StartOptions, type WorkerProcess } from "../../test/support/worker-process.ts";
 import { deferCleanup, trackChild } from "./cleanup.ts";
 import { ROOT } from "./paths.ts";
@@ -57,6 +57,11 @@ export function startProject(vars: Record<string, string>, state: { persistDir?:
   return started({ config: workerConfig("project"), vars, ...(state.persistDir ? { persistDir: state.persistDir } : {}) }, state.keepState);
 }
 
+/** A worker from another config, e.g. the project at an earlier commit (snapshot.ts: buildCommitSnapshot). */
+export function startConfig(config: string, vars: Record<string, string>): Promise<WorkerProcess> {
+  return started({ config, vars });
+}
+
 /** bench/baseline: the bare SDK; UPSTREAM_URL is the fake upstream's base URL. */
 export function startBaseline(vars: Record<string, string> = {}): Promise<WorkerProcess> {
   return started({ config: workerConfig("baseline"), vars });
@@ -80,6 +85,7 @@ export interface Upstream {
   clearFaults(): Promise<void>;
   clearRequests(): Promise<void>;
   /** Logged upstream requests (bodies included: clear the log in long runs). */
+  requests(): Promise<RecordedRequest[]>;
   requestCount(): Promise<number>;
   reset(): Promise<void>;
   stop(): Promise<void>;
@@ -127,6 +133,7 @@ export async function startUpstream(): Promise<Upstream> {
     fault: async (fault) => void (await control("POST", "faults", fault)),
     clearFaults: async () => void (await control("DELETE", "faults")),
     clearRequests: async () => void (await control("DELETE", "requests")),
+    requests: async () => (await control("GET", "requests")) as RecordedRequest[],
     requestCount: async () => ((await control("GET", "requests")) as unknown[]).length,
     reset: async () => void (await control("POST", "reset")),
     stop: async () => {
