@@ -18,12 +18,25 @@ import { workerConfig } from "./snapshot.ts";
 export { BASELINE_CONFIG, HARNESS_CONFIG, PROJECT_CONFIG, ROOT } from "./paths.ts";
 
 /**
+ * startWorker, tried once more when a port it picked free was taken before wrangler bound it
+ * (other engineers' test runs share the machine and its ports).
+ */
+async function startWorkerOnFreePorts(options: StartOptions): Promise<WorkerProcess> {
+  try {
+    return await startWorker(options);
+  } catch (error) {
+    if (!String(error).includes("Address already in use")) throw error;
+    return startWorker(options);
+  }
+}
+
+/**
  * startWorker, with its stop registered for cleanup even while it is still starting. The state
  * directory is deleted after the stop unless the caller passed one or asked to keep it.
  */
 async function started(options: StartOptions, keepState = false): Promise<WorkerProcess> {
   const ownsState = options.persistDir === undefined && !keepState;
-  const starting = startWorker({ timeoutMs: 120_000, ...options });
+  const starting = startWorkerOnFreePorts({ timeoutMs: 120_000, ...options });
   const removeState = (worker: WorkerProcess | undefined) => {
     if (ownsState && worker) rmSync(worker.persistDir, { recursive: true, force: true });
   };
