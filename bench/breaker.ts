@@ -4,7 +4,8 @@
  * In-process (bench/harness, the project's modules timed inside workerd):
  *   - fail fast: callModel naming a model of a provider whose breaker is OPEN (opened by real
  *     failing calls: the fake upstream answers 503 always, PROVIDER_MAX_ATTEMPTS=1,
- *     BREAKER_FAILURE_THRESHOLD=3, BREAKER_COOLDOWN_SECONDS=3600); p50/p99 per call;
+ *     BREAKER_FAILURE_THRESHOLD=3, BREAKER_COOLDOWN_SECONDS=3600), timed as loops (the clock
+ *     inside workerd has 1 ms resolution; one call takes microseconds): the mean per call of each;
  *   - happy path: callModel (breaker in the path) vs the provider module's generate (without it),
  *     same request, fake upstream at 0 ms, alternating timed blocks of calls.
  * Over loopback HTTP (the project worker, same settings): chat naming the model while its breaker
@@ -74,9 +75,10 @@ await runBenchmark({
     await upstream.clearRequests();
 
     // Fail fast, in workerd.
-    const failFast = await harnessGet<{ samples: number[]; meanMs: number; wrongOutcomes: number }>(
+    const failFastReps = ctx.pick(1_000, 200);
+    const failFast = await harnessGet<{ reps: number; loopMeansMs: number[]; wrongOutcomes: number }>(
       harness,
-      `/breaker/fail-fast?model=${MODEL}&reps=${ctx.pick(5_000, 500)}`,
+      `/breaker/fail-fast?model=${MODEL}&reps=${failFastReps}&loops=${ctx.pick(10, 3)}`,
     );
     if (failFast.wrongOutcomes > 0) throw new Error(`${failFast.wrongOutcomes} calls through the open breaker did not fail fast`);
 
@@ -101,30 +103,29 @@ await runBenchmark({
     await upstream.clearFaults();
     if (notFailFast > 0) ctx.note(`${notFailFast} chat calls over loopback did not fail fast while the breaker was open.`);
     ctx.note(
-      `Upstream requests while both breakers were open: ${leaked} (expected 0). The in-process clock has 1 ms resolution: per-call fail-fast samples are whole milliseconds; the mean comes from the timed loop.`,
+      `Upstream requests while both breakers were open: ${leaked} (expected 0). The in-process clock has 1 ms resolution: fail fast is timed as loops of ${failFastReps} calls (mean per call of each loop).`,
     );
 
-    const ff = summarize(failFast.samples);
+    const ff = summarize(failFast.loopMeansMs);
     const lbChat = summarize(loopback.chat);
     const lbVersion = summarize(loopback.version);
     const w = summarize(happy.withBreaker);
     const d = summarize(happy.direct);
     ctx.data["happy"] = happy;
     ctx.data["bookkeepingMeanMs"] = bookkeeping.meanMs;
-    ctx.data["failFastInProcess"] = { ...ff, meanMs: failFast.meanMs };
+    ctx.data["failFastInProcess"] = failFast;
     ctx.data["loopbackMs"] = loopback;
     ctx.data["upstreamRequestsWhileOpen"] = leaked;
     const rows: Row[] = [
       {
-        metric: "fail fast in workerd: callModel, breaker open (per call, 1 ms clock)",
+        metric: `fail fast in workerd: callModel, breaker open, mean per call (${ff.n} loops of ${failFast.reps}; p99 column: the slowest loop)`,
         unit: "ms",
         n: ff.n,
         min: ff.min,
         median: ff.median,
-        p99: ff.p99,
-        target: check("fail-fast p99 in workerd", "<", 5, ff.p99, "ms"),
+        p99: ff.max,
+        target: check("fail-fast mean per call in workerd, slowest loop", "<", 5, Math.round(ff.max * 1000) / 1000, "ms"),
       },
-      { metric: "fail fast in workerd: mean of the timed loop", unit: "ms", n: ff.n, value: failFast.meanMs },
       {
         metric: "fail fast over loopback: chat, breaker open",
         unit: "ms",

@@ -25,7 +25,7 @@ await runBenchmark({
   description: "chat through the stdio bridge with a directory of files, first call vs repeated calls (same files, nothing to upload).",
   budgetSeconds: { full: 240, quick: 120 },
   async run(ctx) {
-    const files = ctx.pick(200, 50);
+    const files = ctx.pick(200, 20);
     const fileBytes = 100 * 1024;
     const upstream = await startUpstream();
     const project = await startProject(geminiVars(upstream.url));

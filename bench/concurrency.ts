@@ -2,32 +2,40 @@
  * concurrency: N assistants calling at once against a slow model.
  *
  * For each N, N SDK clients are connected to the project and N to the baseline beforehand (each
- * Client.connect is an initialize round trip and opens the GET stream). Then, in ABBA order, all N
- * clients of one side call at once: project `chat` (flash, each call a new thread) or the baseline's
- * `consult` tool (the same essential work: one row written to a new SQLite Durable Object and the
- * same upstream call), with the fake upstream answering after 2000 ms. Per round: wall time (first
- * call sent to last answer), errors, per-call latency, and the time to the first progress
- * notification (both send one before their model call). The targets are checked at N=256, the
- * issue's scenario; the other levels draw the curve.
+ * Client.connect is an initialize round trip and opens the GET stream). Then all N clients of one
+ * side call at once: project `chat` (flash, each call a new thread) or the baseline's `consult`
+ * tool (the same essential durable work in the order a durable server must: a progress
+ * notification, the upstream call, then one row written to a new SQLite Durable Object, before the
+ * reply), with the fake upstream answering after 2000 ms. At N=1024 a third side is the floor of
+ * this harness: the baseline's `upstream` tool (progress first, the same upstream call, nothing
+ * stored). A cycle runs each side once; cycles alternate the order (ABBA, rotated every two
+ * cycles: lib/interleave.ts), checked on the orders actually run. Per round: wall time (first call
+ * sent to last answer), errors, per-call latency, time to the first progress notification, CPU
+ * seconds per process.
  */
 import { cpuDelta, cpuSnapshot, wranglerProcesses, type ProcessGroup } from "./lib/cpu.ts";
+import { checkBalanced, interleavedOrder } from "./lib/interleave.ts";
 import { closeAll, connectMany, timedCall, type Client } from "./lib/mcp.ts";
 import { geminiVars, startBaseline, startProject, startUpstream } from "./lib/processes.ts";
 import type { Row } from "./lib/results.ts";
 import { runBenchmark } from "./lib/run.ts";
 import { median, pairedRatio, summarize } from "./lib/stats.ts";
-import { check } from "./lib/targets.ts";
+import { check, type TargetCheck } from "./lib/targets.ts";
 
 const FIRST_BYTE_MS = 2_000;
 /** Far beyond any healthy round (N=1024 takes ~20 s on 2 shared cores): a call this slow is stuck. */
 const CALL_TIMEOUT_MS = 60_000;
 const PROMPT = "Give me a second opinion on retry budgets.";
+/** The wall-time target's level (the issue's scenario) and the floor's. */
+const WALL_TARGET_N = 256;
+const FLOOR_N = 1024;
 
-type Side = "project" | "baseline";
+type Side = "project" | "baseline" | "floor";
 
 interface Round {
   side: Side;
   n: number;
+  cycle: number;
   wallMs: number;
   errors: number;
   errorSamples: string[];
@@ -41,37 +49,40 @@ await runBenchmark({
   name: "concurrency",
   title: "Concurrency: N clients calling at once, upstream answering in 2 s",
   description:
-    "N SDK clients connected beforehand call at once (project chat, a new thread each, vs the baseline's consult tool: a new SQLite DO row plus the same upstream call; ABBA rounds) while the fake upstream takes 2000 ms to the first byte.",
-  budgetSeconds: { full: 420, quick: 100 },
-  options: ["levels", "reps"],
+    "N SDK clients connected beforehand call at once (project chat, a new thread each, vs the baseline's consult tool: progress, the same upstream call, then a row in a new SQLite DO before the reply; at N=1024 also the bare SDK's upstream tool, nothing stored, as the floor), in interleaved cycles (ABBA, rotated), while the fake upstream takes 2000 ms to the first byte.",
+  budgetSeconds: { full: 660, quick: 100 },
+  options: ["levels", "cycles"],
   async run(ctx) {
-    const levels = ctx.options["levels"]?.split(",").map(Number) ?? ctx.pick([1, 16, 64, 256, 1024], [1, 16, 64]);
-    const repsFor = (n: number) => (ctx.options["reps"] ? Number(ctx.options["reps"]) : ctx.pick(n >= 1024 ? 2 : 3, 1));
+    const levels = ctx.options["levels"]?.split(",").map(Number) ?? ctx.pick([1, 16, 64, 256, 1024], [1, 64]);
+    // At least 5 pairs in a full run; a quick run only checks that everything runs (2 cycles: both orders).
+    const cycles = ctx.options["cycles"] ? Number(ctx.options["cycles"]) : ctx.pick(5, 2);
     const upstream = await startUpstream();
     ctx.log("starting the project and baseline workers");
     const [project, baseline] = await Promise.all([startProject(geminiVars(upstream.url)), startBaseline({ UPSTREAM_URL: upstream.url })]);
-    const urls: Record<Side, string> = { project: project.mcpUrl, baseline: baseline.mcpUrl };
-    const processes: Record<Side, ProcessGroup[]> = {
-      project: [...wranglerProcesses(project.port), { label: "fake upstream (node)", pids: upstream.pid ? [upstream.pid] : [] }],
-      baseline: [...wranglerProcesses(baseline.port), { label: "fake upstream (node)", pids: upstream.pid ? [upstream.pid] : [] }],
-    };
+    const urls = { project: project.mcpUrl, baseline: baseline.mcpUrl };
+    const fakeUpstream: ProcessGroup = { label: "fake upstream (node)", pids: upstream.pid ? [upstream.pid] : [] };
+    const projectProcesses = [...wranglerProcesses(project.port), fakeUpstream];
+    const baselineProcesses = [...wranglerProcesses(baseline.port), fakeUpstream];
 
-    const round = async (side: Side, clients: Client[], baselineTool: "consult" | "upstream" = "consult"): Promise<Round> => {
-      const cpuBefore = cpuSnapshot(processes[side]);
+    const round = async (side: Side, clients: Client[], cycle: number): Promise<Round> => {
+      const processes = side === "project" ? projectProcesses : baselineProcesses;
+      const cpuBefore = cpuSnapshot(processes);
       const start = performance.now();
+      const options = { progress: true, timeoutMs: CALL_TIMEOUT_MS };
       const calls = await Promise.all(
         clients.map((client) =>
           side === "project"
-            ? timedCall(client, "chat", { prompt: PROMPT, model: "flash" }, { progress: true, timeoutMs: CALL_TIMEOUT_MS })
-            : timedCall(client, baselineTool, { prompt: PROMPT }, { progress: true, timeoutMs: CALL_TIMEOUT_MS }),
+            ? timedCall(client, "chat", { prompt: PROMPT, model: "flash" }, options)
+            : timedCall(client, side === "baseline" ? "consult" : "upstream", { prompt: PROMPT }, options),
         ),
       );
       const wallMs = performance.now() - start;
-      const cpuSeconds = cpuDelta(cpuBefore, cpuSnapshot(processes[side]));
+      const cpuSeconds = cpuDelta(cpuBefore, cpuSnapshot(processes));
       const failed = calls.filter((call) => call.error);
       return {
         side,
         n: clients.length,
+        cycle,
         wallMs,
         errors: failed.length,
         errorSamples: [...new Set(failed.map((call) => call.error ?? ""))].slice(0, 3),
@@ -86,21 +97,19 @@ await runBenchmark({
     {
       const [p] = await connectMany(urls.project, 1);
       const [b] = await connectMany(urls.baseline, 1);
-      for (const _ of ctx.bounded(3, 20_000, "warm-up")) await Promise.all([round("project", [p!]), round("baseline", [b!])]);
+      for (const _ of ctx.bounded(3, 20_000, "warm-up")) await Promise.all([round("project", [p!], -1), round("baseline", [b!], -1), round("floor", [b!], -1)]);
       await closeAll([p!, b!]);
     }
     await upstream.setLatency({ firstByteMs: FIRST_BYTE_MS, chunkDelayMs: 0 });
 
     const rounds: Round[] = [];
-    /** The floor of this harness: the bare SDK sending its progress first thing, storing nothing. */
-    const floorProgress: number[] = [];
-    const sequence = levels.flatMap((n) => Array.from({ length: repsFor(n) }, () => n));
+    const orders: Record<number, Side[][]> = {};
+    const sequence = levels.flatMap((n) => Array.from({ length: cycles }, (_, cycle) => ({ n, cycle })));
     let previous = 0;
-    let clients: Record<Side, Client[]> = { project: [], baseline: [] };
-    let index = 0;
+    let clients: { project: Client[]; baseline: Client[] } = { project: [], baseline: [] };
     try {
-      for (const step of ctx.bounded(sequence.length, ctx.pick(330_000, 70_000), "curve")) {
-        const n = sequence[step] as number;
+      for (const step of ctx.bounded(sequence.length, ctx.pick(540_000, 75_000), "curve")) {
+        const { n, cycle } = sequence[step]!;
         if (n !== previous) {
           await closeAll([...clients.project, ...clients.baseline]);
           ctx.log(`N=${n}: connecting ${n} clients to each worker`);
@@ -108,12 +117,12 @@ await runBenchmark({
           clients = { project: await connectMany(urls.project, n, 32), baseline: await connectMany(urls.baseline, n, 32) };
           ctx.log(`N=${n}: connected in ${Math.round(performance.now() - connectStart)} ms`);
           previous = n;
-          index = 0;
         }
-        // ABBA across the repetitions of one N: project first, then baseline first, ...
-        const order: Side[] = index % 2 === 0 ? ["project", "baseline"] : ["baseline", "project"];
+        const sides: Side[][] = n === FLOOR_N ? [["project"], ["baseline"], ["floor"]] : [["project"], ["baseline"]];
+        const order = interleavedOrder(sides, cycle);
+        (orders[n] ??= []).push(order);
         for (const side of order) {
-          const r = await round(side, clients[side]);
+          const r = await round(side, side === "project" ? clients.project : clients.baseline, cycle);
           rounds.push(r);
           if (r.errors > 0) {
             const worker = side === "project" ? project : baseline;
@@ -133,17 +142,16 @@ await runBenchmark({
           );
           await upstream.clearRequests();
         }
-        if (n === 256 && index === 0) {
-          const floor = await round("baseline", clients.baseline, "upstream");
-          floorProgress.push(...floor.firstProgressMs);
-          ctx.log(`N=256 floor (baseline upstream tool): first progress median ${Math.round(median(floor.firstProgressMs))} ms`);
-          await upstream.clearRequests();
-        }
-        index++;
       }
     } finally {
       await closeAll([...clients.project, ...clients.baseline]);
     }
+    ctx.data["orderBalance"] = Object.fromEntries(
+      Object.entries(orders).map(([n, list]) => [
+        n,
+        checkBalanced(list, Number(n) === FLOOR_N ? [["project", "baseline"], ["project", "floor"]] : [["project", "baseline"]]),
+      ]),
+    );
 
     ctx.data["rounds"] = rounds.map(({ latencyMs, firstProgressMs, ...rest }) => ({
       ...rest,
@@ -152,54 +160,65 @@ await runBenchmark({
     }));
 
     const rows: Row[] = [];
+    const targets: TargetCheck[] = [];
     const measured = [...new Set(rounds.map((r) => r.n))];
     let projectErrors = 0;
-    let firstProgress256: number | undefined;
-    let wallRatio256: number | undefined;
+    const byCycle = (list: Round[]) => [...list].sort((a, b) => a.cycle - b.cycle);
     for (const n of measured) {
-      const of = (side: Side) => rounds.filter((r) => r.n === n && r.side === side);
+      const of = (side: Side) => byCycle(rounds.filter((r) => r.n === n && r.side === side));
       const p = of("project");
       const b = of("baseline");
-      const pWalls = p.map((r) => r.wallMs);
-      const bWalls = b.map((r) => r.wallMs);
-      const ratio = pairedRatio(pWalls, bWalls);
-      const pErrors = p.reduce((sum, r) => sum + r.errors, 0);
-      const bErrors = b.reduce((sum, r) => sum + r.errors, 0);
-      projectErrors += pErrors;
-      const wall = (side: Side, walls: number[], errors: number, extra: Partial<Row> = {}): Row => {
-        const s = summarize(walls);
-        return { metric: `N=${n} ${side} wall (${errors} errors)`, unit: "ms", n: s.n, min: s.min, median: s.median, p99: s.p99, ...extra };
+      const f = of("floor");
+      const ratio = pairedRatio(
+        p.map((r) => r.wallMs),
+        b.map((r) => r.wallMs),
+      );
+      const errors = (list: Round[]) => list.reduce((sum, r) => sum + r.errors, 0);
+      projectErrors += errors(p);
+      const wall = (side: Side, list: Round[], extra: Partial<Row> = {}): Row => {
+        const s = summarize(list.map((r) => r.wallMs));
+        return { metric: `N=${n} ${side} wall (${errors(list)} errors)`, unit: "ms", n: s.n, min: s.min, median: s.median, p99: s.p99, ...extra };
       };
-      const isTargetLevel = n === 256;
-      if (isTargetLevel) wallRatio256 = ratio;
       rows.push(
-        wall("project", pWalls, pErrors, {
+        wall("project", p, {
           ratio,
           baseline: "baseline",
-          ...(isTargetLevel ? { target: check("project / baseline wall at N=256", "<=", 1.25, Math.round(ratio * 1000) / 1000, "x") } : {}),
+          ...(n === WALL_TARGET_N ? { target: check(`project / baseline wall at N=${WALL_TARGET_N}`, "<=", 1.25, Math.round(ratio * 1000) / 1000, "x") } : {}),
         }),
-        wall("baseline", bWalls, bErrors),
+        wall("baseline", b),
+        ...(f.length > 0 ? [wall("floor", f)] : []),
       );
-      const progress = p.flatMap((r) => r.firstProgressMs);
-      const baselineProgress = b.flatMap((r) => r.firstProgressMs);
-      if (progress.length > 0) {
-        const s = summarize(progress);
-        const bs = summarize(baselineProgress);
-        if (n === 256) firstProgress256 = s.median;
-        rows.push(
-          {
-            metric: `N=${n} project first progress (per call)`,
-            unit: "ms",
-            n: s.n,
-            min: s.min,
-            median: s.median,
-            p99: s.p99,
-            ...(bs.n > 0 ? { ratio: s.median / bs.median, baseline: "baseline" } : {}),
-          },
-          ...(bs.n > 0 ? [{ metric: `N=${n} baseline first progress (per call)`, unit: "ms", n: bs.n, min: bs.min, median: bs.median, p99: bs.p99 }] : []),
-        );
-      }
-      for (const [side, list] of [["project", p], ["baseline", b]] as const) {
+      const progressRow = (side: Side, list: Round[], extra: Partial<Row> = {}): Row[] => {
+        const s = summarize(list.flatMap((r) => r.firstProgressMs));
+        if (s.n === 0) return [];
+        const what = side === "floor" ? "floor (bare SDK upstream tool, progress first, nothing stored)" : side;
+        return [{ metric: `N=${n} ${what} first progress (per call)`, unit: "ms", n: s.n, min: s.min, median: s.median, p99: s.p99, ...extra }];
+      };
+      const projectProgress = summarize(p.flatMap((r) => r.firstProgressMs));
+      const baselineProgress = summarize(b.flatMap((r) => r.firstProgressMs));
+      // Per cycle: the project's median first progress over the floor's of the same cycle.
+      const floorRatio = pairedRatio(
+        p.map((r) => median(r.firstProgressMs)),
+        f.map((r) => median(r.firstProgressMs)),
+      );
+      const projectTarget =
+        n === FLOOR_N && f.length > 0
+          ? check(`project first progress / floor at N=${FLOOR_N}`, "<=", 1.2, Math.round(floorRatio * 1000) / 1000, "x")
+          : n <= WALL_TARGET_N
+            ? check(`project first-progress median at N=${n}`, "<", 1000, Math.round(projectProgress.median), "ms")
+            : undefined;
+      const projectComparison: Partial<Row> =
+        f.length > 0
+          ? { ratio: floorRatio, baseline: "floor, per cycle" }
+          : baselineProgress.n > 0
+            ? { ratio: projectProgress.median / baselineProgress.median, baseline: "baseline" }
+            : {};
+      rows.push(
+        ...progressRow("project", p, { ...projectComparison, ...(projectTarget ? { target: projectTarget } : {}) }),
+        ...progressRow("baseline", b),
+        ...progressRow("floor", f),
+      );
+      for (const [side, list] of [["project", p], ["baseline", b], ["floor", f]] as const) {
         const labels = Object.keys(list[0]?.cpuSeconds ?? {});
         if (n < 64 || labels.length === 0 || !labels.some((label) => label.includes("workerd"))) continue;
         const cpu = labels.map((label) => `${label.replace(/ \(.*\)/, "")} ${median(list.map((r) => r.cpuSeconds[label] ?? 0)).toFixed(2)}`);
@@ -218,22 +237,8 @@ await runBenchmark({
         baseline: `baseline median ${Math.round(bLatency.median)} ms, p99 ${Math.round(bLatency.p99)} ms`,
       });
     }
-    if (floorProgress.length > 0) {
-      const floor = summarize(floorProgress);
-      rows.push({
-        metric: "N=256 floor: first progress of the bare SDK's upstream tool (progress first, nothing stored)",
-        unit: "ms",
-        n: floor.n,
-        min: floor.min,
-        median: floor.median,
-        p99: floor.p99,
-      });
-    }
-    if (wallRatio256 === undefined) ctx.note("N=256 not measured in this run (quick runs stop at 64): the N=256 targets are checked in full runs only.");
-    const targets = [
-      check("project errors (all N)", "==", 0, projectErrors, "errors"),
-      ...(firstProgress256 !== undefined ? [check("project first-progress median at N=256", "<", 1000, Math.round(firstProgress256), "ms")] : []),
-    ];
+    if (!measured.includes(WALL_TARGET_N)) ctx.note(`N=${WALL_TARGET_N} and N=${FLOOR_N} not measured in this run (quick runs measure N=1 and N=64): their targets are checked in full runs only.`);
+    targets.push(check("project errors (every N)", "==", 0, projectErrors, "errors"));
     return { rows, targets };
   },
 });

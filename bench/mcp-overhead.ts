@@ -2,37 +2,39 @@
  * mcp-overhead: what the project adds to one model call over the bare MCP SDK.
  *
  * Project `chat` (model "flash": Gemini through GEMINI_BASE_URL → the fake upstream answering at
- * once) against the baseline worker's `consult` tool, which does the essential work of one chat
- * exchange and nothing more (one row written to a SQLite Durable Object, one fetch to the same fake
- * upstream): a new thread against a write to a new object, a continuation against a write to an
- * existing one. Each side through a connected SDK Client, sequential calls, interleaved in rotating
- * order. The baseline's `upstream` tool (the fetch alone, nothing stored) is kept for reference. The baseline's
- * `echo` (one write to a SQLite Durable Object; with `fresh`, to a new object each time, as the
- * project creates one object per conversation thread) and the project's `version` tool (no model,
- * no storage) are references for the fixed costs of a tool call on each side.
+ * once) against the baseline worker's `consult` tool, which does the essential durable work of one
+ * chat exchange in the order a durable server must and nothing more: a progress notification, the
+ * upstream call (same fake upstream), THEN one row written to a SQLite Durable Object, before the
+ * reply. A new thread is compared with a write to a new object each call, a continuation with a
+ * write to the same object. Each side through a connected SDK Client, sequential calls; within a
+ * round the compared calls run next to each other and the order alternates (lib/interleave.ts:
+ * ABBA over the round, rotated every two rounds), checked on the orders actually run.
+ * References: the baseline's `upstream` tool (the bare fetch, nothing stored), its `echo` (one
+ * write to a SQLite Durable Object, the same one or a new one each call) and the project's
+ * `version` tool (no model, no storage).
  *
  * Where the project's time goes is measured inside workerd with bench/harness (/attribution):
  * the whole MCP request for chat and its parts, each as the mean of a timed loop.
  */
-import { connect, ok, textOf, timedCall, type Client } from "./lib/mcp.ts";
+import { CHAT_PROMPT, continuationIds } from "./lib/chat-calls.ts";
+import { checkBalanced, interleavedOrder } from "./lib/interleave.ts";
+import { connect, ok, timedCall, type Client } from "./lib/mcp.ts";
 import { geminiVars, startBaseline, startHarness, startProject, startUpstream } from "./lib/processes.ts";
 import type { Row } from "./lib/results.ts";
 import { runBenchmark } from "./lib/run.ts";
 import { median, pairedRatio, summarize } from "./lib/stats.ts";
 import { check } from "./lib/targets.ts";
 
-const PROMPT = "In one sentence: why do circuit breakers help when a model provider is down?";
-
 type Kind = "chat" | "chatContinue" | "consultNew" | "consultSame" | "version" | "upstream" | "echo" | "echoNew";
 
-/** Continuations per thread before a new one is started (untimed), so history stays typical. */
-const CONTINUATIONS_PER_THREAD = 20;
+/** Kinds compared with each other are in one group: measured next to each other, in alternating order. */
+const GROUPS: Kind[][] = [["chat", "consultNew"], ["chatContinue", "consultSame"], ["upstream"], ["version", "echo"], ["echoNew"]];
 
 await runBenchmark({
   name: "mcp-overhead",
   title: "MCP overhead: project chat vs the bare SDK",
   description:
-    "Sequential tool calls from one connected SDK client each, interleaved in rotating order: project chat (flash, fake Gemini at 0 ms), new thread and continuation, vs the baseline's consult tool (one SQLite DO write, new or existing object, plus one fetch to the same fake upstream).",
+    "Sequential tool calls from one connected SDK client each, in interleaved rounds (ABBA, rotated): project chat (flash, fake Gemini at 0 ms), new thread and continuation, vs the baseline's consult tool (progress, the same upstream call, then one SQLite DO write, new or existing object, before the reply).",
   budgetSeconds: { full: 300, quick: 90 },
   async run(ctx) {
     const upstream = await startUpstream();
@@ -45,30 +47,19 @@ await runBenchmark({
     ]);
     const projectClient = await connect(project.mcpUrl);
     const baselineClient = await connect(baseline.mcpUrl);
-
-    // The continuation side: a thread continued CONTINUATIONS_PER_THREAD times, then a fresh one.
-    let thread = { id: "", uses: CONTINUATIONS_PER_THREAD };
-    const continuationId = async (): Promise<string> => {
-      if (thread.uses >= CONTINUATIONS_PER_THREAD) {
-        const started = ok(await timedCall(projectClient, "chat", { prompt: PROMPT, model: "flash" }), "new thread");
-        const offer = JSON.parse(textOf(started.result)) as { continuation_offer: { continuation_id: string } };
-        thread = { id: offer.continuation_offer.continuation_id, uses: 0 };
-      }
-      thread.uses++;
-      return thread.id;
-    };
+    const continuationId = continuationIds(projectClient);
     const call = async (kind: Kind) => {
       const client: Client = kind === "chat" || kind === "chatContinue" || kind === "version" ? projectClient : baselineClient;
-      if (kind === "chat") return timedCall(client, "chat", { prompt: PROMPT, model: "flash" });
-      if (kind === "chatContinue") return timedCall(client, "chat", { prompt: PROMPT, continuation_id: await continuationId() });
-      if (kind === "consultNew") return timedCall(client, "consult", { prompt: PROMPT });
-      if (kind === "consultSame") return timedCall(client, "consult", { prompt: PROMPT, thread: "bench-thread" });
+      if (kind === "chat") return timedCall(client, "chat", { prompt: CHAT_PROMPT, model: "flash" });
+      if (kind === "chatContinue") return timedCall(client, "chat", { prompt: CHAT_PROMPT, continuation_id: await continuationId() });
+      if (kind === "consultNew") return timedCall(client, "consult", { prompt: CHAT_PROMPT });
+      if (kind === "consultSame") return timedCall(client, "consult", { prompt: CHAT_PROMPT, thread: "bench-thread" });
       if (kind === "version") return timedCall(client, "version", {});
-      if (kind === "upstream") return timedCall(client, "upstream", { prompt: PROMPT });
+      if (kind === "upstream") return timedCall(client, "upstream", { prompt: CHAT_PROMPT });
       if (kind === "echoNew") return timedCall(client, "echo", { text: "bench", fresh: true });
       return timedCall(client, "echo", { text: "bench" });
     };
-    const kinds: Kind[] = ["chat", "consultNew", "chatContinue", "consultSame", "upstream", "version", "echo", "echoNew"];
+    const kinds = GROUPS.flat();
 
     const warmups = ctx.pick(20, 5);
     ctx.log(`warm-up: ${warmups} calls of each`);
@@ -77,24 +68,22 @@ await runBenchmark({
     }
 
     const rounds = ctx.pick(200, 20);
-    ctx.log(`measuring: ${rounds} rounds of ${kinds.join(", ")} in rotating order`);
-    const samples: Record<Kind, number[]> = {
-      chat: [],
-      chatContinue: [],
-      consultNew: [],
-      consultSame: [],
-      version: [],
-      upstream: [],
-      echo: [],
-      echoNew: [],
-    };
+    ctx.log(`measuring: ${rounds} interleaved rounds of ${kinds.join(", ")}`);
+    const samples = Object.fromEntries(kinds.map((kind) => [kind, [] as number[]])) as Record<Kind, number[]>;
+    const orders: Kind[][] = [];
     for (const round of ctx.bounded(rounds, ctx.pick(150_000, 30_000), "measurement")) {
-      // Rotate the order so no kind always follows the same one (caches, GC, timers).
-      const order = kinds.map((_, i) => kinds[(i + round) % kinds.length] as Kind);
+      const order = interleavedOrder(GROUPS, round);
+      orders.push(order);
       for (const kind of order) samples[kind].push(ok(await call(kind), `${kind} round ${round}`).ms);
     }
     await projectClient.close();
     await baselineClient.close();
+    ctx.data["orderBalance"] = checkBalanced(orders, [
+      ["chat", "consultNew"],
+      ["chatContinue", "consultSame"],
+      ["chat", "upstream"],
+      ["version", "echo"],
+    ]);
 
     // Inside workerd: the parts of a chat call (each a mean over a timed loop), repeated.
     type Attribution = { ms: Record<string, number>; deferredMs: Record<string, number> };
@@ -124,16 +113,16 @@ await runBenchmark({
           baseline: "baseline consult, new DO",
           target: check("new thread: chat / baseline consult", "<=", 1.5, rounded(ratioNew), "x"),
         }),
-        row("consult tool, baseline (1 write to a new SQLite DO + 1 fetch)", "consultNew"),
+        row("consult tool, baseline (fetch, then 1 write to a new SQLite DO, before the reply)", "consultNew"),
         row("chat, continuation, project (thread of 1-20 exchanges)", "chatContinue", {
           ratio: ratioContinue,
           baseline: "baseline consult, same DO",
           target: check("continuation: chat / baseline consult", "<=", 1.5, rounded(ratioContinue), "x"),
         }),
-        row("consult tool, baseline (1 write to the same SQLite DO + 1 fetch)", "consultSame"),
-        row("upstream tool, baseline (bare SDK + 1 fetch, nothing stored)", "upstream", {
+        row("consult tool, baseline (fetch, then 1 write to the same SQLite DO, before the reply)", "consultSame"),
+        row("reference: upstream tool, baseline (bare SDK + 1 fetch, nothing stored)", "upstream", {
           ratio: pairedRatio(samples.chat, samples.upstream),
-          baseline: "for reference: new-thread chat / this",
+          baseline: "new-thread chat / this",
         }),
         row("version tool, project (no model, no storage)", "version", {
           ratio: pairedRatio(samples.version, samples.echo),

@@ -17,9 +17,21 @@ import { buildSnapshot, snapshotEnvName, type WorkerKind } from "./lib/snapshot.
 import { HEADER, markdownTable, rowCells, formatNumber } from "./lib/table.ts";
 
 /** Quick ones first, the longest last. */
-export const BENCHMARKS = ["schema-budget", "startup", "caches", "mcp-overhead", "thread-growth", "breaker", "concurrency", "upload", "bridge"];
+export const BENCHMARKS = [
+  "schema-budget",
+  "startup",
+  "caches",
+  "mcp-overhead",
+  "engine-split",
+  "consensus",
+  "thread-growth",
+  "breaker",
+  "concurrency",
+  "upload",
+  "bridge",
+];
 /** A benchmark's own watchdog stops it first; this is the last resort. */
-const HARD_LIMIT_S = { full: 480, quick: 120 };
+const HARD_LIMIT_S = { full: 720, quick: 120 };
 
 const { values } = parseArgs({
   options: {

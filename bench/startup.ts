@@ -122,7 +122,7 @@ await runBenchmark({
     const baseline = bundle(ctx, BASELINE_CONFIG);
     ctx.data["bundle"] = { project, baseline };
 
-    const starts = ctx.pick(6, 2);
+    const starts = ctx.pick(6, 1);
     const samples = { project: [] as number[], baseline: [] as number[] };
     const projectVars = { GEMINI_API_KEY: "bench-key", GEMINI_BASE_URL: "http://127.0.0.1:9" };
     for (const i of ctx.bounded(starts, ctx.pick(240_000, 70_000), "cold starts")) {

@@ -3,16 +3,23 @@
  * counted and stored as 1 MiB chunk rows as it arrives) against the baseline worker's `PUT /upload`
  * (hashes the stream and discards it), both under `wrangler dev`, in the same run.
  *
+ * Each upload goes to a fresh worker (the previous upload's garbage is not in the next one's
+ * peak); a round starts the four it needs at once (project and baseline, two sizes), then uploads
+ * project and baseline of one size next to each other, in alternating order (lib/interleave.ts).
  * Memory: the peak RSS growth of the workerd processes during the upload (Linux VmHWM, reset with
- * /proc/<pid>/clear_refs just before), so what the project holds shows apart from what any worker
- * costs. Throughput: bytes / wall time of the PUT, client side.
+ * /proc/<pid>/clear_refs just before), judged against the baseline's in the same round at the
+ * same size, so what the project holds shows apart from what any worker costs (workerd's own
+ * buffers grow with the size too). Throughput: bytes / wall time of the PUT, client side.
  */
 import { createHash } from "node:crypto";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { checkBalanced, interleavedOrder } from "./lib/interleave.ts";
 import type { Row } from "./lib/results.ts";
 import { startBaseline, startProject } from "./lib/processes.ts";
 import { runBenchmark } from "./lib/run.ts";
+import { median, pairedRatio, summarize } from "./lib/stats.ts";
 import { check } from "./lib/targets.ts";
+import type { WorkerProcess } from "../test/support/worker-process.ts";
 
 const MiB = 1024 * 1024;
 
@@ -103,56 +110,80 @@ async function measure(url: string, size: number, wranglerPid: number): Promise<
   return { seconds, mbPerSecond: size / MiB / seconds, rssBeforeMb: before / 1024, peakMb: peak / 1024, growthMb: (peak - before) / 1024 };
 }
 
+type Side = "project" | "baseline";
+
 await runBenchmark({
   name: "upload",
   title: "Uploads: streamed into the blob store vs hash-and-discard",
   description:
-    "One PUT of generated text, streamed from the client, to the project's /v1/blobs/:sha256 and to the baseline's hash-and-discard route, each on a fresh wrangler dev; peak RSS growth of workerd during the upload and throughput.",
-  budgetSeconds: { full: 420, quick: 120 },
+    "PUTs of generated text, streamed from the client, to the project's /v1/blobs/:sha256 and to the baseline's hash-and-discard route, each on a fresh wrangler dev, in interleaved rounds; peak RSS growth of workerd during the upload against the baseline's at the same size, and throughput.",
+  budgetSeconds: { full: 600, quick: 120 },
   async run(ctx) {
-    const [small, large] = ctx.pick([100 * MiB, 1024 * MiB], [10 * MiB, 100 * MiB]);
+    const sizes = ctx.pick([100 * MiB, 1024 * MiB], [8 * MiB, 32 * MiB]);
+    // At least 3 samples per size in a full run; a quick run only checks that it runs.
+    const rounds = ctx.pick(3, 1);
     const label = (size: number) => (size >= 1024 * MiB ? `${size / 1024 / MiB} GiB` : `${size / MiB} MiB`);
-    const hashes = new Map([small, large].map((size) => [size, sha256Of(size)]));
-    const results: Record<string, Measurement> = {};
-    for (const side of ["baseline", "project"] as const) {
-      for (const size of [small, large]) {
-        // A fresh worker each time: the previous upload's garbage is not in the next one's peak.
-        const worker = side === "project" ? await startProject({}) : await startBaseline();
-        try {
-          const url = side === "project" ? `${worker.url}/v1/blobs/${hashes.get(size)}` : `${worker.url}/upload`;
-          ctx.log(`${side}: warm-up, then ${label(size)}`);
-          await measure(side === "project" ? `${worker.url}/v1/blobs/${sha256Of(MiB)}` : url, MiB, worker.pid);
-          results[`${side} ${label(size)}`] = await measure(url, size, worker.pid);
-        } finally {
-          await worker.stop();
+    const hashes = new Map([MiB, ...sizes].map((size) => [size, sha256Of(size)]));
+    const measured: Record<string, Measurement[]> = {};
+    const key = (side: Side, size: number) => `${side} ${label(size)}`;
+    const slots = new Map(sizes.flatMap((size) => (["project", "baseline"] as const).map((side) => [key(side, size), { side, size }] as const)));
+    const orders: string[][] = [];
+    for (const round of ctx.bounded(rounds, ctx.pick(480_000, 100_000), "rounds")) {
+      ctx.log(`round ${round + 1}/${rounds}: starting ${sizes.length * 2} fresh workers`);
+      const workers = new Map<string, WorkerProcess>();
+      try {
+        await Promise.all(
+          [...slots].map(async ([name, { side }]) => workers.set(name, side === "project" ? await startProject({}) : await startBaseline())),
+        );
+        const order = interleavedOrder(sizes.map((size) => [key("project", size), key("baseline", size)]), round);
+        orders.push(order);
+        for (const name of order) {
+          const { side, size } = slots.get(name)!;
+          const worker = workers.get(name)!;
+          const url = (bytes: number) => (side === "project" ? `${worker.url}/v1/blobs/${hashes.get(bytes)}` : `${worker.url}/upload`);
+          await measure(url(MiB), MiB, worker.pid); // warm-up
+          const m = await measure(url(size), size, worker.pid);
+          (measured[name] ??= []).push(m);
+          ctx.log(`${name}: ${m.mbPerSecond.toFixed(1)} MB/s, peak RSS growth ${m.growthMb.toFixed(1)} MB`);
         }
+      } finally {
+        await Promise.all([...workers.values()].map((worker) => worker.stop()));
       }
     }
-    ctx.data["measurements"] = results;
-    const get = (side: string, size: number) => results[`${side} ${label(size)}`] as Measurement;
-    const projectLarge = get("project", large);
-    const baselineLarge = get("baseline", large);
-    const projectSmall = get("project", small);
-    const growthOverBaseline = projectLarge.growthMb - baselineLarge.growthMb;
-    const growthRatio = projectLarge.growthMb / Math.max(1, projectSmall.growthMb);
-    const throughputRatio = projectLarge.mbPerSecond / baselineLarge.mbPerSecond;
-    const round = (x: number) => Math.round(x * 10) / 10;
-    const row = (side: "baseline" | "project", size: number): Row => {
-      const m = get(side, size);
-      const what = side === "project" ? "project (hashed, counted, stored in 1 MiB chunks)" : "baseline (hashed and discarded)";
-      return {
-        metric: `${what}, ${label(size)}: ${round(m.mbPerSecond)} MB/s, peak RSS growth ${round(m.growthMb)} MB (from ${round(m.rssBeforeMb)} MB)`,
-        unit: "s",
-        value: Math.round(m.seconds * 100) / 100,
+    ctx.data["orderBalance"] = checkBalanced(orders, sizes.map((size) => [key("project", size), key("baseline", size)] as const));
+    ctx.data["measurements"] = measured;
+    const get = (side: Side, size: number) => measured[key(side, size)] ?? [];
+    const round1 = (x: number) => Math.round(x * 10) / 10;
+    const rows: Row[] = [];
+    const targets = [];
+    for (const size of sizes) {
+      const project = get("project", size);
+      const baseline = get("baseline", size);
+      // Per round: the project's growth minus the baseline's, and throughput over the baseline's.
+      const extraGrowth = median(project.map((m, i) => m.growthMb - (baseline[i]?.growthMb ?? Number.NaN)).filter(Number.isFinite));
+      const throughputRatio = pairedRatio(
+        project.map((m) => m.mbPerSecond),
+        baseline.map((m) => m.mbPerSecond),
+      );
+      const row = (side: Side, list: Measurement[], extra: Partial<Row> = {}): Row => {
+        const seconds = summarize(list.map((m) => m.seconds));
+        const what = side === "project" ? "project (hashed, counted, stored in 1 MiB chunks)" : "baseline (hashed and discarded)";
+        return {
+          metric:
+            `${what}, ${label(size)}: median ${round1(median(list.map((m) => m.mbPerSecond)))} MB/s, ` +
+            `peak RSS growth median ${round1(median(list.map((m) => m.growthMb)))} MB (from ${round1(median(list.map((m) => m.rssBeforeMb)))} MB)`,
+          unit: "s",
+          n: seconds.n,
+          min: seconds.min,
+          median: seconds.median,
+          p99: seconds.p99,
+          ...extra,
+        };
       };
-    };
-    return {
-      rows: [row("baseline", small), row("baseline", large), row("project", small), row("project", large)],
-      targets: [
-        check(`RSS growth over the baseline's, ${label(large)} (MB)`, "<=", 64, round(growthOverBaseline), "MB"),
-        check(`RSS growth ${label(large)} / ${label(small)} (nothing proportional to size)`, "<=", 3, round(growthRatio), "x"),
-        check(`throughput / baseline's, ${label(large)}`, ">=", 0.5, Math.round(throughputRatio * 100) / 100, "x"),
-      ],
-    };
+      rows.push(row("baseline", baseline), row("project", project, { ratio: throughputRatio, baseline: "baseline throughput, per round" }));
+      targets.push(check(`RSS growth over the baseline's at the same size, ${label(size)} (MB)`, "<=", 64, round1(extraGrowth), "MB"));
+      if (size === sizes.at(-1)) targets.push(check(`throughput / baseline's, ${label(size)}`, ">=", 0.5, Math.round(throughputRatio * 100) / 100, "x"));
+    }
+    return { rows, targets };
   },
 });

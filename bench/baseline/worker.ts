@@ -1,15 +1,18 @@
 /**
  * Benchmark baseline: the bare MCP SDK on a Worker, the way its README shows it. A fresh
  * McpServer and stateless WebStandardStreamableHTTPServerTransport per request (SSE responses),
- * and two tools:
+ * and three tools:
  *   - `echo` writes one row to a SQLite Durable Object (with `fresh: true`, to a new object each
  *     time, i.e. a new SQLite database, as the project does for each new conversation thread);
  *   - `upstream` makes one fetch to an OpenAI-style chat completions endpoint and returns its
  *     text, after one progress notification when the client asked for progress (as the project
  *     sends one before its model call);
- *   - `consult` does the essential work of one chat exchange and nothing more: one progress
- *     notification, one row written to a SQLite Durable Object (the object named by `thread`, or
- *     a new one, as a new conversation thread is), and one upstream fetch.
+ *   - `consult` does the essential durable work of one chat exchange, in the order a durable
+ *     server must: one progress notification, the upstream call, then the exchange written as one
+ *     row to a SQLite Durable Object (the object named by `thread`, or a new one, as a new
+ *     conversation thread is), before the reply. `store: "after_reply"` defers the write past the
+ *     reply (waitUntil), as the project did before its exchanges were stored before the reply
+ *     (bench/engine-split.ts compares that code with this).
  * No config parsing, no middleware, no threads, no breaker: what any MCP server on Workers pays.
  * `PUT /upload` is the upload baseline: it hashes the streamed body and discards it.
  */
@@ -37,7 +40,7 @@ export class EchoDO extends DurableObject<BaselineEnv> {
   }
 }
 
-function server(env: BaselineEnv): McpServer {
+function server(env: BaselineEnv, ctx: ExecutionContext): McpServer {
   const mcp = new McpServer({ name: "zen-bench-baseline", version: "1.0.0" });
   const echoInput = { text: z.string(), fresh: z.boolean().optional() };
   mcp.registerTool("echo", { description: "Stores the text in a Durable Object and returns it.", inputSchema: echoInput }, async ({ text, fresh }) => {
@@ -46,7 +49,7 @@ function server(env: BaselineEnv): McpServer {
   });
   type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
   const askUpstream = async (prompt: string, extra: Extra) => {
-    // One progress notification first, as the project sends before its model call.
+    // One progress notification first, as the project sends one before any other work.
     const progressToken = extra._meta?.progressToken;
     if (progressToken !== undefined) {
       await extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress: 1, message: "request sent" } });
@@ -66,10 +69,17 @@ function server(env: BaselineEnv): McpServer {
   );
   mcp.registerTool(
     "consult",
-    { description: "Stores the prompt in a Durable Object and asks the upstream model once.", inputSchema: { prompt: z.string(), thread: z.string().optional() } },
-    async ({ prompt, thread }, extra) => {
-      await env.ECHO.getByName(thread ?? crypto.randomUUID()).echo(prompt);
-      return askUpstream(prompt, extra);
+    {
+      description: "Asks the upstream model once, then stores the exchange in a Durable Object.",
+      inputSchema: { prompt: z.string(), thread: z.string().optional(), store: z.enum(["before_reply", "after_reply"]).optional() },
+    },
+    async ({ prompt, thread, store }, extra) => {
+      const answer = await askUpstream(prompt, extra);
+      if (answer.isError) return answer;
+      const write = env.ECHO.getByName(thread ?? crypto.randomUUID()).echo(`${prompt}\n${answer.content[0]?.text ?? ""}`);
+      if (store === "after_reply") ctx.waitUntil(write);
+      else await write;
+      return answer;
     },
   );
   return mcp;
@@ -91,12 +101,12 @@ async function hashAndDiscard(request: Request): Promise<Response> {
 }
 
 export default {
-  async fetch(request: Request, env: BaselineEnv): Promise<Response> {
+  async fetch(request: Request, env: BaselineEnv, ctx: ExecutionContext): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname === "/health") return Response.json({ ok: true });
     if (pathname === "/upload" && request.method === "PUT") return hashAndDiscard(request);
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-    await server(env).connect(transport);
+    await server(env, ctx).connect(transport);
     return transport.handleRequest(request);
   },
 } satisfies ExportedHandler<BaselineEnv>;

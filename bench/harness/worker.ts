@@ -10,10 +10,13 @@
  * Routes (all GET, parameters in the query):
  *   /health
  *   /clock?iterations=N                         CPU loop without I/O: how far each clock moved
- *   /tools-list?mode=cold|kv|warm&reps=N         the project's listTools: a miss in both layers,
- *                                                a KV hit (in-isolate layer evicted), an in-isolate hit
+ *   /tools-list?mode=first|cold|kv|warm&reps=N   the project's listTools: the first call of the isolate,
+ *                                                a miss in both layers, a KV hit (in-isolate layer
+ *                                                evicted), an in-isolate hit; timed loops
+ *   /token-estimate?files=N&warmPasses=M         the token estimate of ~1 MB uploaded files, cold,
+ *                                                from KV, warm; timed loops
  *   /breaker/open?model=flash                    fails calls (the upstream must answer 503) until open
- *   /breaker/fail-fast?model=flash&reps=N        callModel through the open breaker
+ *   /breaker/fail-fast?model=flash&reps=N&loops=L callModel through the open breaker, timed loops
  *   /breaker/happy?model=flash&blocks=N&block=M  callModel vs the provider module's generate, in timed blocks
  *   /breaker/bookkeeping?reps=N                  the breaker's own work per call on a closed breaker
  *   /attribution?reps=N                          where a chat call's time goes: the whole MCP request
@@ -31,7 +34,9 @@ import { chat } from "../../src/tools/chat.ts";
 import type { ToolCard } from "../../src/tools/define.ts";
 import type { Env } from "../../src/env.ts";
 import { listTools, modelFieldDescription } from "../../src/mcp/tool-schemas.ts";
-import { StreamFacts, blobFactsCache, blobInfo, blobStub, storeChunks } from "../../src/files/blob-store.ts";
+import { StreamFacts, blobFactsCache, blobStub, storeChunks } from "../../src/files/blob-store.ts";
+import { sourceOf, type FileEntry } from "../../src/files/resolve.ts";
+import { cacheStats, type CacheStats } from "../../src/kv-cache/cache.ts";
 import { breakerName, ProviderBreakers } from "../../src/providers/breaker.ts";
 import { callModel, chooseModel } from "../../src/providers/call.ts";
 import { providerModule } from "../../src/providers/index.ts";
@@ -78,95 +83,124 @@ function clock(url: URL) {
   return { iterations, dateDeltaMs: Date.now() - date0, perfDeltaMs: performance.now() - perf0, checksum: x };
 }
 
+/** Lookups of one cache (by its /health name) since `before`: which layer answered. */
+function cacheDelta(name: string, before: Record<string, CacheStats>): { memoryHits: number; kvHits: number; misses: number } {
+  const now = cacheStats()[name];
+  const was = before[name];
+  return {
+    memoryHits: (now?.memoryHits ?? 0) - (was?.memoryHits ?? 0),
+    kvHits: (now?.kvHits ?? 0) - (was?.kvHits ?? 0),
+    misses: (now?.misses ?? 0) - (was?.misses ?? 0),
+  };
+}
+
+/** Throws unless every one of `count` lookups was answered by `layer`. */
+function expectLayer(label: string, delta: ReturnType<typeof cacheDelta>, layer: keyof ReturnType<typeof cacheDelta>, count: number): void {
+  if (delta[layer] !== count || delta.memoryHits + delta.kvHits + delta.misses !== count) {
+    throw new Error(`${label}: expected ${count} ${layer}, the cache counted ${JSON.stringify(delta)}`);
+  }
+}
+
 /**
- * The project's listTools, timed per call (1 ms clock resolution) and over the whole loop (for
- * calls faster than the clock's resolution): `cold` misses both layers (a key never seen: a
- * fresh deploy or configuration), `kv` is served by KV (the in-isolate entry evicted first),
- * `warm` by the in-isolate layer.
+ * The project's listTools. The clock has 1 ms resolution, so every mode but `first` is timed as
+ * a loop (mean per call over `reps` calls):
+ *   first  one call, the first of this isolate (a new key: both layers miss), timed alone;
+ *   cold   `reps` keys never seen (a fresh deploy or configuration): both layers miss;
+ *   kv     `reps` keys stored in KV beforehand and evicted from the isolate: KV answers;
+ *   warm   one key, `reps` times: the isolate answers.
+ * The cache's own counters check that the layer named answered every call. Deferred KV writes
+ * are awaited after the loop, outside its time.
  */
 async function toolsList(env: Env, url: URL) {
   const mode = url.searchParams.get("mode") ?? "warm";
-  const reps = intParam(url, "reps", 20, 10_000);
+  const reps = mode === "first" ? 1 : intParam(url, "reps", 20, 10_000);
   const config = configOf(env);
   const tools = enabledTools(config);
   const description = modelFieldDescription(config, registryFor(config));
   const { defer, settle } = deferrals();
-  const samples: number[] = [];
-  let timedTotal = 0;
+  // A distinct description is a distinct cache key: a miss in both layers, as after a deploy.
+  const keys = Array.from({ length: reps }, (_, rep) => (mode === "warm" ? description : `${description} [bench ${Date.now()}-${rep}-${Math.random()}]`));
   if (mode === "warm") {
     await listTools(env.CACHE, tools, description, defer);
+  } else if (mode === "kv") {
+    for (const key of keys) await listTools(env.CACHE, tools, key, defer);
     await settle();
-    const start = performance.now();
-    for (let rep = 0; rep < reps; rep++) {
-      const before = performance.now();
-      const listed = await listTools(env.CACHE, tools, description, defer);
-      samples.push(performance.now() - before);
-      if (listed.length !== tools.length) throw new Error(`listTools returned ${listed.length} tools, expected ${tools.length}`);
-    }
-    timedTotal = performance.now() - start;
-    await settle();
-    return { mode, samples, meanMs: timedTotal / reps };
+    // Evict them from the in-isolate LRU (other new keys, their KV writes dropped) so KV answers.
+    for (let i = 0; i < TOOLS_LIST_LRU_ENTRIES; i++) await listTools(env.CACHE, tools, `${keys[0]} [evict ${i}]`, () => undefined);
   }
-  for (let rep = 0; rep < reps; rep++) {
-    // A distinct description is a distinct cache key: a miss in both layers, as after a deploy.
-    const key = `${description} [bench ${Date.now()}-${rep}-${Math.random()}]`;
-    if (mode === "kv") {
-      await listTools(env.CACHE, tools, key, defer);
-      await settle();
-      // Evict the entry from the in-isolate LRU so the next read is served by KV.
-      for (let i = 0; i < TOOLS_LIST_LRU_ENTRIES; i++) await listTools(env.CACHE, tools, `${key} [evict ${i}]`, () => undefined);
-    }
-    const before = performance.now();
+  await settle();
+  const before = cacheStats();
+  const start = performance.now();
+  for (const key of keys) {
     const listed = await listTools(env.CACHE, tools, key, defer);
-    const elapsed = performance.now() - before;
-    samples.push(elapsed);
-    timedTotal += elapsed;
     if (listed.length !== tools.length) throw new Error(`listTools returned ${listed.length} tools, expected ${tools.length}`);
-    await settle();
   }
-  return { mode, samples, meanMs: timedTotal / reps };
+  const meanMs = (performance.now() - start) / reps;
+  expectLayer(`tools-list ${mode}`, cacheDelta("tools-list:v1", before), mode === "warm" ? "memoryHits" : mode === "kv" ? "kvHits" : "misses", reps);
+  await settle();
+  return { mode, reps, meanMs };
+}
+
+/** Deterministic source-like text of about `bytes` bytes, different for each `seed`. */
+function largeFile(seed: string, bytes: number): Uint8Array {
+  const line = "const total = items.reduce((sum, item) => sum + item.price * item.quantity, 0);\n";
+  return new TextEncoder().encode(`// ${seed}\n${line.repeat(Math.ceil(bytes / line.length))}`);
 }
 
 /**
- * The token estimate of a 1 MB uploaded file, as embedding reads it (blobInfo: the blob's facts,
- * counted once at upload, behind KV and the in-isolate LRU), per rep on a new blob: `cold` is the
- * first lookup (both layers empty: a read of the blob's object), `kv` the next after the isolate
- * layer is dropped, `warm` the one after that.
+ * The token estimate of a large uploaded file as a tool gets it (sourceOf, what embedding and
+ * the budgets read; the estimate is counted once, at upload, and kept with the blob's facts
+ * behind KV and the in-isolate cache). `files` blobs of ~1 MB are uploaded first, as the upload
+ * route stores them; then each layer is timed as a loop over those files (mean per file):
+ *   cold  neither layer has the file's facts: its blob object is read;
+ *   kv    the isolate's layer dropped: KV answers;
+ *   warm  the isolate answers (`warmPasses` passes over the files).
+ * Every estimate is checked against the file's characters / 4, and the cache's counters against
+ * the layer named.
  */
 async function tokenEstimate(env: Env, url: URL) {
-  const reps = intParam(url, "reps", 10, 200);
+  const count = intParam(url, "files", 10, 100);
+  const warmPasses = intParam(url, "warmPasses", 100, 10_000);
+  const team = "bench";
   const { defer, settle } = deferrals();
-  const samples = { cold: [] as number[], kv: [] as number[], warm: [] as number[] };
-  for (let rep = 0; rep < reps; rep++) {
-    const content = new TextEncoder().encode(`// ${Date.now()} ${rep} ${Math.random()}
-${"const x = compute(y);\n".repeat(48_000)}`);
+  const scope = { env, team, workspace: "bench", waitUntil: defer };
+  const files: Array<{ entry: FileEntry; tokens: number; bytes: number }> = [];
+  for (let i = 0; i < count; i++) {
+    const content = largeFile(`${Date.now()} ${i} ${Math.random()}`, 1_000_000);
     const facts = new StreamFacts("text/plain");
     await facts.update(content);
     const { sha256, facts: blob } = await facts.finish();
-    const stub = blobStub(env, "bench", sha256);
+    const stub = blobStub(env, team, sha256);
     const uploadId = crypto.randomUUID();
     const { maxBytes, teamQuotaBytes } = configOf(env).blobs;
-    await stub.begin({ team: "bench", sha256, uploadId, size: content.length, maxBytes, mediaType: "text/plain", quotaBytes: teamQuotaBytes });
+    await stub.begin({ team, sha256, uploadId, size: content.length, maxBytes, mediaType: "text/plain", quotaBytes: teamQuotaBytes });
     const stored = await storeChunks(stub, uploadId, new Blob([content]).stream(), { firstChunk: 0, maxBytes: content.length });
     await stub.seal(uploadId);
     await stub.commit(uploadId, blob, stored.chunks);
-    const timed = async (into: number[]) => {
-      const before = performance.now();
-      const info = await blobInfo(env, "bench", sha256, defer);
-      into.push(performance.now() - before);
-      if (info?.tokens !== blob.tokens) throw new Error("the cached token estimate differs from the upload's");
-    };
-    await timed(samples.cold);
-    await settle();
-    blobFactsCache.clearMemory();
-    await timed(samples.kv);
-    const loops = 1_000;
-    const before = performance.now();
-    for (let i = 0; i < loops; i++) await blobInfo(env, "bench", sha256, defer);
-    samples.warm.push((performance.now() - before) / loops);
+    const expected = Math.ceil(new TextDecoder().decode(content).length / 4);
+    if (blob.tokens !== expected) throw new Error(`the upload counted ${blob.tokens} tokens, expected ${expected}`);
+    files.push({ entry: { path: `/bench/large-${i}.ts`, sha256 }, tokens: blob.tokens, bytes: content.length });
   }
-  await settle();
-  return { bytes: 1_000_000, samples };
+  const pass = async () => {
+    for (const file of files) {
+      const source = await sourceOf(scope, file.entry);
+      if (source.tokens !== file.tokens || source.unavailable) throw new Error(`token estimate ${source.tokens} (${source.unavailable ?? "available"}), expected ${file.tokens}`);
+    }
+  };
+  const timedPasses = async (layer: "misses" | "kvHits" | "memoryHits", passes: number) => {
+    const before = cacheStats();
+    const start = performance.now();
+    for (let i = 0; i < passes; i++) await pass();
+    const meanMs = (performance.now() - start) / (passes * files.length);
+    expectLayer(`token estimate (${layer})`, cacheDelta("blob-facts:v1", before), layer, passes * files.length);
+    await settle();
+    return meanMs;
+  };
+  const coldMs = await timedPasses("misses", 1);
+  blobFactsCache.clearMemory();
+  const kvMs = await timedPasses("kvHits", 1);
+  const warmMs = await timedPasses("memoryHits", warmPasses);
+  return { files: files.length, bytesPerFile: files[0]?.bytes ?? 0, tokensPerFile: files[0]?.tokens ?? 0, warmLookups: warmPasses * files.length, coldMs, kvMs, warmMs };
 }
 
 function callDeps(env: Env, defer: (work: Promise<unknown>) => void) {
@@ -194,27 +228,32 @@ async function openBreaker(env: Env, url: URL) {
   return { opened: false };
 }
 
+/**
+ * callModel through the open breaker: `loops` timed loops of `reps` calls each, the mean per call
+ * of each loop (the 1 ms clock does not resolve one call).
+ */
 async function failFast(env: Env, url: URL) {
   const model = url.searchParams.get("model") ?? "flash";
-  const reps = intParam(url, "reps", 200, 20_000);
+  const reps = intParam(url, "reps", 1_000, 20_000);
+  const loops = intParam(url, "loops", 5, 100);
   const { defer, settle } = deferrals();
   const deps = callDeps(env, defer);
-  const samples: number[] = [];
+  const loopMeansMs: number[] = [];
   let wrongOutcomes = 0;
-  const loopStart = performance.now();
-  for (let rep = 0; rep < reps; rep++) {
+  for (let loop = 0; loop < loops; loop++) {
     const start = performance.now();
-    try {
-      await chooseAndCall(deps, { requested: model, category: "fast_response" }, REQUEST);
-      wrongOutcomes++;
-    } catch (error) {
-      if (!(error instanceof ProviderError) || error.kind !== "breaker_open") wrongOutcomes++;
+    for (let rep = 0; rep < reps; rep++) {
+      try {
+        await chooseAndCall(deps, { requested: model, category: "fast_response" }, REQUEST);
+        wrongOutcomes++;
+      } catch (error) {
+        if (!(error instanceof ProviderError) || error.kind !== "breaker_open") wrongOutcomes++;
+      }
     }
-    samples.push(performance.now() - start);
+    loopMeansMs.push((performance.now() - start) / reps);
   }
-  const meanMs = (performance.now() - loopStart) / reps;
   await settle();
-  return { samples, meanMs, wrongOutcomes };
+  return { reps, loopMeansMs, wrongOutcomes };
 }
 
 /**

@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import type { Fault, Latency } from "../../test/fake-upstream/server.ts";
+import type { Fault, Latency, RecordedRequest } from "../../test/fake-upstream/server.ts";
 import { startWorker, stopProcess, type StartOptions, type WorkerProcess } from "../../test/support/worker-process.ts";
 import { deferCleanup, trackChild } from "./cleanup.ts";
 import { ROOT } from "./paths.ts";
@@ -18,12 +18,25 @@ import { workerConfig } from "./snapshot.ts";
 export { BASELINE_CONFIG, HARNESS_CONFIG, PROJECT_CONFIG, ROOT } from "./paths.ts";
 
 /**
+ * startWorker, tried once more when a port it picked free was taken before wrangler bound it
+ * (other engineers' test runs share the machine and its ports).
+ */
+async function startWorkerOnFreePorts(options: StartOptions): Promise<WorkerProcess> {
+  try {
+    return await startWorker(options);
+  } catch (error) {
+    if (!String(error).includes("Address already in use")) throw error;
+    return startWorker(options);
+  }
+}
+
+/**
  * startWorker, with its stop registered for cleanup even while it is still starting. The state
  * directory is deleted after the stop unless the caller passed one or asked to keep it.
  */
 async function started(options: StartOptions, keepState = false): Promise<WorkerProcess> {
   const ownsState = options.persistDir === undefined && !keepState;
-  const starting = startWorker({ timeoutMs: 120_000, ...options });
+  const starting = startWorkerOnFreePorts({ timeoutMs: 120_000, ...options });
   const removeState = (worker: WorkerProcess | undefined) => {
     if (ownsState && worker) rmSync(worker.persistDir, { recursive: true, force: true });
   };
@@ -66,6 +79,11 @@ export function startProject(vars: Record<string, string>, state: { persistDir?:
   );
 }
 
+/** A worker from another config, e.g. the project at an earlier commit (snapshot.ts: buildCommitSnapshot). */
+export function startConfig(config: string, vars: Record<string, string>): Promise<WorkerProcess> {
+  return started({ config, vars });
+}
+
 /** bench/baseline: the bare SDK; UPSTREAM_URL is the fake upstream's base URL. */
 export function startBaseline(vars: Record<string, string> = {}): Promise<WorkerProcess> {
   return started({ config: workerConfig("baseline"), vars });
@@ -89,6 +107,7 @@ export interface Upstream {
   clearFaults(): Promise<void>;
   clearRequests(): Promise<void>;
   /** Logged upstream requests (bodies included: clear the log in long runs). */
+  requests(): Promise<RecordedRequest[]>;
   requestCount(): Promise<number>;
   reset(): Promise<void>;
   stop(): Promise<void>;
@@ -136,6 +155,7 @@ export async function startUpstream(): Promise<Upstream> {
     fault: async (fault) => void (await control("POST", "faults", fault)),
     clearFaults: async () => void (await control("DELETE", "faults")),
     clearRequests: async () => void (await control("DELETE", "requests")),
+    requests: async () => (await control("GET", "requests")) as RecordedRequest[],
     requestCount: async () => ((await control("GET", "requests")) as unknown[]).length,
     reset: async () => void (await control("POST", "reset")),
     stop: async () => {

@@ -10,7 +10,7 @@
  * BENCH_LIVE=1 uses the sources directly (live reload), e.g. while working on a benchmark.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deferCleanup } from "./cleanup.ts";
@@ -43,23 +43,59 @@ export function checkHarnessBindings(): void {
 /** Bundles `config` into a new temp dir and writes a wrangler.toml serving that bundle; returns its path. */
 export function buildSnapshot(kind: WorkerKind, parent = tmpdir()): string {
   if (kind === "harness") checkHarnessBindings();
-  const dir = mkdtempSync(join(parent, `zen-bench-${kind}-`));
+  return bundleConfig(SOURCE_CONFIGS[kind], kind, parent);
+}
+
+function bundleConfig(sourceConfig: string, label: string, parent: string): string {
+  const dir = mkdtempSync(join(parent, `zen-bench-${label}-`));
   const run = spawnSync(
     process.execPath,
-    [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--config", SOURCE_CONFIGS[kind], "--outdir", join(dir, "bundle")],
+    [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--config", sourceConfig, "--outdir", join(dir, "bundle")],
     { cwd: ROOT, encoding: "utf8", timeout: 120_000, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" } },
   );
   if (run.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`building the ${kind} snapshot failed (${run.status}):\n${run.stdout}\n${run.stderr}`);
+    throw new Error(`building the ${label} snapshot failed (${run.status}):\n${run.stdout}\n${run.stderr}`);
   }
   const main = readdirSync(join(dir, "bundle")).find((name) => /\.m?js$/.test(name));
-  if (!main) throw new Error(`no bundle for ${kind} in ${dir}`);
-  const toml = readFileSync(SOURCE_CONFIGS[kind], "utf8");
-  if (!/^main\s*=.*$/m.test(toml)) throw new Error(`${SOURCE_CONFIGS[kind]} has no top-level main`);
+  if (!main) throw new Error(`no bundle for ${label} in ${dir}`);
+  const toml = readFileSync(sourceConfig, "utf8");
+  if (!/^main\s*=.*$/m.test(toml)) throw new Error(`${sourceConfig} has no top-level main`);
   const config = join(dir, "wrangler.toml");
   writeFileSync(config, toml.replace(/^main\s*=.*$/m, `main = "bundle/${main}"\nno_bundle = true`));
   return config;
+}
+
+/**
+ * The project's worker as it was at `commit` of this repository: its src/, wrangler.toml and
+ * package.json taken with `git archive` into a temp dir beside today's node_modules (the
+ * dependencies must not have changed since: checked against package-lock.json), bundled like the
+ * other snapshots. Returns the snapshot's wrangler.toml; the sources are deleted once bundled.
+ */
+export function buildCommitSnapshot(commit: string, parent = tmpdir()): string {
+  const git = (args: string[]) => {
+    const run = spawnSync("git", ["-C", ROOT, ...args], { maxBuffer: 256 * 1024 * 1024 });
+    if (run.status !== 0) {
+      throw new Error(
+        `git ${args.join(" ")} failed: ${run.stderr.toString().trim()}. The benchmark needs commit ${commit} of this repository ` +
+          "(in a shallow clone: git fetch --unshallow).",
+      );
+    }
+    return run.stdout;
+  };
+  if (git(["show", `${commit}:package-lock.json`]).toString() !== readFileSync(join(ROOT, "package-lock.json"), "utf8")) {
+    throw new Error(`package-lock.json changed since ${commit}: its code cannot be bundled with today's node_modules.`);
+  }
+  const sources = mkdtempSync(join(parent, `zen-bench-source-${commit}-`));
+  try {
+    const archive = git(["archive", "--format=tar", commit, "src", "wrangler.toml", "package.json"]);
+    const tar = spawnSync("tar", ["-x", "-C", sources], { input: archive });
+    if (tar.status !== 0) throw new Error(`unpacking ${commit}: ${tar.stderr.toString()}`);
+    symlinkSync(join(ROOT, "node_modules"), join(sources, "node_modules"), "dir");
+    return bundleConfig(join(sources, "wrangler.toml"), commit, parent);
+  } finally {
+    rmSync(sources, { recursive: true, force: true });
+  }
 }
 
 const built = new Map<WorkerKind, string>();

@@ -44,7 +44,8 @@ export function summarize(values: readonly number[]): Summary {
 
 /**
  * The median of the ratios of paired samples a[i] / b[i] (taken next to each other in time), so a
- * slow phase of a shared machine raises both sides of a pair instead of one side's median.
+ * slow phase of a shared machine raises both sides of a pair instead of one side's median. Pairs
+ * with a missing side (NaN) are left out.
  */
 export function pairedRatio(a: readonly number[], b: readonly number[]): number {
   const n = Math.min(a.length, b.length);
@@ -52,7 +53,7 @@ export function pairedRatio(a: readonly number[], b: readonly number[]): number 
   for (let i = 0; i < n; i++) {
     const x = a[i] as number;
     const y = b[i] as number;
-    if (y > 0) ratios.push(x / y);
+    if (y > 0 && Number.isFinite(x)) ratios.push(x / y);
   }
   return median(ratios);
 }
