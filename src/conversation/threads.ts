@@ -2,6 +2,7 @@ import type { Config } from "../config";
 import type { ThreadSummary } from "../durable/team";
 import type { Env } from "../env";
 import { ToolError } from "../errors";
+import { tellTeam } from "../team-activity";
 import type { Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "./types";
 
 /**
@@ -105,7 +106,7 @@ export class ThreadWriter {
     if (result.reindex) {
       const { threadId, creatorTool, title, turnCount, createdAt, updatedAt, expiresAt } = result.info;
       const summary: ThreadSummary = { threadId, creatorTool, title, turnCount, createdAt, updatedAt, expiresAt };
-      this.scope.waitUntil(this.scope.env.TEAMS.getByName(this.scope.team).recordThread(summary).catch(logIndexFailure));
+      tellTeam(this.scope, { thread: summary });
     }
     return { stored: true, info: result.info };
   }
@@ -124,10 +125,6 @@ export class ThreadWriter {
   private stub() {
     return threadStub(this.scope, this.threadId);
   }
-}
-
-function logIndexFailure(error: unknown): void {
-  console.error(JSON.stringify({ event: "thread_index_not_updated", error: String(error) }));
 }
 
 export async function storedFiles(scope: ThreadScope, threadId: string, paths: string[]): Promise<StoredFile[]> {

@@ -24,23 +24,23 @@ interface SummaryRow extends Record<string, SqlStorageValue> {
 
 const MAX_LISTED = 200;
 
-/** One model call's tokens, as the team's usage ledger records it. */
-export interface UsageEntry {
+/** A day's usage of one model: the sums of its calls. */
+export interface UsageRow {
   /** UTC day, YYYY-MM-DD. */
   day: string;
   provider: string;
   model: string;
   inputTokens: number;
   outputTokens: number;
-  /** Estimated from the registry's list prices; null when the model has none. */
+  calls: number;
+  /** Estimated from the registry's list prices; null when any of the calls had no price. */
   costUsd: number | null;
 }
 
-/** A day's usage of one model: the sums of its calls. */
-export interface UsageRow extends Omit<UsageEntry, "costUsd"> {
-  calls: number;
-  /** Null when any of the calls had no price. */
-  costUsd: number | null;
+/** What a batch of a team's calls tells its object. */
+export interface TeamActivity {
+  threads: ThreadSummary[];
+  usage: UsageRow[];
 }
 
 interface UsageSqlRow extends Record<string, SqlStorageValue> {
@@ -199,17 +199,38 @@ export class TeamDO extends DurableObject<Env> {
     return { storedBytes, reservedBytes };
   }
 
-  async recordThread(summary: ThreadSummary): Promise<void> {
-    this.sql.exec(
-      "INSERT OR REPLACE INTO threads VALUES (?, ?, ?, ?, ?, ?, ?)",
-      summary.threadId,
-      summary.creatorTool,
-      summary.title,
-      summary.turnCount,
-      summary.createdAt,
-      summary.updatedAt,
-      summary.expiresAt,
-    );
+  /**
+   * What calls of this team did, in one write: its threads' list entries (new, or refreshed) and
+   * the usage of its model calls, summed per day and model. Isolates send it in batches.
+   */
+  async recordActivity(activity: TeamActivity): Promise<void> {
+    for (const summary of activity.threads) {
+      this.sql.exec(
+        "INSERT OR REPLACE INTO threads VALUES (?, ?, ?, ?, ?, ?, ?)",
+        summary.threadId,
+        summary.creatorTool,
+        summary.title,
+        summary.turnCount,
+        summary.createdAt,
+        summary.updatedAt,
+        summary.expiresAt,
+      );
+    }
+    for (const row of activity.usage) {
+      this.sql.exec(
+        `INSERT INTO model_usage VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (day, provider, model) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
+           output_tokens = output_tokens + excluded.output_tokens, calls = calls + excluded.calls, cost_usd = cost_usd + excluded.cost_usd`,
+        row.day,
+        row.provider,
+        row.model,
+        row.inputTokens,
+        row.outputTokens,
+        row.calls,
+        row.costUsd,
+      );
+      this.sql.exec("DELETE FROM model_usage WHERE day <= ?", shiftDay(row.day, -USAGE_RETENTION_DAYS));
+    }
   }
 
   /** Live threads, most recently updated first; expired ones are dropped as they are found. */
@@ -233,21 +254,6 @@ export class TeamDO extends DurableObject<Env> {
    * Adds a call to its day's row. A cost stays null once any call of the row had no price (SQL's
    * NULL + x is NULL), so a partial sum is never shown as the whole.
    */
-  async recordUsage(entry: UsageEntry): Promise<void> {
-    this.sql.exec(
-      `INSERT INTO model_usage VALUES (?, ?, ?, ?, ?, 1, ?)
-       ON CONFLICT (day, provider, model) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
-         output_tokens = output_tokens + excluded.output_tokens, calls = calls + 1, cost_usd = cost_usd + excluded.cost_usd`,
-      entry.day,
-      entry.provider,
-      entry.model,
-      entry.inputTokens,
-      entry.outputTokens,
-      entry.costUsd,
-    );
-    this.sql.exec("DELETE FROM model_usage WHERE day <= ?", shiftDay(entry.day, -USAGE_RETENTION_DAYS));
-  }
-
   /** Usage from `firstDay` (YYYY-MM-DD) on, newest day first, then by provider and model. */
   async usageSince(firstDay: string): Promise<UsageRow[]> {
     return this.sql

@@ -1,5 +1,6 @@
 import { shiftDay, USAGE_RETENTION_DAYS, type UsageRow } from "../durable/team";
 import type { Env } from "../env";
+import { tellTeam } from "../team-activity";
 import type { CallResult } from "../providers/types";
 
 /** The team whose usage is recorded or read: the authenticated one, never a caller's argument. */
@@ -30,24 +31,21 @@ export function estimatedCost(call: CallResult): number | null {
 }
 
 /**
- * Adds a model call to the team's ledger in the background (waitUntil): the reply never waits
- * for it, and a failure to record is logged, never the caller's. The cost is priced now, so a later
- * price change in the registry does not rewrite history.
+ * Adds a model call to the team's ledger in the background: the reply never waits for it. The
+ * cost is priced now, so a later price change in the registry does not rewrite history.
  */
 export function recordUsage(scope: UsageScope, call: CallResult): void {
-  const entry = {
-    day: utcDay(Date.now()),
-    provider: call.model.provider.id,
-    model: call.model.capabilities.modelName,
-    inputTokens: call.response.usage.inputTokens,
-    outputTokens: call.response.usage.outputTokens,
-    costUsd: estimatedCost(call),
-  };
-  scope.waitUntil(
-    scope.env.TEAMS.getByName(scope.team)
-      .recordUsage(entry)
-      .catch((error: unknown) => console.error(JSON.stringify({ event: "usage_not_recorded", team: scope.team, error: String(error) }))),
-  );
+  tellTeam(scope, {
+    usage: {
+      day: utcDay(Date.now()),
+      provider: call.model.provider.id,
+      model: call.model.capabilities.modelName,
+      inputTokens: call.response.usage.inputTokens,
+      outputTokens: call.response.usage.outputTokens,
+      calls: 1,
+      costUsd: estimatedCost(call),
+    },
+  });
 }
 
 export interface UsageTotals {

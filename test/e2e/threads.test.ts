@@ -37,6 +37,11 @@ afterAll(async () => {
   await upstream?.close();
 });
 
+async function listedThreads(): Promise<Array<{ threadId: string; turnCount: number }>> {
+  const { threads } = (await (await fetch(`${worker?.url}/v1/threads`)).json()) as { threads: Array<{ threadId: string; turnCount: number }> };
+  return threads;
+}
+
 describe("durable threads", () => {
   it("continues a thread after wrangler dev restarts on the same persisted state", async () => {
     worker = await startWorker({ vars: vars() });
@@ -45,6 +50,11 @@ describe("durable threads", () => {
     const first = await chat(client, { prompt: "Remember the number 7351.", model: "flash" });
     const id: string = first.output.continuation_offer.continuation_id;
     await client.close();
+    // The team's thread list is written in the background (gathered with other calls' activity):
+    // wait until it shows the thread before the restart, as a deploy lets background work finish.
+    for (let attempt = 0; attempt < 100 && !(await listedThreads()).some((t) => t.threadId === id); attempt++) {
+      await new Promise((done) => setTimeout(done, 50));
+    }
     await worker.stop();
 
     worker = await startWorker({ vars: vars(), persistDir });
@@ -55,7 +65,7 @@ describe("durable threads", () => {
     expect(second.output.continuation_offer.continuation_id).toBe(id);
     const sent = JSON.stringify(upstream.requests().at(-1)?.body);
     expect(sent).toContain("Remember the number 7351.");
-    const { threads } = (await (await fetch(`${worker.url}/v1/threads`)).json()) as { threads: Array<{ threadId: string; turnCount: number }> };
+    const threads = await listedThreads();
     // Listed (its entry is refreshed at most once a minute, so it may still say 2 turns).
     expect(threads.find((t) => t.threadId === id)?.turnCount).toBeGreaterThanOrEqual(2);
     await client.close();

@@ -10,9 +10,38 @@ export function testEnv(overrides: Record<string, string> = {}): Env {
   return { ...(env as unknown as Env), ...overrides };
 }
 
-/** Sends a request to the worker with the given env, waiting for its deferred work too. */
-export async function callWorker(request: Request, workerEnv: Env = testEnv()): Promise<Response> {
+/** Work requests deferred (ctx.waitUntil) that may still be running. */
+const outstanding = new Set<Promise<unknown>>();
+
+/** An execution context whose deferred work is tracked until it settles. */
+function trackedContext(): ExecutionContext {
   const ctx = createExecutionContext();
+  const defer = ctx.waitUntil.bind(ctx);
+  ctx.waitUntil = (promise: Promise<unknown>) => {
+    const settled = promise.then(
+      () => undefined,
+      () => undefined,
+    );
+    outstanding.add(settled);
+    void settled.then(() => outstanding.delete(settled));
+    defer(promise);
+  };
+  return ctx;
+}
+
+/** Waits until no deferred work of any request is running (before reading a Durable Object directly, say). */
+export async function deferredWorkDone(): Promise<void> {
+  while (outstanding.size > 0) await Promise.all([...outstanding]);
+}
+
+/**
+ * Sends a request to the worker with the given env, once the work earlier requests deferred is
+ * done (a tool call answers as a stream and defers work while it streams: team activity, breaker
+ * reports), so a request sees what the ones before it did. Waits for its own deferred work too.
+ */
+export async function callWorker(request: Request, workerEnv: Env = testEnv()): Promise<Response> {
+  await deferredWorkDone();
+  const ctx = trackedContext();
   const response = await worker.fetch(request, workerEnv, ctx);
   await waitOnExecutionContext(ctx);
   return response;

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { shippedModelsOf } from "../../src/providers/capabilities";
-import { callWorker, connectClient, mcpPost, rpcMessages, testEnv } from "./helpers";
+import { callWorker, connectClient, deferredWorkDone, mcpPost, rpcMessages, testEnv } from "./helpers";
 import { mockUpstream } from "./upstream-mock";
 
 afterEach(() => {
@@ -128,6 +128,39 @@ describe("usage accounting", () => {
     expect(content).toContain("| **total** | | 5 | 50 | 25 |");
   });
 
+  it("gathers the activity of concurrent calls into one write to the team's object", async () => {
+    mockUpstream(() => "gathered");
+    const workerEnv = await teamsEnv("usage-gathered");
+    const team = "usage-gathered";
+    let writes = 0;
+    const teams = workerEnv.TEAMS;
+    workerEnv.TEAMS = new Proxy(teams, {
+      get: (target, property) =>
+        property === "getByName"
+          ? (name: string) => {
+              const stub = target.getByName(name);
+              return new Proxy(stub, {
+                get: (object, method) =>
+                  method === "recordActivity"
+                    ? (...args: Parameters<typeof stub.recordActivity>) => {
+                        writes++;
+                        return object.recordActivity(...args);
+                      }
+                    : (...args: unknown[]) => (object as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>)[method]!(...args),
+              });
+            }
+          : Reflect.get(target, property),
+    });
+    const calls = await Promise.all(Array.from({ length: 8 }, (_, i) => callTool(workerEnv, team, "chat", { prompt: `question ${i}`, model: "flash" })));
+    expect(calls.every((call) => !call.isError)).toBe(true);
+    const { body } = await getUsage(workerEnv, team);
+    expect(body.totals.calls).toBe(8);
+    // Eight new threads and eight model calls, written together.
+    expect(writes).toBeLessThan(8);
+    const listed = (await (await callWorker(new Request("http://localhost/v1/threads", { headers: bearer(team) }), workerEnv)).json()) as { threads: unknown[] };
+    expect(listed.threads).toHaveLength(8);
+  });
+
   it("records nothing for a call that failed", async () => {
     vi.spyOn(globalThis, "fetch").mockResolvedValue(Response.json({ error: { message: "bad request" } }, { status: 400 }));
     const workerEnv = await teamsEnv("usage-failed");
@@ -166,10 +199,12 @@ describe("usage accounting", () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(now - 400 * DAY_MS);
     await callTool(workerEnv, team, "chat", { prompt: "long ago", model: "flash" });
+    await deferredWorkDone();
     const ledger = workerEnv.TEAMS.getByName(team);
     expect((await ledger.usageSince("2000-01-01")).map((row) => row.day)).toEqual([utcDay(now - 400 * DAY_MS)]);
     vi.setSystemTime(now);
     await callTool(workerEnv, team, "chat", { prompt: "today", model: "flash" });
+    await deferredWorkDone();
     expect((await ledger.usageSince("2000-01-01")).map((row) => row.day)).toEqual([utcDay(now)]);
   });
 

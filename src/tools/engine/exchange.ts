@@ -109,16 +109,20 @@ export async function exchange(ctx: ToolContext, request: ExchangeRequest): Prom
   const writer = thread
     ? ThreadWriter.continuing(ctx, thread)
     : ThreadWriter.starting(ctx, { creatorTool: request.tool, initialContext: request.initialContext, title: request.prompt.slice(0, 120) });
-  writer.prepare();
   let call: CallResult;
   try {
-    call = await askModel(ctx, chosen, {
-      systemPrompt: request.systemPrompt(chosen.model.capabilities),
-      prompt,
-      ...(inputs.images.length > 0 ? { images: inputs.images } : {}),
-      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-      ...(request.thinkingMode ? { thinkingMode: request.thinkingMode } : {}),
-    });
+    call = await askModel(
+      ctx,
+      chosen,
+      {
+        systemPrompt: request.systemPrompt(chosen.model.capabilities),
+        prompt,
+        ...(inputs.images.length > 0 ? { images: inputs.images } : {}),
+        ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+        ...(request.thinkingMode ? { thinkingMode: request.thinkingMode } : {}),
+      },
+      () => writer.prepare(),
+    );
   } catch (error) {
     writer.abandon();
     throw error;

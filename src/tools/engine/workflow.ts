@@ -470,15 +470,19 @@ async function askExpert<Extra extends z.ZodRawShape>(
     filesHeading: expert.filesHeading ?? "ESSENTIAL FILES",
     instruction: expert.instruction,
   });
-  writer.prepare();
   await ctx.progress(`${spec.name}: asking ${chosen.model.capabilities.modelName} for expert analysis`);
-  const call = await askModel(ctx, chosen, {
-    systemPrompt: withLocale(expert.systemPrompt, ctx.config.locale),
-    prompt,
-    ...(session.inputs.images.length > 0 ? { images: session.inputs.images } : {}),
-    temperature: args.temperature ?? 1,
-    thinkingMode: args.thinking_mode ?? expert.thinkingMode?.(ctx) ?? "high",
-  });
+  const call = await askModel(
+    ctx,
+    chosen,
+    {
+      systemPrompt: withLocale(expert.systemPrompt, ctx.config.locale),
+      prompt,
+      ...(session.inputs.images.length > 0 ? { images: session.inputs.images } : {}),
+      temperature: args.temperature ?? 1,
+      thinkingMode: args.thinking_mode ?? expert.thinkingMode?.(ctx) ?? "high",
+    },
+    () => writer.prepare(),
+  );
   const analysis = parseExpertReply(call.response.text);
   const common = { turns: [modelTurn(spec.name, call)], shown: context.shown, call, skipped: [...relevant.skipped, ...context.skipped] };
   if (analysis.status && PROMOTED_STATUSES.has(analysis.status)) {
