@@ -57,11 +57,7 @@ export class ThreadStore {
     this.sql = host.sql;
   }
 
-  /**
-   * Starts the thread, with its first turns when they are known (they may follow in
-   * `appendTurns`: a new thread's object is brought into existence while its model thinks).
-   * Refuses to start one twice.
-   */
+  /** Starts the thread with its first turns. Refuses to start one twice. */
   create(
     info: Pick<ThreadInfo, "threadId" | "team" | "creatorTool" | "initialContext" | "title">,
     turns: NewTurn[],
@@ -87,10 +83,10 @@ export class ThreadStore {
     return this.append(turns, limits, files, workflow);
   }
 
-  /** The whole thread, or null when it never existed, has expired, or holds no turn yet. */
+  /** The whole thread, or null when it never existed or has expired. */
   read(): Thread | null {
     const info = this.info();
-    if (!info || info.turnCount === 0) return null;
+    if (!info) return null;
     const turns = this.sql.exec<TurnRow>("SELECT * FROM turns ORDER BY idx").toArray().map(toTurn);
     const files = this.sql
       .exec<{ path: string; tokens: number; updated_at: number }>("SELECT path, tokens, updated_at FROM files")
@@ -134,10 +130,6 @@ export class ThreadStore {
     return this.append(turns, limits, files, workflow);
   }
 
-  /** Drops a thread that never got a turn: its first call failed, and its id was never handed out. */
-  async discardIfEmpty(): Promise<void> {
-    if (this.hasSchema() && this.turnCount() === 0) await this.clear();
-  }
 
   /**
    * When the expiry timer fires: the thread is dropped when its time has come; otherwise (it was

@@ -64,43 +64,32 @@ export type CommitResult = { stored: true; info: ThreadInfo } | { stored: false;
 /**
  * Where a call's turns go: an existing thread, or a new one with a fresh id. Whatever a reply
  * hands out is stored before the reply: `commit` resolves once the turns are durable. A new
- * thread's object can be brought into existence early (`prepare`, the costliest step of a first
- * exchange) so that it overlaps the model's wait; the turns are then a cheap append.
+ * thread's object is created by that one write, after the model answered: created earlier, while
+ * the model thinks, it saved nothing a user would notice (a few ms beside seconds of thinking)
+ * and cost a second call into the object (measured: bench/results/engine-split.json).
  */
 export class ThreadWriter {
-  private created: Promise<unknown> | undefined;
-
   private constructor(
     private readonly scope: ThreadScope,
     readonly threadId: string,
-    readonly turnCountBefore: number,
     private readonly start: ThreadStart | undefined,
   ) {}
 
   static continuing(scope: ThreadScope, thread: Thread): ThreadWriter {
-    return new ThreadWriter(scope, thread.threadId, thread.turnCount, undefined);
+    return new ThreadWriter(scope, thread.threadId, undefined);
   }
 
   static starting(scope: ThreadScope, start: ThreadStart): ThreadWriter {
-    return new ThreadWriter(scope, crypto.randomUUID(), 0, start);
-  }
-
-  /** Creates a new thread's object now, without turns; a no-op for an existing thread. */
-  prepare(): void {
-    if (!this.start || this.created) return;
-    this.created = this.stub().create(this.info(this.start), [], limitsOf(this.scope.config));
+    return new ThreadWriter(scope, crypto.randomUUID(), start);
   }
 
   /** Stores the turns (with files shown and step state) and resolves when they are durable. */
   async commit(turns: NewTurn[], files: StoredFile[], workflow?: WorkflowWrite): Promise<CommitResult> {
     const limits = limitsOf(this.scope.config);
-    let result;
-    if (this.start && !this.created) {
-      result = await this.stub().create(this.info(this.start), turns, limits, files, workflow);
-    } else {
-      await this.created;
-      result = await this.stub().appendTurns(turns, limits, files, workflow);
-    }
+    const stub = threadStub(this.scope, this.threadId);
+    const result = this.start
+      ? await stub.create({ threadId: this.threadId, team: this.scope.team, ...this.start }, turns, limits, files, workflow)
+      : await stub.appendTurns(turns, limits, files, workflow);
     // Not ok only in a race at the turn cap, or for a thread that expired meanwhile.
     if (!result.ok) return { stored: false, reason: result.reason };
     if (result.reindex) {
@@ -109,21 +98,6 @@ export class ThreadWriter {
       tellTeam(this.scope, { thread: summary });
     }
     return { stored: true, info: result.info };
-  }
-
-  /** After a failed call: a new thread created early is dropped (its id was never handed out). */
-  abandon(): void {
-    if (!this.created) return;
-    const created = this.created;
-    this.scope.waitUntil(created.then(() => this.stub().discardIfEmpty()).catch(() => undefined));
-  }
-
-  private info(start: ThreadStart) {
-    return { threadId: this.threadId, team: this.scope.team, ...start };
-  }
-
-  private stub() {
-    return threadStub(this.scope, this.threadId);
   }
 }
 

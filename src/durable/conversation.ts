@@ -42,10 +42,6 @@ export class ConversationDO extends DurableObject<Env> {
     return this.store.appendTurns(turns, limits, files, workflow);
   }
 
-  async discardIfEmpty(): Promise<void> {
-    return this.store.discardIfEmpty();
-  }
-
   override async alarm(): Promise<void> {
     const later = await this.store.expire();
     if (later !== undefined) await this.ctx.storage.setAlarm(later);

@@ -67,7 +67,6 @@ export async function callModel(deps: CallDeps, chosen: ChosenModel, request: Mo
   await breakers.load([breaker]);
   const admission = await breakers.admit(breaker);
   if (!admission.admitted) throw breakerOpen(model, admission.snapshot);
-  options.onAdmitted?.();
   let outcome: BreakerOutcome = "neutral";
   try {
     const response = await generateAnswer(deps, model, request, options);

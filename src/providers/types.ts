@@ -56,8 +56,6 @@ export interface CallDeps {
 export interface CallOptions {
   signal?: AbortSignal;
   onProgress?: (progress: GenerationProgress) => void;
-  /** Called once the breaker admits the call, before anything is sent: work that is worth doing only if the call goes out. */
-  onAdmitted?: () => void;
 }
 
 /** Which model to call: a name or alias, or none (auto mode picks by the tool's category). */

@@ -38,22 +38,14 @@ async function callAndRecord(ctx: ToolContext, chosen: ChosenModel, request: Mod
   return result;
 }
 
-/**
- * Asks one model, with progress while it works; throws ProviderError. `onAdmitted` runs once the
- * provider's breaker lets the call go (a new thread's object is created then, while the model thinks).
- */
-export async function askModel(ctx: ToolContext, chosen: ChosenModel, request: ModelRequest, onAdmitted?: () => void): Promise<CallResult> {
+/** Asks one model, with progress while it works; throws ProviderError. */
+export async function askModel(ctx: ToolContext, chosen: ChosenModel, request: ModelRequest): Promise<CallResult> {
   let outputChars = 0;
   return withHeartbeat(
     ctx,
     `Consulting ${chosen.model.capabilities.modelName}`,
     () => (outputChars > 0 ? `, ${outputChars} characters received` : ""),
-    () =>
-      callAndRecord(ctx, chosen, request, {
-        signal: ctx.signal,
-        onProgress: (progress) => void (outputChars = progress.outputChars),
-        ...(onAdmitted ? { onAdmitted } : {}),
-      }),
+    () => callAndRecord(ctx, chosen, request, { signal: ctx.signal, onProgress: (progress) => void (outputChars = progress.outputChars) }),
   );
 }
 

@@ -84,8 +84,8 @@ export function remainingAfter(commit: CommitResult, ctx: ToolContext): number {
 /**
  * Asks a model, as one exchange of a durable thread: continues the thread when an id is given
  * (its history and files are shown to the model within the budgets of the model that is then
- * called), or starts one. The exchange is stored before the outcome is returned; a new thread's
- * object is created while the model thinks. A cancelled or failed call stores nothing.
+ * called), or starts one. The exchange is stored before the outcome is returned; a cancelled or
+ * failed call stores nothing.
  */
 export async function exchange(ctx: ToolContext, request: ExchangeRequest): Promise<ExchangeOutcome> {
   // At once, before any work: a client under load learns at the earliest that the call is alive.
@@ -109,24 +109,13 @@ export async function exchange(ctx: ToolContext, request: ExchangeRequest): Prom
   const writer = thread
     ? ThreadWriter.continuing(ctx, thread)
     : ThreadWriter.starting(ctx, { creatorTool: request.tool, initialContext: request.initialContext, title: request.prompt.slice(0, 120) });
-  let call: CallResult;
-  try {
-    call = await askModel(
-      ctx,
-      chosen,
-      {
-        systemPrompt: request.systemPrompt(chosen.model.capabilities),
-        prompt,
-        ...(inputs.images.length > 0 ? { images: inputs.images } : {}),
-        ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-        ...(request.thinkingMode ? { thinkingMode: request.thinkingMode } : {}),
-      },
-      () => writer.prepare(),
-    );
-  } catch (error) {
-    writer.abandon();
-    throw error;
-  }
+  const call = await askModel(ctx, chosen, {
+    systemPrompt: request.systemPrompt(chosen.model.capabilities),
+    prompt,
+    ...(inputs.images.length > 0 ? { images: inputs.images } : {}),
+    ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+    ...(request.thinkingMode ? { thinkingMode: request.thinkingMode } : {}),
+  });
 
   const requestTurn: NewTurn = {
     role: "user",

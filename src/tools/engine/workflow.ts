@@ -275,24 +275,8 @@ async function runStep<Extra extends z.ZodRawShape>(spec: WorkflowSpec<Extra>, r
     ? ThreadWriter.continuing(ctx, thread)
     : ThreadWriter.starting(ctx, { creatorTool: tool, initialContext: initialContextOf(args), title: args.step.slice(0, 120) });
 
-  let outcome: StepOutcome;
-  try {
-    if (spec.runStep) {
-      writer.prepare();
-      outcome = await spec.runStep(session);
-    } else if (!final) {
-      outcome = pause(spec, session);
-    } else {
-      outcome = await complete(spec, session, writer);
-    }
-  } catch (error) {
-    writer.abandon();
-    throw error;
-  }
-  if (outcome.isError) {
-    writer.abandon();
-    return jsonResult({ ...outcome.response, metadata: { tool_name: tool } }, { isError: true });
-  }
+  const outcome = spec.runStep ? await spec.runStep(session) : final ? await complete(spec, session) : pause(spec, session);
+  if (outcome.isError) return jsonResult({ ...outcome.response, metadata: { tool_name: tool } }, { isError: true });
 
   // Inline files are kept for the final step (uploaded ones are resolved again then: their latest content wins).
   const kept = inputs.files.flatMap((entry) => (entry.content !== undefined ? [{ ...entry, tokens: estimateTokens(entry.content) }] : []));
@@ -406,7 +390,6 @@ function completion(spec: FieldChoice & { noun: string }, session: StepSession<S
 async function complete<Extra extends z.ZodRawShape>(
   spec: ProtocolCard<Extra>,
   session: StepSession<WorkflowArgs<Extra>>,
-  writer: ThreadWriter,
 ): Promise<StepOutcome> {
   const { args } = session;
   // The session continues an earlier conversation of the thread (the original's "continuation").
@@ -440,14 +423,13 @@ async function complete<Extra extends z.ZodRawShape>(
   if (!callWhen(args, session.consolidated, continuing)) {
     return { response: { status: "local_work_complete", ...base, next_steps: spec.nextSteps(args, false), ...spec.onComplete?.(session) } };
   }
-  return askExpert(spec, expert, session, writer, base);
+  return askExpert(spec, expert, session, base);
 }
 
 async function askExpert<Extra extends z.ZodRawShape>(
   spec: ProtocolCard<Extra>,
   expert: ExpertPolicy<WorkflowArgs<Extra>>,
   session: StepSession<WorkflowArgs<Extra>>,
-  writer: ThreadWriter,
   base: Record<string, unknown>,
 ): Promise<StepOutcome> {
   const { ctx, args, thread, state, consolidated } = session;
@@ -471,18 +453,13 @@ async function askExpert<Extra extends z.ZodRawShape>(
     instruction: expert.instruction,
   });
   await ctx.progress(`${spec.name}: asking ${chosen.model.capabilities.modelName} for expert analysis`);
-  const call = await askModel(
-    ctx,
-    chosen,
-    {
-      systemPrompt: withLocale(expert.systemPrompt, ctx.config.locale),
-      prompt,
-      ...(session.inputs.images.length > 0 ? { images: session.inputs.images } : {}),
-      temperature: args.temperature ?? 1,
-      thinkingMode: args.thinking_mode ?? expert.thinkingMode?.(ctx) ?? "high",
-    },
-    () => writer.prepare(),
-  );
+  const call = await askModel(ctx, chosen, {
+    systemPrompt: withLocale(expert.systemPrompt, ctx.config.locale),
+    prompt,
+    ...(session.inputs.images.length > 0 ? { images: session.inputs.images } : {}),
+    temperature: args.temperature ?? 1,
+    thinkingMode: args.thinking_mode ?? expert.thinkingMode?.(ctx) ?? "high",
+  });
   const analysis = parseExpertReply(call.response.text);
   const common = { turns: [modelTurn(spec.name, call)], shown: context.shown, call, skipped: [...relevant.skipped, ...context.skipped] };
   if (analysis.status && PROMOTED_STATUSES.has(analysis.status)) {
