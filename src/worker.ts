@@ -7,17 +7,15 @@ import { listThreads } from "./conversation/threads";
 import type { AppBindings } from "./env";
 import { blobRoutes, workspaceOf, workspaceRoutes } from "./files/routes";
 import { WORKSPACE_HEADER, WORKSPACE_RULE } from "./files/wire-contract";
-import { cacheStats } from "./kv-cache/cache";
 import { handleMcpRequest } from "./mcp/server";
 import { hostOriginGuard } from "./middleware/host-origin";
 import { rateLimit } from "./middleware/rate-limit";
 import { callerOf, refuseWhenLocked, teamAuth } from "./middleware/team-auth";
 import { oauthRoutes } from "./oauth/routes";
-import { NO_PROVIDER_MESSAGE, registryFor } from "./providers/registry";
-import { healthOf } from "./status/data";
+import { registryFor } from "./providers/registry";
+import { healthDetails, healthOf } from "./status/data";
 import { statusRoutes } from "./status/routes";
 import { DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS, readUsage } from "./usage/ledger";
-import { SERVER_NAME } from "./version";
 
 export { BlobDO } from "./durable/blob";
 export { ConversationDO } from "./durable/conversation";
@@ -47,23 +45,7 @@ app.use(refuseWhenLocked());
 app.get("/health", async (c) => {
   const config = configOf(c.env);
   const registry = registryFor(config);
-  const providers = registry.providers.map((provider) => provider.id);
-  const { status, version } = healthOf(registry);
-  if (!(await callerOf(c))) return c.json({ status, version });
-  return c.json({
-    status,
-    name: SERVER_NAME,
-    version,
-    teams: config.teamTokens
-      ? "multi-team (TEAM_TOKENS)"
-      : config.allowUnauthenticated
-        ? "single team 'default', unauthenticated (ALLOW_UNAUTHENTICATED=true)"
-        : "single team 'default' on loopback (TEAM_TOKENS not set)",
-    providers,
-    models: registry.available().length,
-    ...(providers.length === 0 ? { message: NO_PROVIDER_MESSAGE } : {}),
-    caches: cacheStats(),
-  });
+  return c.json((await callerOf(c)) ? healthDetails(config, registry) : healthOf(registry));
 });
 
 app.route("/", oauthRoutes);

@@ -1,4 +1,4 @@
-import type { ProviderId } from "../config";
+import type { Config, ProviderId } from "../config";
 import { loadThread, listThreads, type ThreadScope } from "../conversation/threads";
 import type { Thread } from "../conversation/types";
 import type { BreakerSnapshot, BreakerState } from "../durable/breaker";
@@ -7,9 +7,9 @@ import { ToolError } from "../errors";
 import { cacheStats } from "../kv-cache/cache";
 import { breakerName, ProviderBreakers } from "../providers/breaker";
 import { capabilityRank } from "../providers/capabilities";
-import { registryFor, type ModelRegistry, type ResolvedModel } from "../providers/registry";
+import { NO_PROVIDER_MESSAGE, registryFor, type ModelRegistry, type ResolvedModel } from "../providers/registry";
 import { readUsage, type UsageReport } from "../usage/ledger";
-import { SERVER_VERSION } from "../version";
+import { SERVER_NAME, SERVER_VERSION } from "../version";
 
 /** What anyone may see: the server is up (and has a provider), and its version. */
 export interface Health {
@@ -19,6 +19,24 @@ export interface Health {
 
 export function healthOf(registry: ModelRegistry): Health {
   return { status: registry.providers.length > 0 ? "ok" : "no_provider", version: SERVER_VERSION };
+}
+
+/** What /health tells a caller who may use the server: the mode, the providers (names only), the caches. */
+export function healthDetails(config: Config, registry: ModelRegistry) {
+  const providers = registry.providers.map((provider) => provider.id);
+  return {
+    ...healthOf(registry),
+    name: SERVER_NAME,
+    teams: config.teamTokens
+      ? "multi-team (TEAM_TOKENS)"
+      : config.allowUnauthenticated
+        ? "single team 'default', unauthenticated (ALLOW_UNAUTHENTICATED=true)"
+        : "single team 'default' on loopback (TEAM_TOKENS not set)",
+    providers,
+    models: registry.available().length,
+    ...(providers.length === 0 ? { message: NO_PROVIDER_MESSAGE } : {}),
+    caches: cacheStats(),
+  };
 }
 
 /**
