@@ -27,6 +27,7 @@ export const BENCHMARKS = [
   "thread-growth",
   "breaker",
   "concurrency",
+  "agents",
   "upload",
   "bridge",
 ];
@@ -54,7 +55,7 @@ const runStarted = Date.now();
 const snapshotDir = mkdtempSync(join(tmpdir(), "zen-bench-snapshots-"));
 const childEnv: NodeJS.ProcessEnv = { ...process.env };
 if (process.env["BENCH_LIVE"] !== "1") {
-  for (const kind of ["project", "baseline", "harness"] as WorkerKind[]) {
+  for (const kind of ["project", "baseline", "harness", "agents"] as WorkerKind[]) {
     const started = performance.now();
     childEnv[snapshotEnvName(kind)] = buildSnapshot(kind, snapshotDir);
     console.error(`[run-all] built the ${kind} snapshot in ${Math.round(performance.now() - started)} ms`);

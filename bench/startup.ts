@@ -7,86 +7,15 @@
  * 2. Cold start: from spawn() of `wrangler dev` (fresh state directory) to the first answered
  *    `tools/list`, polled every 10 ms, project and baseline alternating (ABBA).
  */
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
-import { gzipSync } from "node:zlib";
-import { deferCleanup } from "./lib/cleanup.ts";
+import { statSync } from "node:fs";
+import { bundle } from "./lib/bundle.ts";
 import { rawRpc } from "./lib/mcp.ts";
-import { BASELINE_CONFIG, PROJECT_CONFIG, ROOT } from "./lib/processes.ts";
+import { BASELINE_CONFIG, PROJECT_CONFIG } from "./lib/processes.ts";
 import type { Row } from "./lib/results.ts";
-import { runBenchmark, type BenchContext } from "./lib/run.ts";
+import { runBenchmark } from "./lib/run.ts";
 import { pairedRatio, summarize } from "./lib/stats.ts";
 import { check } from "./lib/targets.ts";
 import { spawnWrangler, waitUntilReady } from "./lib/wrangler.ts";
-
-
-interface Bundle {
-  rawBytes: number;
-  gzipBytes: number;
-  modules: string[];
-  byPackage: Array<{ name: string; bytes: number; share: number }>;
-  /** wrangler's own "Total Upload: … / gzip: …" line, for comparison. */
-  wranglerSays?: string;
-}
-
-interface Metafile {
-  outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
-}
-
-/** A package name from a bundled input's path; the project's own code by top-level folder. */
-function packageOf(path: string): string {
-  const at = path.lastIndexOf("node_modules/");
-  if (at >= 0) {
-    const parts = path.slice(at + "node_modules/".length).split("/");
-    return parts[0]?.startsWith("@") ? `${parts[0]}/${parts[1]}` : (parts[0] ?? path);
-  }
-  const src = /(?:^|\/)(src|bench)\/([^/]+)(\/)?/.exec(path);
-  if (src) return `(project) ${src[1]}/${src[2]}${src[3] ? "/" : ""}`;
-  return `(other) ${path.replace(/^(\.\.\/)+/, "")}`;
-}
-
-function bundle(ctx: BenchContext, config: string): Bundle {
-  const outdir = mkdtempSync(join(tmpdir(), "zen-bench-bundle-"));
-  const dispose = deferCleanup(() => rmSync(outdir, { recursive: true, force: true }));
-  try {
-    const metafile = join(outdir, "meta.json");
-    const run = spawnSync(
-      process.execPath,
-      [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--config", config, "--outdir", join(outdir, "out"), "--metafile", metafile],
-      { cwd: ROOT, encoding: "utf8", timeout: 120_000, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" } },
-    );
-    if (run.status !== 0) throw new Error(`wrangler deploy --dry-run failed (${run.status}):\n${run.stdout}\n${run.stderr}`);
-    const modules = readdirSync(join(outdir, "out")).filter((name) => /\.(m?js|cjs|wasm|json|txt|bin)$/.test(name) && !name.endsWith(".map"));
-    let rawBytes = 0;
-    let gzipBytes = 0;
-    for (const name of modules) {
-      const content = readFileSync(join(outdir, "out", name));
-      rawBytes += content.length;
-      gzipBytes += gzipSync(content, { level: 9 }).length;
-    }
-    const meta = JSON.parse(readFileSync(metafile, "utf8")) as Metafile;
-    const totals = new Map<string, number>();
-    for (const [output, { inputs }] of Object.entries(meta.outputs)) {
-      if (output.endsWith(".map")) continue;
-      for (const [input, { bytesInOutput }] of Object.entries(inputs)) {
-        const name = packageOf(input);
-        totals.set(name, (totals.get(name) ?? 0) + bytesInOutput);
-      }
-    }
-    const inputBytes = [...totals.values()].reduce((a, b) => a + b, 0) || 1;
-    const byPackage = [...totals]
-      .sort((a, b) => b[1] - a[1])
-      .map(([name, bytes]) => ({ name, bytes, share: bytes / inputBytes }));
-    const wranglerSays = /Total Upload: [^\n]+/.exec(run.stdout)?.[0];
-    ctx.log(`${relative(ROOT, config)}: ${modules.join(", ")}: ${(rawBytes / 1024).toFixed(0)} KiB, gzip ${(gzipBytes / 1024).toFixed(0)} KiB (${wranglerSays ?? "?"})`);
-    return { rawBytes, gzipBytes, modules, byPackage, ...(wranglerSays ? { wranglerSays } : {}) };
-  } finally {
-    rmSync(outdir, { recursive: true, force: true });
-    dispose();
-  }
-}
 
 /** ms from spawn to the first tools/list answered with tools. */
 async function coldStart(config: string, vars: Record<string, string>): Promise<number> {
@@ -118,8 +47,8 @@ await runBenchmark({
     "Bundle from wrangler deploy --dry-run (gzip level 9, per-package bytes from the esbuild metafile); cold start = spawn of wrangler dev to the first answered tools/list, project vs baseline alternating.",
   budgetSeconds: { full: 300, quick: 100 },
   async run(ctx) {
-    const project = bundle(ctx, PROJECT_CONFIG);
-    const baseline = bundle(ctx, BASELINE_CONFIG);
+    const project = bundle(PROJECT_CONFIG, ctx.log);
+    const baseline = bundle(BASELINE_CONFIG, ctx.log);
     ctx.data["bundle"] = { project, baseline };
 
     const starts = ctx.pick(6, 1);

@@ -4,3 +4,5 @@ export const ROOT = resolve(import.meta.dirname, "../..");
 export const PROJECT_CONFIG = resolve(ROOT, "wrangler.toml");
 export const BASELINE_CONFIG = resolve(ROOT, "bench/baseline/wrangler.toml");
 export const HARNESS_CONFIG = resolve(ROOT, "bench/harness/wrangler.toml");
+/** The project with ConversationDO on the `agents` Agent base class (bench/agents.ts). */
+export const AGENTS_CONFIG = resolve(ROOT, "bench/agents/wrangler.toml");

@@ -15,7 +15,7 @@ import { deferCleanup, trackChild } from "./cleanup.ts";
 import { ROOT } from "./paths.ts";
 import { workerConfig } from "./snapshot.ts";
 
-export { BASELINE_CONFIG, HARNESS_CONFIG, PROJECT_CONFIG, ROOT } from "./paths.ts";
+export { AGENTS_CONFIG, BASELINE_CONFIG, HARNESS_CONFIG, PROJECT_CONFIG, ROOT } from "./paths.ts";
 
 /**
  * startWorker, tried once more when a port it picked free was taken before wrangler bound it
@@ -77,6 +77,11 @@ export function startProject(vars: Record<string, string>, state: { persistDir?:
     { config: workerConfig("project"), vars: { ...BENCH_RATE_LIMIT, ...vars }, ...(state.persistDir ? { persistDir: state.persistDir } : {}) },
     state.keepState,
   );
+}
+
+/** The project with ConversationDO on the `agents` Agent base class (bench/agents/), with extra vars. */
+export function startAgentsProject(vars: Record<string, string>): Promise<WorkerProcess> {
+  return started({ config: workerConfig("agents"), vars: { ...BENCH_RATE_LIMIT, ...vars } });
 }
 
 /** A worker from another config, e.g. the project at an earlier commit (snapshot.ts: buildCommitSnapshot). */

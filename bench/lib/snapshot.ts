@@ -13,12 +13,19 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { parse } from "smol-toml";
 import { deferCleanup } from "./cleanup.ts";
-import { BASELINE_CONFIG, HARNESS_CONFIG, PROJECT_CONFIG, ROOT } from "./paths.ts";
+import { AGENTS_CONFIG, BASELINE_CONFIG, HARNESS_CONFIG, PROJECT_CONFIG, ROOT } from "./paths.ts";
 
-export type WorkerKind = "project" | "baseline" | "harness";
+export type WorkerKind = "project" | "baseline" | "harness" | "agents";
 
-export const SOURCE_CONFIGS: Record<WorkerKind, string> = { project: PROJECT_CONFIG, baseline: BASELINE_CONFIG, harness: HARNESS_CONFIG };
+export const SOURCE_CONFIGS: Record<WorkerKind, string> = {
+  project: PROJECT_CONFIG,
+  baseline: BASELINE_CONFIG,
+  harness: HARNESS_CONFIG,
+  agents: AGENTS_CONFIG,
+};
 
 export function snapshotEnvName(kind: WorkerKind): string {
   return `BENCH_SNAPSHOT_${kind.toUpperCase()}`;
@@ -40,9 +47,27 @@ export function checkHarnessBindings(): void {
   }
 }
 
+/** What the Agent variant must share with the project for the comparison to be like with like. */
+const MIRRORED_KEYS = ["compatibility_date", "compatibility_flags", "durable_objects", "migrations", "kv_namespaces", "vars"];
+
+/** bench/agents/wrangler.toml must equal the project's top level in everything but its name and main. */
+export function checkAgentsMirror(): void {
+  const project = parse(readFileSync(PROJECT_CONFIG, "utf8"));
+  const agents = parse(readFileSync(AGENTS_CONFIG, "utf8"));
+  const differing = MIRRORED_KEYS.filter((key) => !isDeepStrictEqual(project[key], agents[key]));
+  if (differing.length > 0) {
+    throw new Error(`bench/agents/wrangler.toml differs from wrangler.toml in ${differing.join(", ")}: copy them from wrangler.toml's top level.`);
+  }
+}
+
+function checkMirror(kind: WorkerKind): void {
+  if (kind === "harness") checkHarnessBindings();
+  if (kind === "agents") checkAgentsMirror();
+}
+
 /** Bundles `config` into a new temp dir and writes a wrangler.toml serving that bundle; returns its path. */
 export function buildSnapshot(kind: WorkerKind, parent = tmpdir()): string {
-  if (kind === "harness") checkHarnessBindings();
+  checkMirror(kind);
   return bundleConfig(SOURCE_CONFIGS[kind], kind, parent);
 }
 
@@ -102,7 +127,7 @@ const built = new Map<WorkerKind, string>();
 
 /** The config to start a worker of this kind with: a frozen snapshot unless BENCH_LIVE=1. */
 export function workerConfig(kind: WorkerKind): string {
-  if (kind === "harness") checkHarnessBindings();
+  checkMirror(kind);
   if (process.env["BENCH_LIVE"] === "1") return SOURCE_CONFIGS[kind];
   const given = process.env[snapshotEnvName(kind)];
   if (given) return given;
