@@ -91,10 +91,24 @@ function bundleConfig(sourceConfig: string, label: string, parent: string): stri
   return config;
 }
 
+type Lock = { packages: Record<string, { version?: string; dev?: boolean }> };
+
+/**
+ * The packages an old lockfile installs for running (not dev-only) whose version today's lockfile
+ * does not install at the same place: with none, today's node_modules bundle the old code as it was.
+ */
+function changedRuntimePackages(oldLock: string, newLock: string): string[] {
+  const before = (JSON.parse(oldLock) as Lock).packages;
+  const now = (JSON.parse(newLock) as Lock).packages;
+  return Object.entries(before)
+    .filter(([path, entry]) => path !== "" && !entry.dev && now[path]?.version !== entry.version)
+    .map(([path, entry]) => `${path.replace(/^node_modules\//, "")} ${entry.version} -> ${now[path]?.version ?? "absent"}`);
+}
+
 /**
  * The project's worker as it was at `commit` of this repository: its src/, wrangler.toml and
- * package.json taken with `git archive` into a temp dir beside today's node_modules (the
- * dependencies must not have changed since: checked against package-lock.json), bundled like the
+ * package.json taken with `git archive` into a temp dir beside today's node_modules (the packages
+ * it runs with must not have changed since: checked against the two lockfiles), bundled like the
  * other snapshots. Returns the snapshot's wrangler.toml; the sources are deleted once bundled.
  */
 export function buildCommitSnapshot(commit: string, parent = tmpdir()): string {
@@ -108,8 +122,9 @@ export function buildCommitSnapshot(commit: string, parent = tmpdir()): string {
     }
     return run.stdout;
   };
-  if (git(["show", `${commit}:package-lock.json`]).toString() !== readFileSync(join(ROOT, "package-lock.json"), "utf8")) {
-    throw new Error(`package-lock.json changed since ${commit}: its code cannot be bundled with today's node_modules.`);
+  const changed = changedRuntimePackages(git(["show", `${commit}:package-lock.json`]).toString(), readFileSync(join(ROOT, "package-lock.json"), "utf8"));
+  if (changed.length > 0) {
+    throw new Error(`Packages the code of ${commit} runs with changed since (${changed.join(", ")}): it cannot be bundled with today's node_modules.`);
   }
   const sources = mkdtempSync(join(parent, `zen-bench-source-${commit}-`));
   try {
