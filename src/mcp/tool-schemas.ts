@@ -92,7 +92,23 @@ export async function listTools(
   modelDescription: string,
   defer: (work: Promise<unknown>) => void,
 ): Promise<Tool[]> {
-  const shaping = JSON.stringify({ tools: tools.map((t) => t.name), modelDescription });
-  const key = `${SERVER_VERSION}:${(await sha256Hex(shaping)).slice(0, 32)}`;
-  return toolListCache.get(kv, key, () => tools.map((card) => describeTool(card, modelDescription)), defer);
+  return toolListCache.get(kv, await cacheKey(tools, modelDescription), () => tools.map((card) => describeTool(card, modelDescription)), defer);
+}
+
+/** Cache keys by tool list (one per configuration) and model hint: hashed once per isolate, not per request. */
+const cacheKeys = new WeakMap<ToolCard[], Map<string, Promise<string>>>();
+
+function cacheKey(tools: ToolCard[], modelDescription: string): Promise<string> {
+  let byDescription = cacheKeys.get(tools);
+  if (!byDescription) {
+    byDescription = new Map();
+    cacheKeys.set(tools, byDescription);
+  }
+  let key = byDescription.get(modelDescription);
+  if (!key) {
+    const shaping = JSON.stringify({ tools: tools.map((t) => t.name), modelDescription });
+    key = sha256Hex(shaping).then((digest) => `${SERVER_VERSION}:${digest.slice(0, 32)}`);
+    byDescription.set(modelDescription, key);
+  }
+  return key;
 }

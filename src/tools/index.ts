@@ -46,6 +46,14 @@ export const ALL_TOOLS: readonly ToolCard[] = [
 /** Tools that DISABLED_TOOLS cannot remove: an assistant always needs to discover what is here. */
 const ESSENTIAL = new Set(["listmodels", "version"]);
 
+const enabled = new WeakMap<Config, ToolCard[]>();
+
+/** The tools a configuration serves, computed once per parsed configuration (the same list each time). */
 export function enabledTools(config: Config): ToolCard[] {
-  return ALL_TOOLS.filter((tool) => ESSENTIAL.has(tool.name) || !config.disabledTools.has(tool.name));
+  let tools = enabled.get(config);
+  if (!tools) {
+    tools = ALL_TOOLS.filter((tool) => ESSENTIAL.has(tool.name) || !config.disabledTools.has(tool.name));
+    enabled.set(config, tools);
+  }
+  return tools;
 }
