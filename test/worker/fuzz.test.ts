@@ -37,6 +37,10 @@ const PROVIDERS = {
   PROVIDER_MAX_ATTEMPTS: "1",
   MAX_REQUEST_BODY_BYTES: String(1024 * 1024),
   BLOB_PART_MIB: "1",
+  // The fuzzer checks how inputs are handled, not throughput: thousands of requests a minute
+  // would otherwise meet the rate limits (tested in auth.test.ts).
+  RATE_LIMIT_PER_MINUTE: "0",
+  RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0",
 };
 
 async function sha256Hex(data: Uint8Array | string): Promise<string> {
@@ -90,7 +94,12 @@ function rpcMessagesOf(answer: Answer): unknown[] {
       .filter((data) => data !== "")
       .map((data) => JSON.parse(data) as unknown);
   }
-  const json: unknown = JSON.parse(answer.text);
+  let json: unknown;
+  try {
+    json = JSON.parse(answer.text);
+  } catch {
+    throw new Error(`not JSON (HTTP ${answer.status}, ${answer.contentType}): ${answer.text.slice(0, 300)}`);
+  }
   return Array.isArray(json) ? json : [json];
 }
 
