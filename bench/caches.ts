@@ -7,7 +7,9 @@
  *            isolate and empty KV, so the schema cache is empty in both layers (the worker is
  *            already loaded: /health answered and two `initialize` requests went first);
  *   KV     = the first tools/list after a restart on the same state directory (fresh isolate, KV warm);
- *   warm   = repeated tools/list on the running worker (in-isolate hits).
+ *   warm   = repeated tools/list on the running worker (in-isolate hits), each followed by a
+ *            tools/list of the bare-SDK baseline (bench/baseline, three tools, nothing cached): the
+ *            floor of one MCP request over HTTP under `wrangler dev`, as a reference row.
  * Inside workerd (bench/harness), where the clock has 1 ms resolution, each layer is timed as a
  * loop (mean per call) and the cache's counters check which layer answered: listTools, and the
  * token estimate of ~1 MB uploaded files as a tool gets it (cold: the blob's object is read).
@@ -16,7 +18,7 @@
 import { rmSync } from "node:fs";
 import { deferCleanup } from "./lib/cleanup.ts";
 import { connect, rawRpc } from "./lib/mcp.ts";
-import { geminiVars, startHarness, startProject } from "./lib/processes.ts";
+import { geminiVars, startBaseline, startHarness, startProject } from "./lib/processes.ts";
 import type { Row } from "./lib/results.ts";
 import { runBenchmark, type BenchContext } from "./lib/run.ts";
 import { median, summarize } from "./lib/stats.ts";
@@ -82,8 +84,9 @@ await runBenchmark({
     const workers = ctx.pick(3, 1);
     const warmRequests = ctx.pick(40, 10);
     const mixedClients = ctx.pick(10, 3);
-    const http = { cold: [] as number[], kv: [] as number[], warm: [] as number[], perWorkerRatio: [] as number[] };
+    const http = { cold: [] as number[], kv: [] as number[], warm: [] as number[], bareSdk: [] as number[], perWorkerRatio: [] as number[] };
     const hitCounters: Array<{ phase: string; caches: Record<string, CacheCounters> }> = [];
+    const bareSdk = await startBaseline();
 
     for (const i of ctx.bounded(workers, ctx.pick(200_000, 60_000), "fresh workers")) {
       ctx.log(`fresh worker ${i + 1}/${workers}`);
@@ -93,7 +96,10 @@ await runBenchmark({
       await initializeTwice(worker);
       const cold = await toolsListMs(worker);
       const warm: number[] = [];
-      for (const _ of ctx.bounded(warmRequests, 60_000, "tools/list warm")) warm.push(await toolsListMs(worker));
+      for (const _ of ctx.bounded(warmRequests, 60_000, "tools/list warm")) {
+        warm.push(await toolsListMs(worker));
+        http.bareSdk.push(await toolsListMs(bareSdk));
+      }
       http.cold.push(cold);
       http.warm.push(...warm);
       http.perWorkerRatio.push(cold / median(warm));
@@ -112,6 +118,8 @@ await runBenchmark({
       rmSync(persistDir, { recursive: true, force: true });
       disposeState();
     }
+
+    await bareSdk.stop();
 
     // Inside workerd: the first listTools of each fresh isolate, then timed loops per layer.
     const harnessStarts = ctx.pick(3, 1);
@@ -141,6 +149,7 @@ await runBenchmark({
     const cold = summarize(http.cold);
     const kv = summarize(http.kv);
     const warm = summarize(http.warm);
+    const floor = summarize(http.bareSdk);
     const httpRatio = median(http.perWorkerRatio);
     rows.push(
       {
@@ -155,7 +164,15 @@ await runBenchmark({
         target: check("tools/list over HTTP: cold / warm", ">=", 5, Math.round(httpRatio * 100) / 100, "x"),
       },
       { metric: "tools/list over HTTP, KV layer (restart, KV kept)", unit: "ms", n: kv.n, min: kv.min, median: kv.median, p99: kv.p99, ratio: kv.median / warm.median, baseline: "warm" },
-      { metric: "tools/list over HTTP, warm (in-isolate hit)", unit: "ms", n: warm.n, min: warm.min, median: warm.median, p99: warm.p99 },
+      { metric: "tools/list over HTTP, warm (in-isolate hit)", unit: "ms", n: warm.n, min: warm.min, median: warm.median, p99: warm.p99, ratio: warm.median / floor.median, baseline: "bare SDK" },
+      {
+        metric: "tools/list over HTTP, bare-SDK baseline (3 tools, no cache): one MCP request's floor, interleaved with warm",
+        unit: "ms",
+        n: floor.n,
+        min: floor.min,
+        median: floor.median,
+        p99: floor.p99,
+      },
     );
     const warmMean = median(loops.warm);
     const firstSummary = summarize(first);
