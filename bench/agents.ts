@@ -26,8 +26,8 @@ import { DatabaseSync } from "node:sqlite";
 import { bundle } from "./lib/bundle.ts";
 import { CHAT_PROMPT, continuationIds } from "./lib/chat-calls.ts";
 import { cpuDelta, cpuSnapshot, wranglerProcesses, type ProcessGroup } from "./lib/cpu.ts";
-import { checkBalanced, interleavedOrder } from "./lib/interleave.ts";
-import { closeAll, connect, connectMany, ok, textOf, timedCall, type Client } from "./lib/mcp.ts";
+import { checkBalanced, interleavedOrder, measureInterleaved } from "./lib/interleave.ts";
+import { closeAll, connect, connectMany, textOf, timedCall, type Client } from "./lib/mcp.ts";
 import { AGENTS_CONFIG, geminiVars, PROJECT_CONFIG, startAgentsProject, startProject, startUpstream } from "./lib/processes.ts";
 import type { Row } from "./lib/results.ts";
 import { runBenchmark } from "./lib/run.ts";
@@ -166,21 +166,12 @@ await runBenchmark({
       if (kind.endsWith("New")) return timedCall(clients[variant], "chat", { prompt: CHAT_PROMPT, model: "flash" });
       return timedCall(clients[variant], "chat", { prompt: CHAT_PROMPT, continuation_id: await continuation[variant]() });
     };
-    const kinds = GROUPS.flat();
-    const warmups = ctx.pick(20, 5);
-    ctx.log(`warm-up: ${warmups} calls of each`);
-    for (const i of ctx.bounded(warmups, 60_000, "warm-up")) {
-      for (const kind of kinds) ok(await call(kind), `warm-up ${kind} #${i}`);
-    }
-    const rounds = ctx.pick(200, 24);
-    ctx.log(`measuring: ${rounds} interleaved rounds of ${kinds.join(", ")}`);
-    const samples = Object.fromEntries(kinds.map((kind) => [kind, [] as number[]])) as Record<Kind, number[]>;
-    const orders: Kind[][] = [];
-    for (const round of ctx.bounded(rounds, ctx.pick(150_000, 40_000), "sequential calls")) {
-      const order = interleavedOrder(GROUPS, round);
-      orders.push(order);
-      for (const kind of order) samples[kind].push(ok(await call(kind), `${kind} round ${round}`).ms);
-    }
+    const { samples, orders } = await measureInterleaved(ctx, GROUPS, call, {
+      warmups: ctx.pick(20, 5),
+      rounds: ctx.pick(200, 24),
+      budgetMs: ctx.pick(150_000, 40_000),
+      label: "sequential calls",
+    });
     await closeAll(Object.values(clients));
     ctx.data["agentThreadsWithOneSchedule"] = checkAgentSchedules(agent);
     ctx.data["orderBalance"] = checkBalanced(orders, [

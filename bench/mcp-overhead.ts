@@ -17,8 +17,8 @@
  * the whole MCP request for chat and its parts, each as the mean of a timed loop.
  */
 import { CHAT_PROMPT, continuationIds } from "./lib/chat-calls.ts";
-import { checkBalanced, interleavedOrder } from "./lib/interleave.ts";
-import { connect, ok, timedCall, type Client } from "./lib/mcp.ts";
+import { checkBalanced, measureInterleaved } from "./lib/interleave.ts";
+import { connect, timedCall, type Client } from "./lib/mcp.ts";
 import { geminiVars, startBaseline, startHarness, startProject, startUpstream } from "./lib/processes.ts";
 import type { Row } from "./lib/results.ts";
 import { runBenchmark } from "./lib/run.ts";
@@ -59,23 +59,12 @@ await runBenchmark({
       if (kind === "echoNew") return timedCall(client, "echo", { text: "bench", fresh: true });
       return timedCall(client, "echo", { text: "bench" });
     };
-    const kinds = GROUPS.flat();
-
-    const warmups = ctx.pick(20, 5);
-    ctx.log(`warm-up: ${warmups} calls of each`);
-    for (const i of ctx.bounded(warmups, 60_000, "warm-up")) {
-      for (const kind of kinds) ok(await call(kind), `warm-up ${kind} #${i}`);
-    }
-
-    const rounds = ctx.pick(200, 20);
-    ctx.log(`measuring: ${rounds} interleaved rounds of ${kinds.join(", ")}`);
-    const samples = Object.fromEntries(kinds.map((kind) => [kind, [] as number[]])) as Record<Kind, number[]>;
-    const orders: Kind[][] = [];
-    for (const round of ctx.bounded(rounds, ctx.pick(150_000, 30_000), "measurement")) {
-      const order = interleavedOrder(GROUPS, round);
-      orders.push(order);
-      for (const kind of order) samples[kind].push(ok(await call(kind), `${kind} round ${round}`).ms);
-    }
+    const { samples, orders } = await measureInterleaved(ctx, GROUPS, call, {
+      warmups: ctx.pick(20, 5),
+      rounds: ctx.pick(200, 20),
+      budgetMs: ctx.pick(150_000, 30_000),
+      label: "measurement",
+    });
     await projectClient.close();
     await baselineClient.close();
     ctx.data["orderBalance"] = checkBalanced(orders, [

@@ -1,3 +1,6 @@
+import { ok, type TimedCall } from "./mcp.ts";
+import type { BenchContext } from "./run.ts";
+
 /**
  * The order of the measurements within a round, so that what is compared is measured next to
  * each other in time and no side always goes first (caches, GC, a neighbour's load on a shared
@@ -34,4 +37,31 @@ export function checkBalanced<T>(orders: readonly (readonly T[])[], pairs: Reado
     }
     return { a, b, aFirst, bFirst };
   });
+}
+
+/**
+ * Sequential calls of each kind, compared side by side: `warmups` calls of every kind first, then
+ * `rounds` rounds in interleavedOrder, bounded by `budgetMs`. Any failed call throws. Returns each
+ * kind's client-side latencies and the orders run (for checkBalanced).
+ */
+export async function measureInterleaved<K extends string>(
+  ctx: BenchContext,
+  groups: readonly (readonly K[])[],
+  call: (kind: K) => Promise<TimedCall>,
+  options: { warmups: number; rounds: number; budgetMs: number; label: string },
+): Promise<{ samples: Record<K, number[]>; orders: K[][] }> {
+  const kinds = groups.flat();
+  ctx.log(`warm-up: ${options.warmups} calls of each`);
+  for (const i of ctx.bounded(options.warmups, 60_000, "warm-up")) {
+    for (const kind of kinds) ok(await call(kind), `warm-up ${kind} #${i}`);
+  }
+  ctx.log(`measuring: ${options.rounds} interleaved rounds of ${kinds.join(", ")}`);
+  const samples = Object.fromEntries(kinds.map((kind) => [kind, [] as number[]])) as Record<K, number[]>;
+  const orders: K[][] = [];
+  for (const round of ctx.bounded(options.rounds, options.budgetMs, options.label)) {
+    const order = interleavedOrder(groups, round);
+    orders.push(order);
+    for (const kind of order) samples[kind].push(ok(await call(kind), `${kind} round ${round}`).ms);
+  }
+  return { samples, orders };
 }

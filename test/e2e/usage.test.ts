@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { UsageReport } from "../../src/usage/ledger.ts";
 import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
 import { callTool, connectMcp } from "../support/mcp-session.ts";
 import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
@@ -16,16 +17,6 @@ const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 let upstream: FakeUpstream;
 let worker: WorkerProcess;
 const clients: Client[] = [];
-
-interface UsageRow {
-  day: string;
-  provider: string;
-  model: string;
-  inputTokens: number;
-  outputTokens: number;
-  calls: number;
-  estimatedCostUsd: number | null;
-}
 
 beforeAll(async () => {
   upstream = await startFakeUpstream();
@@ -52,10 +43,10 @@ async function clientOf(team: keyof typeof TOKENS): Promise<Client> {
   return client;
 }
 
-async function usageOf(team: keyof typeof TOKENS, query = ""): Promise<{ team: string; rows: UsageRow[]; totals: { calls: number } }> {
+async function usageOf(team: keyof typeof TOKENS, query = ""): Promise<UsageReport> {
   const response = await fetch(`${worker.url}/v1/usage${query}`, { headers: { authorization: `Bearer ${TOKENS[team]}` } });
   expect(response.status).toBe(200);
-  return (await response.json()) as { team: string; rows: UsageRow[]; totals: { calls: number } };
+  return (await response.json()) as UsageReport;
 }
 
 /** The ledger is written after each reply: wait (bounded) until it shows `calls` calls. */
