@@ -25,7 +25,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { bundle } from "./lib/bundle.ts";
 import { CHAT_PROMPT, continuationIds } from "./lib/chat-calls.ts";
-import { cpuDelta, cpuSnapshot, wranglerProcesses, type ProcessGroup } from "./lib/cpu.ts";
+import { callAtOnce, type AtOnceRound } from "./lib/at-once.ts";
+import { wranglerProcesses, type ProcessGroup } from "./lib/cpu.ts";
 import { checkBalanced, interleavedOrder, measureInterleaved } from "./lib/interleave.ts";
 import { closeAll, connect, connectMany, textOf, timedCall, type Client } from "./lib/mcp.ts";
 import { AGENTS_CONFIG, geminiVars, PROJECT_CONFIG, startAgentsProject, startProject, startUpstream } from "./lib/processes.ts";
@@ -127,16 +128,9 @@ function checkAgentSchedules(worker: WorkerProcess): number {
   return threads;
 }
 
-interface Round {
+interface Round extends AtOnceRound {
   variant: Variant;
-  n: number;
   cycle: number;
-  wallMs: number;
-  errors: number;
-  errorSamples: string[];
-  latencyMs: number[];
-  firstProgressMs: number[];
-  cpuSeconds: Record<string, number>;
 }
 
 await runBenchmark({
@@ -190,24 +184,12 @@ await runBenchmark({
       agent: [...wranglerProcesses(agent.port), fakeUpstream],
     };
     const concurrent = async (variant: Variant, group: Client[], cycle: number): Promise<Round> => {
-      const cpuBefore = cpuSnapshot(processes[variant]);
-      const start = performance.now();
-      const calls = await Promise.all(
-        group.map((client) => timedCall(client, "chat", { prompt: CHAT_PROMPT, model: "flash" }, { progress: true, timeoutMs: CALL_TIMEOUT_MS })),
+      const measured = await callAtOnce(
+        group,
+        (client) => timedCall(client, "chat", { prompt: CHAT_PROMPT, model: "flash" }, { progress: true, timeoutMs: CALL_TIMEOUT_MS }),
+        processes[variant],
       );
-      const wallMs = performance.now() - start;
-      const failed = calls.filter((c) => c.error);
-      return {
-        variant,
-        n: group.length,
-        cycle,
-        wallMs,
-        errors: failed.length,
-        errorSamples: [...new Set(failed.map((c) => c.error ?? ""))].slice(0, 3),
-        latencyMs: calls.map((c) => c.ms),
-        firstProgressMs: calls.flatMap((c) => (c.firstProgressMs !== undefined ? [c.firstProgressMs] : [])),
-        cpuSeconds: cpuDelta(cpuBefore, cpuSnapshot(processes[variant])),
-      };
+      return { variant, cycle, ...measured };
     };
     const concurrentRounds: Round[] = [];
     const concurrentOrders: Record<number, Variant[][]> = {};

@@ -13,7 +13,8 @@
  * sent to last answer), errors, per-call latency, time to the first progress notification, CPU
  * seconds per process.
  */
-import { cpuDelta, cpuSnapshot, wranglerProcesses, type ProcessGroup } from "./lib/cpu.ts";
+import { callAtOnce, type AtOnceRound } from "./lib/at-once.ts";
+import { wranglerProcesses, type ProcessGroup } from "./lib/cpu.ts";
 import { checkBalanced, interleavedOrder } from "./lib/interleave.ts";
 import { closeAll, connectMany, timedCall, type Client } from "./lib/mcp.ts";
 import { geminiVars, startBaseline, startProject, startUpstream } from "./lib/processes.ts";
@@ -32,17 +33,9 @@ const FLOOR_N = 1024;
 
 type Side = "project" | "baseline" | "floor";
 
-interface Round {
+interface Round extends AtOnceRound {
   side: Side;
-  n: number;
   cycle: number;
-  wallMs: number;
-  errors: number;
-  errorSamples: string[];
-  latencyMs: number[];
-  firstProgressMs: number[];
-  /** CPU seconds each process used during the round (Linux only). */
-  cpuSeconds: Record<string, number>;
 }
 
 await runBenchmark({
@@ -65,31 +58,16 @@ await runBenchmark({
     const baselineProcesses = [...wranglerProcesses(baseline.port), fakeUpstream];
 
     const round = async (side: Side, clients: Client[], cycle: number): Promise<Round> => {
-      const processes = side === "project" ? projectProcesses : baselineProcesses;
-      const cpuBefore = cpuSnapshot(processes);
-      const start = performance.now();
       const options = { progress: true, timeoutMs: CALL_TIMEOUT_MS };
-      const calls = await Promise.all(
-        clients.map((client) =>
+      const measured = await callAtOnce(
+        clients,
+        (client) =>
           side === "project"
             ? timedCall(client, "chat", { prompt: PROMPT, model: "flash" }, options)
             : timedCall(client, side === "baseline" ? "consult" : "upstream", { prompt: PROMPT }, options),
-        ),
+        side === "project" ? projectProcesses : baselineProcesses,
       );
-      const wallMs = performance.now() - start;
-      const cpuSeconds = cpuDelta(cpuBefore, cpuSnapshot(processes));
-      const failed = calls.filter((call) => call.error);
-      return {
-        side,
-        n: clients.length,
-        cycle,
-        wallMs,
-        errors: failed.length,
-        errorSamples: [...new Set(failed.map((call) => call.error ?? ""))].slice(0, 3),
-        latencyMs: calls.map((call) => call.ms),
-        firstProgressMs: calls.flatMap((call) => (call.firstProgressMs !== undefined ? [call.firstProgressMs] : [])),
-        cpuSeconds,
-      };
+      return { side, cycle, ...measured };
     };
 
     // Warm both isolates (and the upstream path) with one call each at no latency.
