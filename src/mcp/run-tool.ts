@@ -25,7 +25,7 @@ export async function runTool(
     const result = await card.handler(parsed.data as Parameters<ToolCard["handler"]>[0], ctx);
     return {
       ...(result.isError ? { isError: true } : {}),
-      content: [{ type: "text", text: result.text }],
+      content: [{ type: "text", text: JSON.stringify(result.output) }],
     };
   } catch (error) {
     if (error instanceof UserFacingError) {

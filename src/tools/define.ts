@@ -21,9 +21,12 @@ export interface ToolContext {
   waitUntil(promise: Promise<unknown>): void;
 }
 
+/**
+ * A tool's answer: one JSON object, sent as the call's structured content and, for clients that
+ * read only text, as its JSON text (the original's text contract).
+ */
 export interface ToolResult {
-  /** The text content: JSON for model-calling tools, as the original returned it. */
-  text: string;
+  output: Record<string, unknown>;
   isError?: boolean;
 }
 

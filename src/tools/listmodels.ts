@@ -2,7 +2,7 @@ import type { ProviderId } from "../config";
 import { capabilityRank, type ModelCapabilities } from "../providers/capabilities";
 import { NO_PROVIDER_MESSAGE, type ModelRegistry } from "../providers/registry";
 import { defineTool } from "./define";
-import { toolOutput } from "./engine/envelope";
+import { jsonResult, toolOutput } from "./engine/envelope";
 
 const PROVIDER_NAMES: Record<ProviderId, string> = {
   google: "Google Gemini",
@@ -78,6 +78,6 @@ export const listmodels = defineTool({
         available_models: registry.available().length,
       },
     });
-    return { text: JSON.stringify(output) };
+    return jsonResult(output);
   },
 });

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { listThreads } from "../conversation/threads";
 import type { ThreadSummary } from "../durable/team";
 import { defineTool } from "./define";
-import { toolOutput } from "./engine/envelope";
+import { jsonResult, toolOutput } from "./engine/envelope";
 
 function isoMinutes(ms: number): string {
   return new Date(ms).toISOString().slice(0, 16).replace("T", " ") + " UTC";
@@ -37,6 +37,6 @@ export const threads = defineTool({
       content_type: "markdown",
       metadata: { tool_name: "threads", count: list.length },
     });
-    return { text: JSON.stringify(output) };
+    return jsonResult(output);
   },
 });

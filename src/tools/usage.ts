@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS, readUsage, type UsageReport } from "../usage/ledger";
 import { defineTool } from "./define";
-import { toolOutput } from "./engine/envelope";
+import { jsonResult, toolOutput } from "./engine/envelope";
 
 const integer = new Intl.NumberFormat("en-US");
 
@@ -54,6 +54,6 @@ export const usage = defineTool({
         unpriced_models: report.totals.unpricedModels,
       },
     });
-    return { text: JSON.stringify(output) };
+    return jsonResult(output);
   },
 });

@@ -1,6 +1,6 @@
 import { SERVER_NAME, SERVER_VERSION } from "../version";
 import { defineTool } from "./define";
-import { toolOutput } from "./engine/envelope";
+import { jsonResult, toolOutput } from "./engine/envelope";
 
 export const version = defineTool({
   name: "version",
@@ -25,6 +25,6 @@ export const version = defineTool({
       content_type: "markdown",
       metadata: { tool_name: "version", server_version: SERVER_VERSION, providers, available_models: registry.available().length },
     });
-    return { text: JSON.stringify(output) };
+    return jsonResult(output);
   },
 });

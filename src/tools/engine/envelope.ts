@@ -27,9 +27,9 @@ export function toolOutput(output: Partial<ToolOutput> & Pick<ToolOutput, "statu
   };
 }
 
-/** A tool's JSON answer as its text content. */
+/** A tool's JSON answer. */
 export function jsonResult(output: object, options: { isError?: boolean } = {}): ToolResult {
-  return { text: JSON.stringify(output), ...(options.isError ? { isError: true } : {}) };
+  return { output: output as Record<string, unknown>, ...(options.isError ? { isError: true } : {}) };
 }
 
 /** The offer to continue a stored thread, or null when it has no room left. */
