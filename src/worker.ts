@@ -7,7 +7,7 @@ import { listThreads } from "./conversation/threads";
 import type { AppBindings } from "./env";
 import { blobRoutes, workspaceOf, workspaceRoutes } from "./files/routes";
 import { WORKSPACE_HEADER, WORKSPACE_RULE } from "./files/wire-contract";
-import { handleMcpRequest } from "./mcp/server";
+import { handleMcpRequest } from "./mcp/handler";
 import { hostOriginGuard } from "./middleware/host-origin";
 import { rateLimit } from "./middleware/rate-limit";
 import { callerOf, refuseWhenLocked, teamAuth } from "./middleware/team-auth";

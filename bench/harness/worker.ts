@@ -28,7 +28,7 @@ import { configOf } from "../../src/config.ts";
 import { limitsOf, ThreadWriter } from "../../src/conversation/threads.ts";
 import type { NewTurn } from "../../src/conversation/types.ts";
 import { runTool } from "../../src/mcp/run-tool.ts";
-import { handleMcpRequest } from "../../src/mcp/server.ts";
+import { handleMcpRequest } from "../../src/mcp/handler.ts";
 import { argumentSchema } from "../../src/mcp/tool-schemas.ts";
 import { chat } from "../../src/tools/chat.ts";
 import type { ToolCard } from "../../src/tools/define.ts";

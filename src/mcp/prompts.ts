@@ -1,4 +1,4 @@
-import type { GetPromptResult, Prompt } from "@modelcontextprotocol/sdk/types.js";
+import type { GetPromptResult, Prompt } from "@modelcontextprotocol/server";
 import type { ToolCard } from "../tools/define";
 
 /** The original's shortcut names for two tools' slash commands, offered besides the tools' own names. */

@@ -1,4 +1,4 @@
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { UserFacingError } from "../errors";
 import type { ToolCard, ToolContext } from "../tools/define";
@@ -23,9 +23,11 @@ export async function runTool(
   }
   try {
     const result = await card.handler(parsed.data as Parameters<ToolCard["handler"]>[0], ctx);
+    // The same JSON twice: structured for clients that read the output schema, as text for those that read only text.
     return {
       ...(result.isError ? { isError: true } : {}),
       content: [{ type: "text", text: JSON.stringify(result.output) }],
+      structuredContent: result.output,
     };
   } catch (error) {
     if (error instanceof UserFacingError) {

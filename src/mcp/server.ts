@@ -1,23 +1,14 @@
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
-import {
-  CallToolRequestSchema,
-  ErrorCode,
-  GetPromptRequestSchema,
-  ListPromptsRequestSchema,
-  ListToolsRequestSchema,
-  McpError,
-  type CallToolResult,
-} from "@modelcontextprotocol/sdk/types.js";
+import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult } from "@modelcontextprotocol/server";
+import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/server/validators/cf-worker";
 import type { Config } from "../config";
 import type { ModelRegistry } from "../providers/registry";
 import { enabledTools } from "../tools";
 import type { ToolContext } from "../tools/define";
 import { SERVER_NAME, SERVER_VERSION } from "../version";
+import { progressReporter } from "./progress";
 import { getPrompt, listPrompts } from "./prompts";
 import { runTool } from "./run-tool";
-import { listTools, modelFieldDescription, topModels } from "./tool-schemas";
+import { listTools, modelFieldDescription, topModels, TOOL_OUTPUT_SCHEMA } from "./tool-schemas";
 
 /** What a request brings to its tools; the MCP layer adds the call's signal and progress. */
 export type McpRequestDeps = Omit<ToolContext, "signal" | "progress">;
@@ -54,82 +45,61 @@ const STEP_PROTOCOL = [
 ].join("\n");
 
 /**
- * The SDK builds a JSON-schema validator (an Ajv instance, a third of a small request's CPU) for
- * every server unless given one; it is stateless, so one serves every request of the isolate.
+ * The JSON-schema validator the SDK would otherwise build for every server (one per request);
+ * it is stateless, so one serves every request of the isolate.
  */
-const jsonSchemaValidator = new AjvJsonSchemaValidator();
+const jsonSchemaValidator = new CfWorkerJsonSchemaValidator();
 
 /**
- * Serves one MCP request over Streamable HTTP, statelessly: a fresh server and transport per
- * request, never shared (the SDK refuses reuse, and a shared stateless transport can hand one
- * client's reply to another). Responses stream as SSE so progress notifications arrive.
+ * How long a client may reuse a list (2026-07-28's `ttlMs`): the tools and prompts change only
+ * with the deploy's configuration. Private: the `model` field names this deploy's models.
  */
-export async function handleMcpRequest(request: Request, deps: McpRequestDeps): Promise<Response> {
+const LIST_CACHE_HINT = { ttlMs: 5 * 60_000, cacheScope: "private" } as const;
+
+/**
+ * One MCP server for one request, for either protocol era: the 2026-07-28 revision (per-request
+ * envelope, no session) and the 2025 handshake both reach the same handlers. The low-level
+ * `Server` rather than `McpServer`: tools/list is answered from a cache of the tools' JSON
+ * schemas (built once per configuration, not per request), and arguments are checked with
+ * messages written for the assistant (run-tool.ts).
+ */
+export function buildServer(deps: McpRequestDeps): Server {
   const tools = enabledTools(deps.config);
+  const modelDescription = modelFieldDescription(deps.config, deps.registry);
   const server = new Server(
     { name: SERVER_NAME, version: SERVER_VERSION },
-    { capabilities: { tools: {}, prompts: {}, logging: {} }, instructions: instructions(deps.config, deps.registry), jsonSchemaValidator },
+    {
+      capabilities: { tools: {}, prompts: {} },
+      instructions: instructions(deps.config, deps.registry),
+      jsonSchemaValidator,
+      cacheHints: { "tools/list": LIST_CACHE_HINT, "prompts/list": LIST_CACHE_HINT },
+    },
   );
 
-  server.setRequestHandler(ListToolsRequestSchema, async () => ({
-    tools: await listTools(deps.env.CACHE, tools, modelFieldDescription(deps.config, deps.registry), deps.waitUntil),
+  server.setRequestHandler("tools/list", async () => ({
+    tools: await listTools(deps.env.CACHE, tools, modelDescription, deps.waitUntil),
   }));
 
-  server.setRequestHandler(CallToolRequestSchema, async (call, extra): Promise<CallToolResult> => {
+  server.setRequestHandler("tools/call", async (call, ctx): Promise<CallToolResult> => {
     const card = tools.find((tool) => tool.name === call.params.name);
     if (!card) {
       const names = tools.map((tool) => tool.name).join(", ");
       return { isError: true, content: [{ type: "text", text: `Unknown tool '${call.params.name}'. Available tools: ${names}.` }] };
     }
-    const progressToken = extra._meta?.progressToken;
-    let step = 0;
-    return runTool(card, call.params.arguments ?? {}, {
+    const result = await runTool(card, call.params.arguments ?? {}, {
       ...deps,
-      signal: extra.signal,
-      modelDescription: modelFieldDescription(deps.config, deps.registry),
-      async progress(message) {
-        if (progressToken === undefined) return;
-        step += 1;
-        await extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress: step, message } });
-      },
+      signal: ctx.mcpReq.signal,
+      modelDescription,
+      progress: progressReporter(ctx.mcpReq._meta?.progressToken, (notification) => ctx.mcpReq.notify(notification)),
     });
+    return server.projectCallToolResult(result, TOOL_OUTPUT_SCHEMA);
   });
 
-  server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: listPrompts(tools) }));
-  server.setRequestHandler(GetPromptRequestSchema, async (call) => {
+  server.setRequestHandler("prompts/list", async () => ({ prompts: listPrompts(tools) }));
+  server.setRequestHandler("prompts/get", async (call) => {
     const prompt = getPrompt(tools, call.params.name, call.params.arguments);
-    if (!prompt) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt '${call.params.name}'. Use prompts/list to see them.`);
+    if (!prompt) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt '${call.params.name}'. Use prompts/list to see them.`);
     return prompt;
   });
-
-  const transport = new WebStandardStreamableHTTPServerTransport({
-    sessionIdGenerator: undefined,
-    maxRequestBodySize: deps.config.maxRequestBodyBytes,
-  });
-  await server.connect(transport);
-  // A client that hangs up (or cancels by dropping its stream) must not leave a model call
-  // running: closing the server aborts the handlers' signals, which abort their upstream fetches
-  // before any turn is stored. Stateless, a later `notifications/cancelled` POST cannot reach
-  // this request, so the disconnect is the signal.
-  const disconnected = () => void server.close();
-  request.signal.addEventListener("abort", disconnected, { once: true });
-  return closeOnCancel(await transport.handleRequest(request), disconnected);
-}
-
-/** The same response, calling `onCancel` when its body stream is cancelled by the runtime or client. */
-function closeOnCancel(response: Response, onCancel: () => void): Response {
-  if (!response.body) return response;
-  const reader = response.body.getReader();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel(reason) {
-      onCancel();
-      return reader.cancel(reason);
-    },
-  });
-  return new Response(body, response);
+  return server;
 }

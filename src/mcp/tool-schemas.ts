@@ -1,4 +1,4 @@
-import type { Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { Tool } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { Config } from "../config";
 import { KvCache } from "../kv-cache/cache";
@@ -24,7 +24,7 @@ export function topModels(registry: ModelRegistry): string {
 
 /** The `model` field's description. */
 export function modelFieldDescription(config: Config, registry: ModelRegistry): string {
-  return registry.autoMode ? "Model name or alias; omit to let the server pick." : `Model name or alias; default '${config.defaultModel}'.`;
+  return registry.autoMode ? "Name or alias; omit for auto." : `Name or alias; default '${config.defaultModel}'.`;
 }
 
 const argumentSchemas = new WeakMap<ToolCard, { modelDescription: string; schema: z.ZodObject }>();
@@ -65,17 +65,25 @@ function toJsonSchema(schema: z.ZodType): Tool["inputSchema"] {
   return json as Tool["inputSchema"];
 }
 
+/**
+ * Every tool answers with one JSON object whose `status` says what happened (the original's
+ * contract), sent as structured content and as text. Said once, in few tokens: the keys beside
+ * `status` depend on the tool and the status, and are the original's.
+ */
+export const TOOL_OUTPUT_SCHEMA = { type: "object", required: ["status"] } as const;
+
 function describeTool(card: ToolCard, modelDescription: string): Tool {
   return {
     name: card.name,
     title: card.title,
     description: card.description,
     inputSchema: toJsonSchema(argumentSchema(card, modelDescription)),
+    outputSchema: TOOL_OUTPUT_SCHEMA,
     annotations: card.annotations,
   };
 }
 
-const toolListCache = new KvCache<Tool[]>("tools-list:v1", { maxEntries: 32, ttlSeconds: 7 * 24 * 3600 });
+const toolListCache = new KvCache<Tool[]>("tools-list:v2", { maxEntries: 32, ttlSeconds: 7 * 24 * 3600 });
 
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));

@@ -43,7 +43,7 @@ describe("MCP over Streamable HTTP against wrangler dev", () => {
     const { tools } = await client.listTools();
     expect(tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(["chat", "listmodels", "version", "threads"]));
     const chatTool = tools.find((tool) => tool.name === "chat");
-    expect(JSON.stringify(chatTool?.inputSchema)).toContain("omit to let the server pick");
+    expect(JSON.stringify(chatTool?.inputSchema)).toContain("omit for auto");
     const listing = JSON.parse(textOf(await client.callTool({ name: "listmodels", arguments: {} })));
     expect(listing.content).toContain("gemini-2.5-flash");
     expect(listing.metadata.configured_providers).toBe(2);

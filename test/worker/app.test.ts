@@ -105,7 +105,7 @@ describe("MCP over Streamable HTTP", () => {
     const [message] = await rpcMessages(response);
     expect(message).toMatchObject({
       id: 1,
-      result: { serverInfo: { name: "zen-mcp-worker" }, capabilities: { tools: {}, prompts: {}, logging: {} } },
+      result: { serverInfo: { name: "zen-mcp-worker" }, capabilities: { tools: {}, prompts: {} } },
     });
     expect(String((message?.result as { instructions?: string }).instructions)).toContain("continuation_id");
   });

@@ -42,9 +42,17 @@ export async function deferredWorkDone(): Promise<void> {
 export async function callWorker(request: Request, workerEnv: Env = testEnv()): Promise<Response> {
   await deferredWorkDone();
   const ctx = trackedContext();
-  const response = await worker.fetch(request, workerEnv, ctx);
+  const response = await worker.fetch(withHostHeader(request), workerEnv, ctx);
   await waitOnExecutionContext(ctx);
   return response;
+}
+
+/** An HTTP client always sends Host (the MCP handler refuses a request without one); a Request built in a test has none. */
+function withHostHeader(request: Request): Request {
+  if (request.headers.has("host")) return request;
+  const headers = new Headers(request.headers);
+  headers.set("host", new URL(request.url).host);
+  return new Request(request, { headers });
 }
 
 export const MCP_URL = "http://localhost/mcp";

@@ -3,21 +3,23 @@ import type { CallOptions, CallResult, ModelRequest } from "../../providers/type
 import { recordUsage } from "../../usage/ledger";
 import type { ToolContext } from "../define";
 
-/** Often enough that clients whose 60 s request timeout resets on progress never time out. */
-const HEARTBEAT_MS = 5_000;
+/**
+ * How often a waiting call tells the client it is alive: each notification resets the idle
+ * timeout of clients that honour progress (Claude Code's among them), and the MCP layer adds the
+ * elapsed time to each message.
+ */
+const HEARTBEAT_MS = 10_000;
 /** A Worker request keeps at most 6 connections open; more fan-out would only queue. */
 export const MAX_MODELS_IN_FLIGHT = 6;
 
 /**
  * Runs model calls while telling the client it is alive: one progress notification at once,
- * then one every few seconds with what is known so far.
+ * then one every HEARTBEAT_MS with what is known so far.
  */
 async function withHeartbeat<T>(ctx: ToolContext, label: string, status: () => string, work: () => Promise<T>): Promise<T> {
-  const started = Date.now();
   await ctx.progress(`${label}: request sent`);
   const timer = setInterval(() => {
-    const seconds = Math.round((Date.now() - started) / 1_000);
-    ctx.progress(`${label}: waiting (${seconds} s${status()})`).catch(() => {
+    ctx.progress(`${label}: working${status()}`).catch(() => {
       // The client went away; the call's own signal ends the work.
     });
   }, HEARTBEAT_MS);
@@ -43,7 +45,7 @@ export async function askModel(ctx: ToolContext, chosen: ChosenModel, request: M
   let outputChars = 0;
   return withHeartbeat(
     ctx,
-    `Consulting ${chosen.model.capabilities.modelName}`,
+    chosen.model.capabilities.modelName,
     () => (outputChars > 0 ? `, ${outputChars} characters received` : ""),
     () => callAndRecord(ctx, chosen, request, { signal: ctx.signal, onProgress: (progress) => void (outputChars = progress.outputChars) }),
   );
@@ -73,9 +75,15 @@ export async function askModels(
   };
   await withHeartbeat(
     ctx,
-    `Consulting ${asks.length} models`,
+    panelLabel(asks.map((ask) => ask.chosen.model.capabilities.modelName)),
     () => `, ${settled} of ${asks.length} answered`,
     () => Promise.all(Array.from({ length: Math.min(MAX_MODELS_IN_FLIGHT, asks.length) }, worker)),
   );
   return results;
+}
+
+/** The models of a panel for a progress message, short enough for one line. */
+function panelLabel(models: string[]): string {
+  const names = models.join(", ");
+  return names.length <= 100 ? `${models.length} models (${names})` : `${models.length} models`;
 }

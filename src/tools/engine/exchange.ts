@@ -89,7 +89,7 @@ export function remainingAfter(commit: CommitResult, ctx: ToolContext): number {
  */
 export async function exchange(ctx: ToolContext, request: ExchangeRequest): Promise<ExchangeOutcome> {
   // At once, before any work: a client under load learns at the earliest that the call is alive.
-  await ctx.progress(`${request.tool}: preparing the request`);
+  await ctx.progress(`${request.tool}: preparing the request for ${request.model ?? "the model auto mode picks"}`);
   if (request.prompt.length > ctx.config.promptSizeLimit) {
     return { kind: "prompt_too_large", size: request.prompt.length, limit: ctx.config.promptSizeLimit };
   }
