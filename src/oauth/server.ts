@@ -36,8 +36,10 @@ const servers = new Map<string, OAuthAuthorizationServer<Env>>();
 /**
  * The authorization server of one origin: its issuer and its resource are fixed when it is
  * built, and a deploy may answer on several hostnames (workers.dev and a custom domain), each
- * issuing tokens for its own /mcp only. Dynamic client registration, PKCE with S256, and tokens
- * stored hashed in OAUTH_KV are the library's.
+ * issuing tokens for its own /mcp only. Dynamic client registration, Client ID Metadata
+ * Documents (a client named by the https URL of its metadata, fetched by the library; needs the
+ * global_fetch_strictly_public flag), PKCE with S256, the `iss` of every authorization response
+ * (RFC 9207) and tokens stored hashed in OAUTH_KV are the library's.
  */
 export function authorizationServerFor(origin: string): OAuthAuthorizationServer<Env> {
   let server = servers.get(origin);
@@ -49,6 +51,7 @@ export function authorizationServerFor(origin: string): OAuthAuthorizationServer
       authorizeEndpoint: AUTHORIZE_PATH,
       tokenEndpoint: TOKEN_PATH,
       clientRegistrationEndpoint: REGISTER_PATH,
+      clientIdMetadataDocumentEnabled: true,
     });
     servers.set(origin, server);
   }

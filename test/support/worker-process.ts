@@ -32,6 +32,8 @@ export interface StartOptions {
   persistDir?: string;
   /** Another wrangler config, e.g. a benchmark's baseline worker. */
   config?: string;
+  /** Environment of the wrangler process, e.g. NODE_EXTRA_CA_CERTS for a test's own certificate authority. */
+  env?: Record<string, string>;
   timeoutMs?: number;
 }
 
@@ -95,6 +97,7 @@ export function spawnWranglerDev(options: {
   inspectorPort: number;
   persistDir: string;
   vars?: Record<string, string>;
+  env?: Record<string, string>;
 }): ChildProcess {
   const vars = Object.entries(options.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}:${value}`]);
   const args = [
@@ -117,7 +120,7 @@ export function spawnWranglerDev(options: {
   ];
   return spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
 }
@@ -131,6 +134,7 @@ export async function startWorker(options: StartOptions = {}): Promise<WorkerPro
     persistDir,
     ...(options.config ? { config: options.config } : {}),
     ...(options.vars ? { vars: options.vars } : {}),
+    ...(options.env ? { env: options.env } : {}),
   });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
