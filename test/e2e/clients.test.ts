@@ -1,7 +1,8 @@
 /**
  * Real MCP clients against one worker under `wrangler dev` with TEAM_TOKENS, each configured as
- * docs/clients.md says: the official SDK client, the MCP Inspector's CLI, mcp-remote, Claude
- * Code's CLI (over HTTP and through the bridge), Gemini CLI and Codex CLI. Every client runs from
+ * docs/clients.md says: the official SDK clients (v1 on the 2025 handshake; v2 pinned to the
+ * 2026-07-28 revision and in auto mode), the MCP Inspector's CLI, mcp-remote, Claude Code's CLI
+ * (over HTTP and through the bridge), Gemini CLI and Codex CLI. Every client runs from
  * this project's devDependencies with a fresh HOME, so nothing reads or writes the machine's own
  * client configuration.
  */
@@ -9,6 +10,7 @@ import { spawn } from "node:child_process";
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -48,7 +50,9 @@ const homes: string[] = [];
 beforeAll(async () => {
   team = makeTeamToken("client-setup");
   upstream = await startFakeUpstream();
-  worker = await startWorker({ vars: { TEAM_TOKENS: teamTokensVar(team) } });
+  worker = await startWorker({
+    vars: { TEAM_TOKENS: teamTokensVar(team), GEMINI_API_KEY: "test-key", GEMINI_BASE_URL: upstream.url, OPENAI_API_KEY: "test-key", OPENAI_BASE_URL: `${upstream.url}/v1` },
+  });
 });
 
 afterAll(async () => {
@@ -136,6 +140,91 @@ describe("the official MCP SDK client", () => {
     await expect(connectMcp(worker.mcpUrl, { authorization: "Bearer not-a-team-token" })).rejects.toThrow(/bearer token is not valid/);
   });
 });
+
+const LOCK_FILE = [{ path: "/repo/lock.py", content: "import threading\nlock = threading.Lock()\n" }];
+
+/** A call per tool that an assistant would make first: each must answer with a status, not an error. */
+const HAPPY_CALLS: Record<string, Record<string, unknown>> = {
+  chat: { prompt: "Is a mutex needed here?", model: "flash" },
+  thinkdeep: { step: "Should we shard the orders table?", step_number: 1, total_steps: 2, next_step_required: true, findings: "One table takes 80% of writes" },
+  debug: { step: "Checkout fails under load", step_number: 1, total_steps: 2, next_step_required: true, findings: "Timeouts in the payment call" },
+  codereview: {
+    step: "Review the lock", step_number: 1, total_steps: 2, next_step_required: true, findings: "Starting",
+    relevant_files: LOCK_FILE,
+  },
+  precommit: { step: "Validate the staged change", step_number: 1, total_steps: 3, next_step_required: true, findings: "Starting", path: "/repo" },
+  secaudit: { step: "Audit the orders API", step_number: 1, total_steps: 2, next_step_required: true, findings: "Starting", security_scope: "Express API" },
+  analyze: { step: "Map the service layer", step_number: 1, total_steps: 2, next_step_required: true, findings: "Three modules share one client", relevant_files: LOCK_FILE },
+  refactor: { step: "Read orders.ts", step_number: 1, total_steps: 2, next_step_required: true, findings: "handle() is 300 lines", refactor_type: "decompose", relevant_files: LOCK_FILE },
+  testgen: { step: "List parseConfig's behaviour", step_number: 1, total_steps: 2, next_step_required: true, findings: "Throws on bad JSON", relevant_files: LOCK_FILE },
+  tracer: { step: "Trace checkout", step_number: 1, total_steps: 2, next_step_required: true, findings: "Entry is POST /checkout", target_description: "How a checkout runs", trace_mode: "precision" },
+  docgen: { step: "Document src/billing", step_number: 1, total_steps: 2, next_step_required: true, findings: "3 modules", num_files_documented: 0, total_files_to_document: 3 },
+  planner: { step: "Goal: move sessions to Postgres", step_number: 1, total_steps: 2, next_step_required: true },
+  consensus: {
+    step: "Move the job queue to Postgres", step_number: 1, total_steps: 2, next_step_required: true, findings: "Postgres is already a dependency",
+    models: [{ model: "flash", stance: "for" }, { model: "gpt-5", stance: "against" }], parallel: true,
+  },
+  challenge: { prompt: "You are wrong about the lock order." },
+  apilookup: { prompt: "What replaced React's findDOMNode?" },
+  threads: { limit: 5 },
+  usage: { days: 7 },
+  listmodels: {},
+  version: {},
+};
+
+async function connectV2(negotiation: { mode: "auto" } | { mode: { pin: string } }): Promise<ClientV2> {
+  const client = new ClientV2({ name: "clients-e2e-v2", version: "1.0.0" }, { versionNegotiation: negotiation });
+  await client.connect(new TransportV2(new URL(worker.mcpUrl), { requestInit: { headers: { authorization: `Bearer ${team.token}` } } }));
+  return client;
+}
+
+/** The JSON a tool answered with, checked to be the same as structured content and as text. */
+function answerOf(result: Awaited<ReturnType<ClientV2["callTool"]>>): Record<string, unknown> {
+  const { content, structuredContent } = result as { content: Array<{ type: string; text: string }>; structuredContent?: Record<string, unknown> };
+  expect(structuredContent).toEqual(JSON.parse(content[0]?.text ?? ""));
+  return structuredContent ?? {};
+}
+
+for (const [label, negotiation] of [
+  ["pinned to 2026-07-28", { mode: { pin: "2026-07-28" } }],
+  ["in auto mode", { mode: "auto" }],
+] as const) {
+  describe(`the official MCP SDK v2 client, ${label}`, () => {
+    it("negotiates the modern era, lists every tool and gets a status from each one's first call", async () => {
+      const client = await connectV2(negotiation);
+      expect(client.getProtocolEra()).toBe("modern");
+      const { tools } = await client.listTools();
+      expect(tools.map((tool) => tool.name).sort()).toEqual(Object.keys(HAPPY_CALLS).sort());
+      for (const [name, args] of Object.entries(HAPPY_CALLS)) {
+        const result = await client.callTool({ name, arguments: args });
+        const answer = answerOf(result);
+        expect(result.isError, `${name}: ${JSON.stringify(answer)}`).toBeFalsy();
+        expect(answer["status"], name).toEqual(expect.any(String));
+        expect(String(answer["status"]), name).not.toMatch(/failed|error/);
+      }
+      await client.close();
+    }, MULTI_RUN_TEST_MS);
+
+    it("gets progress while the model works, and continues the thread in another tool", async () => {
+      const client = await connectV2(negotiation);
+      const progress: string[] = [];
+      const first = answerOf(await client.callTool({ name: "chat", arguments: HAPPY_CALLS["chat"] }, { onprogress: (update) => void progress.push(update.message ?? "") }));
+      expect(progress.some((message) => message.includes("gemini-2.5-flash"))).toBe(true);
+      const id = (first["continuation_offer"] as { continuation_id: string }).continuation_id;
+      upstream.clearRequests();
+      const review = answerOf(
+        await client.callTool({
+          name: "codereview",
+          arguments: { ...HAPPY_CALLS["codereview"], next_step_required: false, total_steps: 1, continuation_id: id, model: "flash" },
+        }),
+      );
+      expect(review["status"]).toEqual(expect.any(String));
+      const asked = upstream.requests().map((logged) => JSON.stringify(logged.body)).join("\n");
+      expect(asked).toContain("Is a mutex needed here?");
+      await client.close();
+    });
+  });
+}
 
 describe("MCP Inspector CLI (@modelcontextprotocol/inspector --cli)", () => {
   it("lists the tools and calls version with the Authorization header; without it, asks for a sign-in", async () => {
