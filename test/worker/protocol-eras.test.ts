@@ -30,6 +30,7 @@ function structured(result: object): Record<string, unknown> {
 }
 
 afterEach(() => {
+  vi.useRealTimers();
   vi.restoreAllMocks();
 });
 
@@ -74,6 +75,36 @@ describe("the 2026-07-28 revision", () => {
     expect(second.isError).toBeFalsy();
     expect(structured(second)["status"]).toBeTypeOf("string");
     expect(promptOf(sent.at(-1)!)).toContain("Is a lock needed here?");
+    await client.close();
+  });
+
+  it("tells the client at once, then every 10 s, naming the model and the seconds elapsed", async () => {
+    // Only the heartbeat's interval and the clock are faked: the call's I/O runs as it does.
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "Date"] });
+    let answer: (text: string) => void = () => undefined;
+    mockUpstream(() => new Promise<string>((resolve) => (answer = resolve)));
+    const client = await connectModern({ mode: { pin: MODERN } });
+    const progress: string[] = [];
+    const call = client.callTool(
+      { name: "chat", arguments: { prompt: "Think long about this lock", model: "flash" } },
+      { onprogress: (update) => void progress.push(update.message ?? "") },
+    );
+    const heard = async (count: number) => {
+      while (progress.length < count) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    await heard(2);
+    await vi.advanceTimersByTimeAsync(10_000);
+    await heard(3);
+    await vi.advanceTimersByTimeAsync(10_000);
+    await heard(4);
+    answer("Keep the lock.");
+    expect((await call).isError).toBeFalsy();
+    expect(progress).toEqual([
+      "chat: preparing the request for flash (0 s)",
+      "gemini-2.5-flash: request sent (0 s)",
+      "gemini-2.5-flash: working (10 s)",
+      "gemini-2.5-flash: working (20 s)",
+    ]);
     await client.close();
   });
 

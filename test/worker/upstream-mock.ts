@@ -16,14 +16,14 @@ function sse(events: unknown[], terminator = ""): Response {
  * Answers the worker's outbound model calls inside workerd (Gemini, Chat Completions and the
  * Responses API, plain and streaming) with `reply(request)`, recording every request. Restore with `vi.restoreAllMocks()`.
  */
-export function mockUpstream(reply: (request: SentRequest) => string = () => "mock answer"): SentRequest[] {
+export function mockUpstream(reply: (request: SentRequest) => string | Promise<string> = () => "mock answer"): SentRequest[] {
   const sent: SentRequest[] = [];
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
     const body = (await request.json()) as Record<string, unknown>;
     const record = { url: request.url, headers: request.headers, body };
     sent.push(record);
-    const text = reply(record);
+    const text = await reply(record);
     const usage = { promptTokenCount: 10, candidatesTokenCount: 5, totalTokenCount: 15 };
     if (request.url.includes(":streamGenerateContent")) {
       return sse([
