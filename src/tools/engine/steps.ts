@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Thread } from "../../conversation/types";
-import { fileReference } from "../../files/references";
+import type { FileReference } from "../../files/references";
 import { advertise, filesField, imagesField } from "../fields";
 
 /**
@@ -59,7 +59,7 @@ export interface StepArgs {
   total_steps: number;
   next_step_required: boolean;
   findings?: string;
-  relevant_files?: Array<z.infer<typeof fileReference>>;
+  relevant_files?: FileReference[];
   files_checked?: string[];
   relevant_context?: string[];
   issues_found?: Issue[];
@@ -140,7 +140,7 @@ export function isDataUrl(image: string): boolean {
 }
 
 /** A file reference's path (inline files are named by theirs). */
-export function pathOf(file: z.infer<typeof fileReference>): string {
+export function pathOf(file: FileReference): string {
   return typeof file === "string" ? file : file.path;
 }
 
@@ -162,9 +162,10 @@ export function consolidate(state: WorkflowState) {
     filesChecked: unique(steps.flatMap((s) => [...s.filesChecked, ...s.relevantFiles])),
     relevantFiles: unique(steps.flatMap((s) => s.relevantFiles)),
     relevantContext: unique(steps.flatMap((s) => s.relevantContext)),
+    // An issue repeated at a later step counts once; the same description at another location is another issue.
     issues: unique(
       steps.flatMap((s) => s.issues),
-      (i) => `${i.severity}:${i.description}`,
+      (i) => JSON.stringify(i),
     ),
     hypotheses: steps.flatMap((s) => (s.hypothesis ? [{ step: s.stepNumber, hypothesis: s.hypothesis, confidence: s.confidence ?? "low" }] : [])),
     findings: steps.filter((s) => s.findings.trim() !== "").map((s) => `Step ${s.stepNumber}: ${s.findings}`),
