@@ -53,7 +53,7 @@ describe("chat and durable threads", () => {
     expect(prompt).toContain("And with asyncio?");
     expect(prompt.split("CONVERSATION HISTORY (CONTINUATION)").length - 1).toBe(1);
     expect(prompt.split("BEGIN FILE: /repo/lock.py").length - 1).toBe(1);
-    expect(second.output?.continuation_offer?.remaining_turns).toBe(23);
+    expect(second.output?.continuation_offer?.remaining_turns).toBe(46);
   });
 
   it("lets another model continue the thread and lists it in threads", async () => {
