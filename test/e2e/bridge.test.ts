@@ -431,13 +431,15 @@ describe("both protocol eras through the bridge", () => {
     getServerVersion(): { name: string } | undefined;
     getInstructions(): string | undefined;
     listTools(): Promise<{ tools: Array<{ name: string; outputSchema?: unknown }> }>;
+    listPrompts(): Promise<{ prompts: Array<{ name: string }> }>;
+    getPrompt(params: { name: string }): Promise<{ messages: unknown[] }>;
   }
 
   /**
    * What an assistant of either era gets through a bridge started on the proxy: the server it
-   * knows, the tools with their output schema, and a chat call naming a file the bridge
-   * uploads, with progress and the server's structured content; while every request the bridge
-   * itself sent was on 2026-07-28.
+   * knows, its prompts, the tools with their output schema, and a chat call naming a file the
+   * bridge uploads, with progress and the server's structured content; while every request the
+   * bridge itself sent was on 2026-07-28.
    */
   async function expectChatThroughBridge(
     client: AssistantClient,
@@ -446,6 +448,8 @@ describe("both protocol eras through the bridge", () => {
   ): Promise<void> {
     expect(client.getServerVersion()?.name).toBe("zen-mcp-worker");
     expect(client.getInstructions()).toContain("continuation_id");
+    expect((await client.listPrompts()).prompts.map((prompt) => prompt.name)).toContain("continue");
+    expect(JSON.stringify((await client.getPrompt({ name: "continue" })).messages)).toContain("continuation_id");
     const { tools } = await client.listTools();
     expect(tools.find((tool) => tool.name === "chat")?.outputSchema).toEqual({ type: "object", required: ["status"] });
 
@@ -472,7 +476,7 @@ describe("both protocol eras through the bridge", () => {
     }
   }
 
-  it("an assistant on 2026-07-28 (SDK v2, pinned) lists the tools and calls chat with a file: progress and structured content arrive", async () => {
+  it("an assistant on 2026-07-28 (SDK v2, pinned) lists prompts and tools and calls chat with a file: progress and structured content arrive", async () => {
     const file = write(join(root, "era-2026", "modern.py"), "print('sent by a 2026-07-28 assistant')\n");
     proxy.clear();
     const { client } = await modernBridgeIn(dirname(file), proxy.mcpUrl);
