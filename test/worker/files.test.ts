@@ -205,6 +205,39 @@ describe("file references in tools", () => {
     expect(thread?.files).toHaveLength(400);
   });
 
+  it("attack: 200 copies of one directory reference cost one directory query", async () => {
+    const sent = mockUpstream();
+    const workerEnv = testEnv(GEMINI);
+    const blob = await upload(workerEnv, "pass\n");
+    const manifest: Record<string, string> = {};
+    for (let i = 0; i < 50; i++) manifest[`/copies/d/m${String(i).padStart(3, "0")}.py`] = blob.sha;
+    await register(workerEnv, manifest, "ws-copies");
+    const queries: string[] = [];
+    const teams = workerEnv.TEAMS;
+    workerEnv.TEAMS = new Proxy(teams, {
+      get: (target, property) =>
+        property === "getByName"
+          ? (name: string) => {
+              const stub = target.getByName(name);
+              return new Proxy(stub, {
+                get: (team, method) =>
+                  method === "filesUnder" || method === "lookupFiles"
+                    ? (...args: Parameters<typeof stub.filesUnder>) => {
+                        queries.push(`${String(method)} ${JSON.stringify(args[1])}`);
+                        return (team[method] as (...a: unknown[]) => unknown)(...args);
+                      }
+                    : Reflect.get(team, method),
+              });
+            }
+          : Reflect.get(target, property),
+    });
+    const copies = Array.from({ length: 200 }, () => "/copies/d");
+    const result = await chat(workerEnv, { prompt: "again and again", model: "flash", absolute_file_paths: copies }, { "x-zen-workspace": "ws-copies" });
+    expect(result.isError).toBe(false);
+    expect(queries).toEqual(['lookupFiles ["/copies/d"]', 'filesUnder "/copies/d/"']);
+    expect(promptOf(sent[0]!).split("--- BEGIN FILE:").length - 1).toBe(50);
+  });
+
   it("accepts sha256 references and leaves out what passes the model's file budget", async () => {
     const sent = mockUpstream();
     const workerEnv = testEnv({ CUSTOM_API_URL: "https://local.test/v1", CUSTOM_MODEL_NAME: "tiny" });
