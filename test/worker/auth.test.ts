@@ -370,6 +370,38 @@ describe("rate limits", () => {
     expect(statuses.filter((status) => status === 429)).toHaveLength(20);
   });
 
+  it("attack: a limiter that cannot be reached lets requests through for a short while only, then 503 with Retry-After, logged once", async () => {
+    const team = uniqueTeam("unreachable");
+    const workerEnv = await withTokens({ "flood-token": team }, { RATE_LIMIT_PER_MINUTE: "1000", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" });
+    const limiter = workerEnv.RATE_LIMITER;
+    // What a flood does to the limiter's object: every call to it fails.
+    workerEnv.RATE_LIMITER = new Proxy(limiter, {
+      get: (target, property) =>
+        property === "getByName" ? () => ({ take: () => Promise.reject(new Error("Durable Object is overloaded")) }) : Reflect.get(target, property),
+    });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const status = async () => (await callWorker(threads("http://localhost", bearer("flood-token")), workerEnv)).status;
+    try {
+      expect([await status(), await status()]).toEqual([200, 200]);
+      vi.setSystemTime(Date.now() + 9_000);
+      expect(await status()).toBe(200);
+      vi.setSystemTime(Date.now() + 2_000);
+      const refused = await callWorker(mcpPost(initialize, bearer("flood-token")), workerEnv);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("retry-after")).toBe("10");
+      expect(await refused.json()).toMatchObject({ error: "rate_limiter_unavailable", message: expect.stringContaining("Retry in 10 s") });
+      expect(await status()).toBe(503);
+      expect(logged.mock.calls.filter(([line]) => String(line).includes("rate_limiter_unreachable"))).toHaveLength(1);
+      // Once the limiter answers again, so does the server.
+      workerEnv.RATE_LIMITER = limiter;
+      expect(await status()).toBe(200);
+    } finally {
+      vi.useRealTimers();
+      logged.mockRestore();
+    }
+  });
+
   it("limits nothing when both limits are 0", async () => {
     const workerEnv = await withTokens({ "free-token": uniqueTeam("free") }, { RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" });
     for (let i = 0; i < 5; i++) expect((await callWorker(threads("http://localhost", bearer("free-token")), workerEnv)).status).toBe(200);
