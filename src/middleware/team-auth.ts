@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { configOf } from "../config";
 import type { AppBindings } from "../env";
 import { grantOfAccessToken, publicOrigin, RESOURCE_METADATA_PATH } from "../oauth/server";
+import { isLoopbackConnection } from "./client-address";
 import { isLoopback, requestHostname } from "./host-origin";
 
 type AppContext = Context<AppBindings>;
@@ -38,18 +39,19 @@ export async function teamOfToken(token: string, tokens: ReadonlyMap<string, str
 /**
  * How a request is served:
  * - "tokens": TEAM_TOKENS is set; every request needs a team token (at /mcp, or an OAuth access token).
- * - "open": no TEAM_TOKENS and a loopback host (a local server), or ALLOW_UNAUTHENTICATED=true:
- *   the single team "default", no token.
- * - "locked": no TEAM_TOKENS and any other host: refused, since anyone who finds it could use it.
+ * - "open": no TEAM_TOKENS and a request from this machine to a loopback host (a local server),
+ *   or ALLOW_UNAUTHENTICATED=true: the single team "default", no token. The connection decides,
+ *   not the Host header alone, which any client (or a proxy) can set to 127.0.0.1.
+ * - "locked": no TEAM_TOKENS and any other request: refused, since anyone who finds it could use it.
  */
 function accessMode(c: AppContext): "tokens" | "open" | "locked" {
   const config = configOf(c.env);
   if (config.teamTokens) return "tokens";
-  return config.allowUnauthenticated || isLoopback(requestHostname(c)) ? "open" : "locked";
+  return config.allowUnauthenticated || (isLoopbackConnection(c) && isLoopback(requestHostname(c))) ? "open" : "locked";
 }
 
 const LOCKED_MESSAGE =
-  "This server has no TEAM_TOKENS, so it answers only on loopback (127.0.0.1, localhost, [::1]). " +
+  "This server has no TEAM_TOKENS, so it answers only requests from its own machine to a loopback host (127.0.0.1, localhost, [::1]). " +
   "An admin makes a token with `npm run token -- <team>`, adds the entry it prints to TEAM_TOKENS " +
   "(`npx wrangler secret put TEAM_TOKENS`), and clients send 'Authorization: Bearer <token>'. " +
   "To serve everyone without a token instead, set ALLOW_UNAUTHENTICATED=true.";
@@ -116,7 +118,7 @@ function unauthorized(c: AppContext, refusal: Refusal, acceptOAuth: boolean): Re
   return c.json({ error: "unauthorized", message: refusal.message }, 401, { "www-authenticate": challenge });
 }
 
-/** Without TEAM_TOKENS, a host other than loopback gets only the bare /health. */
+/** Without TEAM_TOKENS, a request that is not local gets only the bare /health. */
 export function refuseWhenLocked(): MiddlewareHandler<AppBindings> {
   return async (c, next) => {
     if (accessMode(c) === "locked" && c.req.path !== "/health") {

@@ -33,6 +33,8 @@ export interface StartOptions {
   /** Another wrangler config, e.g. a benchmark's baseline worker. */
   config?: string;
   timeoutMs?: number;
+  /** The address wrangler dev listens on: 127.0.0.1 by default, 0.0.0.0 for every interface. */
+  ip?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -88,9 +90,10 @@ export function killTree(child: ChildProcess): Promise<void> {
   return exited;
 }
 
-/** `wrangler dev` on loopback, offline, with persisted local state, as tests and benchmarks run it. */
+/** `wrangler dev` (on loopback unless told otherwise), offline, with persisted local state, as tests and benchmarks run it. */
 export function spawnWranglerDev(options: {
   config?: string;
+  ip?: string;
   port: number;
   inspectorPort: number;
   persistDir: string;
@@ -103,7 +106,7 @@ export function spawnWranglerDev(options: {
     "--config",
     options.config ?? join(ROOT, "wrangler.toml"),
     "--ip",
-    "127.0.0.1",
+    options.ip ?? "127.0.0.1",
     "--port",
     String(options.port),
     "--inspector-port",
@@ -130,6 +133,7 @@ export async function startWorker(options: StartOptions = {}): Promise<WorkerPro
     inspectorPort: await freePort(),
     persistDir,
     ...(options.config ? { config: options.config } : {}),
+    ...(options.ip ? { ip: options.ip } : {}),
     ...(options.vars ? { vars: options.vars } : {}),
   });
   let output = "";

@@ -77,6 +77,28 @@ describe("safe by default: without TEAM_TOKENS only loopback is served", () => {
     }
   });
 
+  it("attack: a loopback Host over a connection from elsewhere, or relayed by a proxy, is refused", async () => {
+    const lockedOut = async (request: Request, what: string) => {
+      const response = await callWorker(request);
+      expect(response.status, what).toBe(401);
+      expect(((await response.json()) as { message: string }).message, what).toContain("TEAM_TOKENS");
+    };
+    // A client elsewhere (a server started with --ip 0.0.0.0, or behind a proxy on another host)
+    // naming a loopback host, in any spelling.
+    for (const origin of ["http://127.0.0.1:8787", "http://LOCALHOST:8787", "http://[::1]:8787"]) {
+      await lockedOut(new Request(`${origin}/v1/threads`, { headers: { "cf-connecting-ip": "198.51.100.7" } }), origin);
+      await lockedOut(mcpPost(initialize, { host: new URL(origin).host, "cf-connecting-ip": "2001:db8::7" }), `${origin} over IPv6`);
+    }
+    // A proxy on this machine relaying a request from elsewhere, as it says in its headers.
+    for (const relayed of [{ "x-forwarded-for": "203.0.113.9" }, { forwarded: "for=203.0.113.9" }, { "x-real-ip": "203.0.113.9" }]) {
+      await lockedOut(new Request("http://127.0.0.1:8787/v1/threads", { headers: relayed }), JSON.stringify(relayed));
+    }
+    // No client address at all: the runtime did not say where the connection came from.
+    await lockedOut(new Request("http://127.0.0.1:8787/v1/threads", { headers: { "cf-connecting-ip": "" } }), "no address");
+    // The same requests from this machine are served.
+    expect((await callWorker(new Request("http://LOCALHOST:8787/v1/threads", { headers: { "cf-connecting-ip": "::1" } }))).status).toBe(200);
+  });
+
   it("serves a public host without a token when ALLOW_UNAUTHENTICATED=true", async () => {
     const workerEnv = testEnv({ ...PUBLIC_HOST, ALLOW_UNAUTHENTICATED: "true" });
     const response = await callWorker(threads(PUBLIC), workerEnv);

@@ -35,14 +35,23 @@ export async function deferredWorkDone(): Promise<void> {
 }
 
 /**
+ * The client address workerd (and `wrangler dev`) gives a request whose connection comes from this
+ * machine, in CF-Connecting-IP (test/e2e/local-mode.test.ts sees it from a real `wrangler dev`).
+ */
+export const LOOPBACK_CLIENT = "127.0.0.1";
+
+/**
  * Sends a request to the worker with the given env, once the work earlier requests deferred is
  * done (a tool call answers as a stream and defers work while it streams: team activity, breaker
  * reports), so a request sees what the ones before it did. Waits for its own deferred work too.
+ * A request that names no client address comes from this machine, as the runtime would say.
  */
 export async function callWorker(request: Request, workerEnv: Env = testEnv()): Promise<Response> {
   await deferredWorkDone();
   const ctx = trackedContext();
-  const response = await worker.fetch(request, workerEnv, ctx);
+  const fromClient = new Request(request);
+  if (!fromClient.headers.has("cf-connecting-ip")) fromClient.headers.set("cf-connecting-ip", LOOPBACK_CLIENT);
+  const response = await worker.fetch(fromClient, workerEnv, ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }
