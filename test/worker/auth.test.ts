@@ -90,7 +90,8 @@ describe("safe by default: without TEAM_TOKENS only loopback is served", () => {
       await lockedOut(mcpPost(initialize, { host: new URL(origin).host, "cf-connecting-ip": "2001:db8::7" }), `${origin} over IPv6`);
     }
     // A proxy on this machine relaying a request from elsewhere, as it says in its headers.
-    for (const relayed of [{ "x-forwarded-for": "203.0.113.9" }, { forwarded: "for=203.0.113.9" }, { "x-real-ip": "203.0.113.9" }]) {
+    const relays: Array<Record<string, string>> = [{ "x-forwarded-for": "203.0.113.9" }, { forwarded: "for=203.0.113.9" }, { "x-real-ip": "203.0.113.9" }];
+    for (const relayed of relays) {
       await lockedOut(new Request("http://127.0.0.1:8787/v1/threads", { headers: relayed }), JSON.stringify(relayed));
     }
     // No client address at all: the runtime did not say where the connection came from.
