@@ -1,7 +1,10 @@
-import type { MiddlewareHandler } from "hono";
-import { configOf, type RateLimits } from "../config";
-import type { RateDecision } from "../durable/rate-limiter";
+import type { Context, MiddlewareHandler } from "hono";
+import { configOf } from "../config";
+import type { RateDecision, TakeLimits } from "../durable/rate-limiter";
 import type { AppBindings, Env } from "../env";
+import { clientAddress } from "./client-address";
+
+type AppContext = Context<AppBindings>;
 
 /**
  * How long a grant may be spent: short, so requests an isolate was granted but did not use are
@@ -17,7 +20,10 @@ const FAIL_OPEN_MS = 10_000;
 /** When to try again after a refusal for an unreachable limiter. */
 const UNREACHABLE_RETRY_SECONDS = 10;
 
-type Refusal = Extract<RateDecision, { allowed: false }> | { allowed: false; limit: "unreachable"; retryAfterSeconds: number };
+/** Allowances an isolate keeps (one per team token, and per client address seen) before dropping idle ones. */
+const MAX_ALLOWANCES = 10_000;
+
+type Refusal = { limit: "own" | "token" | "unreachable"; retryAfterSeconds: number };
 
 /**
  * Whether an isolate's limiter answers. While it does not, requests go ahead for FAIL_OPEN_MS
@@ -30,7 +36,7 @@ class LimiterHealth {
     this.failingSince = undefined;
   }
 
-  failed(error: unknown): RateDecision | Refusal {
+  failed(error: unknown): RateDecision | (Refusal & { allowed: false }) {
     const now = Date.now();
     if (this.failingSince === undefined) {
       this.failingSince = now;
@@ -43,11 +49,13 @@ class LimiterHealth {
 }
 
 /**
- * An isolate's allowance for one team and token: requests granted by the team's limiter and
- * spent here. An isolate that is not busy asks for one at a time (requests spread over many
- * isolates, and an unspent grant is lost to the others); one that spends its grant before it
- * expires asks for twice as many the next time, up to `most`. Concurrent requests share one
- * renewal, so a burst cannot take more than it spends.
+ * An isolate's allowance for one budget (a team and token, or a client address): requests
+ * granted by the limiter and spent here. An isolate that is not busy asks for one at a time
+ * (requests spread over many isolates, and an unspent grant is lost to the others); one that
+ * spends its grant before it expires asks for twice as many the next time, up to `most`.
+ * Concurrent requests share one renewal, so a burst cannot take more than it spends. A refusal
+ * holds until its Retry-After without asking again, so a flood past its limit costs the
+ * limiter nothing more.
  */
 class Allowance {
   private granted = 0;
@@ -55,10 +63,24 @@ class Allowance {
   private expiresAt = 0;
   private waiting = 0;
   private renewal: Promise<unknown> | undefined;
+  private refused: { limit: "own" | "token"; until: number } | undefined;
+
+  /** The refusal in force now, known without asking the limiter. */
+  knownRefusal(now = Date.now()): Refusal | undefined {
+    if (!this.refused || this.refused.until <= now) return undefined;
+    return { limit: this.refused.limit, retryAfterSeconds: Math.ceil((this.refused.until - now) / 1_000) };
+  }
+
+  /** Nothing granted, refused or asked for now: dropping it loses nothing. */
+  isIdle(now: number): boolean {
+    return this.renewal === undefined && this.expiresAt <= now && (this.refused?.until ?? 0) <= now;
+  }
 
   async take(ask: (wanted: number) => Promise<RateDecision>, most: number, health: LimiterHealth): Promise<Refusal | undefined> {
     for (;;) {
       const now = Date.now();
+      const known = this.knownRefusal(now);
+      if (known) return known;
       if (this.remaining > 0 && this.expiresAt > now) {
         this.remaining -= 1;
         return undefined;
@@ -81,7 +103,10 @@ class Allowance {
           },
           (error: unknown) => health.failed(error),
         );
-        if (!decision.allowed) return decision;
+        if (!decision.allowed) {
+          if (decision.limit !== "unreachable") this.refused = { limit: decision.limit, until: Date.now() + decision.retryAfterSeconds * 1_000 };
+          return { limit: decision.limit, retryAfterSeconds: decision.retryAfterSeconds };
+        }
         this.granted = decision.granted;
         this.remaining = decision.granted;
         this.expiresAt = Date.now() + GRANT_MS;
@@ -92,7 +117,7 @@ class Allowance {
   }
 }
 
-/** An isolate's allowances (by team and token) and its view of the limiter's health. */
+/** An isolate's allowances (by team and token, and by client address) and its view of the limiter's health. */
 interface IsolateLimits {
   allowances: Map<string, Allowance>;
   health: LimiterHealth;
@@ -110,21 +135,28 @@ function limitsOf(env: Env): IsolateLimits {
   return limits;
 }
 
-/** Takes one request from the allowance under `key`, asking the limiter when it is spent. */
-function take(env: Env, key: string, ask: (wanted: number) => Promise<RateDecision>, most: number): Promise<Refusal | undefined> {
-  const { allowances, health } = limitsOf(env);
+function allowanceOf(env: Env, key: string): Allowance {
+  const { allowances } = limitsOf(env);
   let allowance = allowances.get(key);
   if (!allowance) {
+    if (allowances.size >= MAX_ALLOWANCES) {
+      const now = Date.now();
+      for (const [other, held] of allowances) if (held.isIdle(now)) allowances.delete(other);
+    }
     allowance = new Allowance();
     allowances.set(key, allowance);
   }
-  return allowance.take(ask, most, health);
+  return allowance;
 }
 
 /** A twentieth of the smaller active limit: a busy isolate asks the limiter about 20 times a minute. */
-function largestGrant(limits: RateLimits, token: boolean): number {
-  const active = [limits.teamPerMinute, ...(token ? [limits.tokenPerMinute] : [])].filter((limit) => limit > 0);
-  return Math.max(1, Math.floor(Math.min(...active) / 20));
+function largestGrant(...perMinute: number[]): number {
+  return Math.max(1, Math.floor(Math.min(...perMinute.filter((limit) => limit > 0)) / 20));
+}
+
+function unreachable(c: AppContext, refusal: Refusal): Response {
+  const message = `The rate limiter cannot be reached, so requests are refused for now. Retry in ${refusal.retryAfterSeconds} s.`;
+  return c.json({ error: "rate_limiter_unavailable", message }, 503, { "retry-after": String(refusal.retryAfterSeconds) });
 }
 
 /**
@@ -139,26 +171,65 @@ function largestGrant(limits: RateLimits, token: boolean): number {
  */
 export function rateLimit(): MiddlewareHandler<AppBindings> {
   return async (c, next) => {
-    const limits = configOf(c.env).rateLimits;
-    const tokenDigest = c.get("tokenDigest") ?? null;
-    if (limits.teamPerMinute === 0 && (limits.tokenPerMinute === 0 || tokenDigest === null)) return next();
+    const { teamPerMinute, tokenPerMinute } = configOf(c.env).rateLimits;
+    const tokenDigest = c.get("tokenDigest");
+    const tokenLimited = tokenDigest !== undefined && tokenPerMinute > 0;
+    if (teamPerMinute === 0 && !tokenLimited) return next();
     const team = c.get("team");
-    const refusal = await take(
-      c.env,
-      `${team}:${tokenDigest ?? ""}`,
-      (wanted) => c.env.RATE_LIMITER.getByName(team).take(tokenDigest, limits, wanted),
-      largestGrant(limits, tokenDigest !== null),
+    const limits: TakeLimits = { perMinute: teamPerMinute, ...(tokenLimited ? { token: { digest: tokenDigest, perMinute: tokenPerMinute } } : {}) };
+    const refusal = await allowanceOf(c.env, `${team}:${tokenDigest ?? ""}`).take(
+      (wanted) => c.env.RATE_LIMITER.getByName(team).take(limits, wanted),
+      largestGrant(teamPerMinute, tokenLimited ? tokenPerMinute : 0),
+      limitsOf(c.env).health,
     );
     if (!refusal) return next();
-    const retryAfter = { "retry-after": String(refusal.retryAfterSeconds) };
-    if (refusal.limit === "unreachable") {
-      const message = `The rate limiter cannot be reached, so requests are refused for now. Retry in ${refusal.retryAfterSeconds} s.`;
-      return c.json({ error: "rate_limiter_unavailable", message }, 503, retryAfter);
-    }
+    if (refusal.limit === "unreachable") return unreachable(c, refusal);
     const message =
-      refusal.limit === "team"
-        ? `Team '${team}' has made its ${limits.teamPerMinute} requests of the minute (RATE_LIMIT_PER_MINUTE). Retry in ${refusal.retryAfterSeconds} s.`
-        : `This token has made its ${limits.tokenPerMinute} requests of the minute (RATE_LIMIT_PER_TOKEN_PER_MINUTE). Retry in ${refusal.retryAfterSeconds} s.`;
-    return c.json({ error: "rate_limited", message }, 429, retryAfter);
+      refusal.limit === "own"
+        ? `Team '${team}' has made its ${teamPerMinute} requests of the minute (RATE_LIMIT_PER_MINUTE). Retry in ${refusal.retryAfterSeconds} s.`
+        : `This token has made its ${tokenPerMinute} requests of the minute (RATE_LIMIT_PER_TOKEN_PER_MINUTE). Retry in ${refusal.retryAfterSeconds} s.`;
+    return c.json({ error: "rate_limited", message }, 429, { "retry-after": String(refusal.retryAfterSeconds) });
   };
+}
+
+/** The allowance of the request's client address (one budget for requests without a client address). */
+function addressAllowance(c: AppContext): Allowance {
+  return allowanceOf(c.env, `address:${clientAddress(c) ?? ""}`);
+}
+
+/**
+ * Takes one request from the budget of the request's client address
+ * (RATE_LIMIT_PER_ADDRESS_PER_MINUTE), which pays for what no token pays for: OAuth client
+ * registrations and authorization pages, and failed authentications. Counted by the address's
+ * RateLimiterDO (`address:<ip>`). A response when refused: 429, or 503 for an unreachable limiter.
+ */
+export async function takeForAddress(c: AppContext): Promise<Response | undefined> {
+  const perMinute = configOf(c.env).rateLimits.addressPerMinute;
+  if (perMinute === 0) return undefined;
+  const name = `address:${clientAddress(c) ?? ""}`;
+  const refusal = await addressAllowance(c).take(
+    (wanted) => c.env.RATE_LIMITER.getByName(name).take({ perMinute }, wanted),
+    largestGrant(perMinute),
+    limitsOf(c.env).health,
+  );
+  return refusal && tooManyFromAddress(c, refusal);
+}
+
+/** Whether this isolate knows the client address to be past its budget: refused without asking anything. */
+export function refusedAddress(c: AppContext): Response | undefined {
+  const refusal = addressAllowance(c).knownRefusal();
+  return refusal && tooManyFromAddress(c, refusal);
+}
+
+function tooManyFromAddress(c: AppContext, refusal: Refusal): Response {
+  if (refusal.limit === "unreachable") return unreachable(c, refusal);
+  const message =
+    `This address has made its ${configOf(c.env).rateLimits.addressPerMinute} requests of the minute without a valid token ` +
+    `(sign-in steps and failed authentications; RATE_LIMIT_PER_ADDRESS_PER_MINUTE). Retry in ${refusal.retryAfterSeconds} s.`;
+  return c.json({ error: "rate_limited", message }, 429, { "retry-after": String(refusal.retryAfterSeconds) });
+}
+
+/** Middleware: each request is paid for by its client address's budget (takeForAddress). */
+export function addressRateLimit(): MiddlewareHandler<AppBindings> {
+  return async (c, next) => (await takeForAddress(c)) ?? next();
 }
