@@ -308,7 +308,7 @@ async function bookkeeping(env: Env, url: URL) {
     const breakers = new ProviderBreakers(deps);
     const admission = await breakers.admit(breaker);
     if (!admission.admitted) throw new Error("the breaker is not closed");
-    breakers.report(breaker, "success", admission.probe);
+    breakers.report(breaker, "reply", admission.probe);
   }
   const meanMs = (performance.now() - start) / reps;
   await settle();

@@ -70,7 +70,7 @@ export async function callModel(deps: CallDeps, chosen: ChosenModel, request: Mo
   let outcome: BreakerOutcome = "neutral";
   try {
     const response = await generateAnswer(deps, model, request, options);
-    outcome = "success";
+    outcome = "reply";
     return { response, model, ...(chosen.fallbackFrom ? { fallbackFrom: chosen.fallbackFrom } : {}) };
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
@@ -106,7 +106,10 @@ function explained(model: ResolvedModel, error: ProviderError, message: string):
   }
 }
 
-/** Only what a retry might fix counts against a provider; any answer, even a refusal, shows it is up. */
+/**
+ * Only what a retry might fix counts against a provider; any answer, even a refusal, shows it is
+ * up. An empty reply or a safety block still came from the model itself.
+ */
 function outcomeOf(error: ProviderError): BreakerOutcome {
   switch (error.kind) {
     case "retryable":
@@ -115,9 +118,10 @@ function outcomeOf(error: ProviderError): BreakerOutcome {
     case "breaker_open":
       return "neutral";
     case "final":
+      return "refusal";
     case "safety":
     case "empty":
-      return "success";
+      return "reply";
   }
 }
 

@@ -1,3 +1,4 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PROVIDER_IDS, type Config } from "../../../src/config";
@@ -55,7 +56,7 @@ afterEach(async () => {
   vi.restoreAllMocks();
   // Breakers are named by provider and storage lives for the file: close them all again.
   const settings = settingsOf(configWith(VARS));
-  await Promise.all(PROVIDER_IDS.map((id) => realEnv.BREAKERS.getByName(`test:${id}`).recordSuccess(settings)));
+  await Promise.all(PROVIDER_IDS.map((id) => realEnv.BREAKERS.getByName(`test:${id}`).recordSuccess(settings, false)));
 });
 
 describe("callModel: resolution", () => {
@@ -165,6 +166,31 @@ describe("callModel: circuit breaker", () => {
     await expect(chooseAndCall(deps, { requested: "broken/model", category: "balanced" }, request)).rejects.toMatchObject({ kind: "breaker_open" });
     await expect(chooseAndCall(deps, { requested: "vendor/healthy", category: "balanced" }, request)).resolves.toMatchObject({ response: { text: "fine" } });
     await deps.settle();
+  });
+
+  it("attack: made-up OpenRouter model names leave no breaker storage; a model that replied keeps its state", async () => {
+    const madeUp = Array.from({ length: 4 }, (_, i) => `made-up/model-${i}`);
+    let realCalls = 0;
+    mockFetch((sent) => {
+      const model = String(sent.body["model"]);
+      // A real model replies once, then fails.
+      if (model === "vendor/real-model") return realCalls++ === 0 ? answer("fine")(sent) : unavailable();
+      // Made-up names: the provider refuses some, and fails on others.
+      return model.endsWith("0") || model.endsWith("1") ? Response.json({ error: { message: `${model} is not a valid model ID` } }, { status: 400 }) : unavailable();
+    });
+    const deps = callDeps(quickConfig());
+    for (const name of madeUp) {
+      for (let i = 0; i < 3; i++) await chooseAndCall(deps, { requested: name, category: "balanced" }, request).catch(() => undefined);
+    }
+    // Failing names still pause for the isolates that ask their objects, in memory.
+    await expect(chooseAndCall(deps, { requested: "made-up/model-2", category: "balanced" }, request)).rejects.toMatchObject({ kind: "breaker_open" });
+    await expect(chooseAndCall(deps, { requested: "vendor/real-model", category: "balanced" }, request)).resolves.toMatchObject({ response: { text: "fine" } });
+    for (let i = 0; i < 2; i++) await chooseAndCall(deps, { requested: "vendor/real-model", category: "balanced" }, request).catch(() => undefined);
+    await deps.settle();
+    const stored = (name: string) =>
+      runInDurableObject(realEnv.BREAKERS.getByName(`test:openrouter:${name}`), (_instance, state) => state.storage.kv.get<{ state: string }>("breaker"));
+    for (const name of madeUp) expect(await stored(name), name).toBeUndefined();
+    expect(await stored("vendor/real-model")).toMatchObject({ state: "open", answered: true });
   });
 
   it("does not count final errors (400) against the provider", async () => {
