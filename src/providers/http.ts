@@ -1,7 +1,7 @@
 import type { ProviderConfig, ProviderId } from "../config";
 import type { ResolvedModel } from "./registry";
 import type { WorkersAiBinding } from "./workers-ai";
-import { ProviderError, type GenerationProgress, type ModelRequest, type ModelResponse, type ProviderErrorKind } from "./types";
+import { ProviderError, type GenerationProgress, type ProviderRequest, type ModelResponse, type ProviderErrorKind } from "./types";
 
 /** Provider names as users know them, for error messages. */
 export const PROVIDER_LABELS: Record<ProviderId, string> = {
@@ -46,7 +46,7 @@ export interface GenerateOptions {
 }
 
 /** What every provider module exports: one model call in the provider-neutral shape. */
-export type Generate = (provider: ProviderConfig, model: ResolvedModel, request: ModelRequest, options: GenerateOptions) => Promise<ModelResponse>;
+export type Generate = (provider: ProviderConfig, model: ResolvedModel, request: ProviderRequest, options: GenerateOptions) => Promise<ModelResponse>;
 
 export interface UpstreamRequest {
   provider: ProviderId;

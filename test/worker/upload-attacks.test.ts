@@ -349,9 +349,9 @@ describe("images: limits checked before any chunk is read", () => {
   const GEMINI = { GEMINI_API_KEY: "k", GEMINI_BASE_URL: "https://gemini.test" };
   const PNG_HEADER = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-  async function chatWithImages(t: Awaited<ReturnType<typeof asTeam>>, images: string[]) {
+  async function chatWithImages(t: Awaited<ReturnType<typeof asTeam>>, images: string[], model = "flash") {
     const client = await connectClient(t.workerEnv, { authorization: `Bearer ${t.team}` });
-    const result = await client.callTool({ name: "chat", arguments: { prompt: "what is this", model: "flash", images } });
+    const result = await client.callTool({ name: "chat", arguments: { prompt: "what is this", model, images } });
     await client.close();
     return { isError: result.isError === true, text: (result.content as Array<{ text: string }>)[0]?.text ?? "" };
   }
@@ -375,6 +375,54 @@ describe("images: limits checked before any chunk is read", () => {
     expect(result.isError).toBe(true);
     expect(result.text).toContain("'/shots/huge.png' is 21.0 MB; each image may be at most 20 MB");
     expect(sent).toHaveLength(0);
+  });
+
+  /** Uploads a PNG of `bytes` bytes under `path`, then deletes its chunks: any read of it would now fail. */
+  async function unreadableImage(t: Awaited<ReturnType<typeof asTeam>>, path: string, bytes: number, seed: number): Promise<void> {
+    const image = bytesOf(bytes, seed);
+    image.set(PNG_HEADER);
+    const sha = await sha256Hex(image);
+    expect((await t.call(`/v1/blobs/${sha}`, { method: "PUT", body: image, headers: { "content-type": "image/png" } })).status).toBe(201);
+    await register(t, { [path]: sha });
+    await runInDurableObject(t.stub(sha), (_, state) => void state.storage.sql.exec("DELETE FROM chunks"));
+  }
+
+  it("attack: two 19.9 MB images under the per-image limit are refused from their stored sizes, without reading a chunk", async () => {
+    const sent = mockUpstream();
+    const t = await asTeam("two-large-images", GEMINI);
+    await unreadableImage(t, "/shots/a.png", Math.round(19.9 * MIB), 1);
+    await unreadableImage(t, "/shots/b.png", Math.round(19.9 * MIB), 2);
+    const result = await chatWithImages(t, ["/shots/a.png", "/shots/b.png"]);
+    expect(result.isError).toBe(true);
+    expect(result.text).toContain("The images total 39.8 MB; at most 20.0 MB can be sent with one request");
+    expect(sent).toHaveLength(0);
+  });
+
+  it("attack: images the chosen model refuses for their size are never read", async () => {
+    const sent = mockUpstream();
+    const t = await asTeam("model-image-cap", { OPENROUTER_API_KEY: "k", OPENROUTER_BASE_URL: "https://openrouter.test/api/v1" });
+    await unreadableImage(t, "/shots/c.png", 3 * MIB, 3);
+    await unreadableImage(t, "/shots/d.png", 3 * MIB, 4);
+    const result = await chatWithImages(t, ["/shots/c.png", "/shots/d.png"], "sonnet");
+    expect(result.isError).toBe(true);
+    expect(result.text).toContain("The images total 6.0 MB; anthropic/claude-sonnet-4.5 accepts at most 5 MB per request");
+    expect(sent).toHaveLength(0);
+  });
+
+  it("an image the model accepts is read and sent whole", async () => {
+    const sent = mockUpstream();
+    const t = await asTeam("image-sent", GEMINI);
+    // Over one chunk, and not a multiple of three bytes: encoded across chunk boundaries.
+    const image = bytesOf(MIB + 7, 5);
+    image.set(PNG_HEADER);
+    const sha = await sha256Hex(image);
+    await t.call(`/v1/blobs/${sha}`, { method: "PUT", body: image, headers: { "content-type": "image/png" } });
+    await register(t, { "/shots/e.png": sha });
+    const result = await chatWithImages(t, ["/shots/e.png"]);
+    expect(result.isError).toBe(false);
+    const parts = (sent[0]?.body["contents"] as Array<{ parts: Array<{ inlineData?: { data: string } }> }>)[0]?.parts ?? [];
+    const data = parts.find((part) => part.inlineData)?.inlineData?.data ?? "";
+    expect(Uint8Array.from(atob(data), (char) => char.charCodeAt(0))).toEqual(image);
   });
 
   it("an image blob of another media type is refused by name", async () => {
@@ -410,9 +458,10 @@ describe("images: limits checked before any chunk is read", () => {
     await expect(loadImages(scope, ["data:image/svg+xml;base64,PHN2Zz4="])).rejects.toThrow("send images as PNG, JPEG, GIF or WebP");
     await expect(loadImages(scope, ["data:text/html,<script>"])).rejects.toThrow("is not a base64 data URL");
     const fifteen = `data:image/png;base64,${"A".repeat(20 * MIB)}`;
-    await expect(loadImages(scope, [fifteen, fifteen, fifteen])).rejects.toThrow("at most 40.0 MB can be sent with one request");
+    await expect(loadImages(scope, [fifteen, fifteen])).rejects.toThrow("at most 20.0 MB can be sent with one request");
     const small = await loadImages(scope, ["data:image/PNG;base64,iVBO Rw0K"]);
-    expect(small.inputs).toEqual([{ mediaType: "image/png", data: "iVBORw0K" }]);
+    expect(small.inputs).toMatchObject([{ mediaType: "image/png", bytes: 6 }]);
+    expect(await small.inputs[0]?.read()).toBe("iVBORw0K");
   });
 });
 

@@ -18,7 +18,7 @@ import { DONE, event, fails, reply, sseStream, streamed, WorkersAiDouble } from 
 
 const realEnv = env as unknown as Env;
 const BOUND = { workersAi: true };
-const request: ModelRequest = { systemPrompt: "You review code.", prompt: "Is this loop correct?", temperature: 3 };
+const request = { systemPrompt: "You review code.", prompt: "Is this loop correct?", temperature: 3 } satisfies ModelRequest;
 
 function registry(vars: Record<string, string> = {}): ModelRegistry {
   return new ModelRegistry(parseConfig(vars, BOUND));
