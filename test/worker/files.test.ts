@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/env";
-import { callWorker, connectClient, testEnv } from "./helpers";
+import { callWorker, connectClient, testEnv, watchedNamespace } from "./helpers";
 import { mockUpstream, promptOf } from "./upstream-mock";
 
 async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
@@ -213,24 +213,7 @@ describe("file references in tools", () => {
     for (let i = 0; i < 50; i++) manifest[`/copies/d/m${String(i).padStart(3, "0")}.py`] = blob.sha;
     await register(workerEnv, manifest, "ws-copies");
     const queries: string[] = [];
-    const teams = workerEnv.TEAMS;
-    workerEnv.TEAMS = new Proxy(teams, {
-      get: (target, property) =>
-        property === "getByName"
-          ? (name: string) => {
-              const stub = target.getByName(name);
-              return new Proxy(stub, {
-                get: (team, method) =>
-                  method === "filesUnder" || method === "lookupFiles"
-                    ? (...args: Parameters<typeof stub.filesUnder>) => {
-                        queries.push(`${String(method)} ${JSON.stringify(args[1])}`);
-                        return (team[method] as (...a: unknown[]) => unknown)(...args);
-                      }
-                    : Reflect.get(team, method),
-              });
-            }
-          : Reflect.get(target, property),
-    });
+    workerEnv.TEAMS = watchedNamespace(workerEnv.TEAMS, ["lookupFiles", "filesUnder"], (method, args) => queries.push(`${method} ${JSON.stringify(args[1])}`));
     const copies = Array.from({ length: 200 }, () => "/copies/d");
     const result = await chat(workerEnv, { prompt: "again and again", model: "flash", absolute_file_paths: copies }, { "x-zen-workspace": "ws-copies" });
     expect(result.isError).toBe(false);

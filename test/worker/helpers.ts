@@ -89,3 +89,30 @@ export async function connectClient(workerEnv: Env = testEnv(), headers: Record<
   await client.connect(transport);
   return client;
 }
+
+/**
+ * A Durable Object namespace whose stubs report calls to the named methods to `onCall` (the
+ * method and its arguments) before making them: put it in place of an env's binding to count
+ * or list what the worker asks its objects.
+ */
+export function watchedNamespace<T extends Rpc.DurableObjectBranded | undefined>(
+  namespace: DurableObjectNamespace<T>,
+  methods: readonly string[],
+  onCall: (method: string, args: unknown[]) => void,
+): DurableObjectNamespace<T> {
+  return new Proxy(namespace, {
+    get: (target, property) =>
+      property === "getByName"
+        ? (name: string) =>
+            new Proxy(target.getByName(name), {
+              get: (stub, method) => {
+                if (typeof method !== "string" || !methods.includes(method)) return Reflect.get(stub, method);
+                return (...args: unknown[]) => {
+                  onCall(method, args);
+                  return (stub as unknown as Record<string, (...a: unknown[]) => unknown>)[method]?.(...args);
+                };
+              },
+            })
+        : Reflect.get(target, property),
+  });
+}
