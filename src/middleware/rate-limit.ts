@@ -192,9 +192,12 @@ export function rateLimit(): MiddlewareHandler<AppBindings> {
   };
 }
 
-/** The allowance of the request's client address (one budget for requests without a client address). */
-function addressAllowance(c: AppContext): Allowance {
-  return allowanceOf(c.env, `address:${clientAddress(c) ?? ""}`);
+/**
+ * The budget of the request's client address, by the name of its RateLimiterDO and allowance
+ * (one budget for requests without a client address). Team ids hold no colon: no clash.
+ */
+function addressBudget(c: AppContext): string {
+  return `address:${clientAddress(c) ?? ""}`;
 }
 
 /**
@@ -206,9 +209,9 @@ function addressAllowance(c: AppContext): Allowance {
 export async function takeForAddress(c: AppContext): Promise<Response | undefined> {
   const perMinute = configOf(c.env).rateLimits.addressPerMinute;
   if (perMinute === 0) return undefined;
-  const name = `address:${clientAddress(c) ?? ""}`;
-  const refusal = await addressAllowance(c).take(
-    (wanted) => c.env.RATE_LIMITER.getByName(name).take({ perMinute }, wanted),
+  const budget = addressBudget(c);
+  const refusal = await allowanceOf(c.env, budget).take(
+    (wanted) => c.env.RATE_LIMITER.getByName(budget).take({ perMinute }, wanted),
     largestGrant(perMinute),
     limitsOf(c.env).health,
   );
@@ -217,7 +220,7 @@ export async function takeForAddress(c: AppContext): Promise<Response | undefine
 
 /** Whether this isolate knows the client address to be past its budget: refused without asking anything. */
 export function refusedAddress(c: AppContext): Response | undefined {
-  const refusal = addressAllowance(c).knownRefusal();
+  const refusal = allowanceOf(c.env, addressBudget(c)).knownRefusal();
   return refusal && tooManyFromAddress(c, refusal);
 }
 
