@@ -41,7 +41,7 @@ beforeEach(() => {
   up.reset();
 });
 
-const request: ModelRequest = { systemPrompt: "You answer briefly.", prompt: "Name a prime number.", temperature: 0.5 };
+const request = { systemPrompt: "You answer briefly.", prompt: "Name a prime number.", temperature: 0.5 } satisfies ModelRequest;
 const policy = { deadlineMs: 8_000, maxAttempts: 3, baseBackoffMs: 5, maxBackoffMs: 20 };
 const plain: GenerateOptions = { policy };
 const streaming: GenerateOptions = { policy, onProgress: () => undefined };
