@@ -10,6 +10,7 @@ import {
   AUTHORIZE_PATH,
   authorizationServerFor,
   clientRegistrarFor,
+  isMetadataDocumentClient,
   type GrantProps,
   MCP_PATH,
   mcpResource,
@@ -155,8 +156,9 @@ oauthRoutes.post(
         scope: approved.request.scope,
         props,
       });
-      // The client has signed someone in: it now lives as long as the sign-in, not an hour.
-      await oauth.updateClient(approved.request.clientId, {});
+      // A registered client has signed someone in: it now lives as long as the sign-in, not an
+      // hour. A client named by its metadata document's URL is stored by no one: its document is it.
+      if (!isMetadataDocumentClient(approved.request.clientId)) await oauth.updateClient(approved.request.clientId, {});
       approved.headers.set("location", redirectTo);
       return new Response(null, { status: 302, headers: approved.headers });
     } catch (error) {

@@ -138,6 +138,11 @@ export function clientRegistrarFor(origin: string): OAuthAuthorizationServer<Env
   return originServers(origin).registrar;
 }
 
+/** A client named by the https URL of its Client ID Metadata Document (a registered one has an opaque id). */
+export function isMetadataDocumentClient(clientId: string): boolean {
+  return URL.canParse(clientId) && new URL(clientId).protocol === "https:";
+}
+
 function isGrantProps(props: unknown): props is GrantProps {
   const record = props as Partial<GrantProps> | null;
   return typeof record?.team === "string" && typeof record.tokenDigest === "string";
