@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../env";
+import type { Env } from "../core/env.ts";
 import type { QuotaUsage } from "./team";
 
 /** What the server knows of a stored blob. */

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../env";
+import type { Env } from "../core/env.ts";
 
 /** What a take is held to: the object's own budget (its team's, or its client address's), and a team token's. */
 export interface TakeLimits {

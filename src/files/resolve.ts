@@ -1,9 +1,9 @@
-import type { Env } from "../env";
+import type { Env } from "../core/env.ts";
 import { blobInfo, blobStub, readBlobText } from "./blob-store";
 import { inlineSource, type FileSource } from "./embed";
 import { isUsableReference, type FileReference } from "./references";
-import { ToolError } from "../errors";
-import { MAX_FILES_PER_CALL, isExpandable } from "./wire-contract";
+import { ToolError } from "../core/errors.ts";
+import { MAX_FILES_PER_CALL, isExpandable } from "../core/wire-contract.ts";
 
 /** File arguments one call may name (paths, directories, references, inline files). */
 export const MAX_REFERENCES_PER_CALL = 200;

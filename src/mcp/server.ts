@@ -1,10 +1,10 @@
 import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult } from "@modelcontextprotocol/server";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/server/validators/cf-worker";
-import type { Config } from "../config";
+import type { Config } from "../core/config.ts";
 import type { ModelRegistry } from "../providers/registry";
 import { enabledTools } from "../tools";
 import type { ToolContext } from "../tools/define";
-import { SERVER_NAME, SERVER_VERSION } from "../version";
+import { SERVER_NAME, SERVER_VERSION } from "../core/version.ts";
 import { progressReporter } from "./progress";
 import { getPrompt, listPrompts } from "./prompts";
 import { runTool } from "./run-tool";

@@ -1,7 +1,7 @@
-import type { Config, ProviderId } from "../config";
+import type { Config, ProviderId } from "../core/config.ts";
 import type { ResolvedModel } from "./registry";
 import type { BreakerSettings, BreakerSnapshot } from "../durable/breaker";
-import type { Env } from "../env";
+import type { Env } from "../core/env.ts";
 
 /** How long a breaker state read from its Durable Object is trusted before a background refresh. */
 export const BREAKER_CACHE_TTL_MS = 1_500;

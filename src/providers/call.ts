@@ -1,4 +1,4 @@
-import type { ProviderId } from "../config";
+import type { ProviderId } from "../core/config.ts";
 import type { BreakerSnapshot } from "../durable/breaker";
 import { breakerName, ProviderBreakers, type BreakerOutcome } from "./breaker";
 import { PROVIDER_LABELS, redact, type GenerateOptions } from "./http";

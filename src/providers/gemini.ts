@@ -1,4 +1,4 @@
-import type { ProviderId, ThinkingMode } from "../config";
+import type { ProviderId, ThinkingMode } from "../core/config.ts";
 import type { ModelCapabilities } from "./capabilities";
 import { field, parseEventData, postJson, postStream, truncatedStream, PROVIDER_LABELS, type Generate, type GenerateOptions, type SseEvent } from "./http";
 import { effectiveTemperature, malformed, numberOr, stringOr, userText, wantsStream } from "./openai-compatible";

@@ -1,4 +1,4 @@
-import type { ProviderConfig, ProviderId } from "../config";
+import type { ProviderConfig, ProviderId } from "../core/config.ts";
 import type { ResolvedModel } from "./registry";
 import type { WorkersAiBinding } from "./workers-ai";
 import { ProviderError, type GenerationProgress, type ProviderRequest, type ModelResponse, type ProviderErrorKind } from "./types";

@@ -1,4 +1,4 @@
-import type { ProviderId } from "../config";
+import type { ProviderId } from "../core/config.ts";
 import * as azure from "./azure";
 import * as custom from "./custom";
 import * as dial from "./dial";

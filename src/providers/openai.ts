@@ -1,4 +1,4 @@
-import type { ProviderId } from "../config";
+import type { ProviderId } from "../core/config.ts";
 import type { ModelCapabilities } from "./capabilities";
 import { field, parseEventData, postJson, postStream, truncatedStream, PROVIDER_LABELS, type Generate, type GenerateOptions, type SseEvent } from "./http";
 import {

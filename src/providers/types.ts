@@ -1,6 +1,6 @@
-import type { Config, ProviderId, ThinkingMode } from "../config";
-import type { Env } from "../env";
-import { UserFacingError } from "../errors";
+import type { Config, ProviderId, ThinkingMode } from "../core/config.ts";
+import type { Env } from "../core/env.ts";
+import { UserFacingError } from "../core/errors.ts";
 import type { ModelRegistry, ResolvedModel, ToolCategory } from "./registry";
 
 /**

@@ -1,4 +1,4 @@
-import type { ProviderId } from "../config";
+import type { ProviderId } from "../core/config.ts";
 import type { ModelCapabilities } from "./capabilities";
 import { classifyStatus, field, parseEventData, readSse, truncatedStream, withRetries, PROVIDER_LABELS, type Generate, type GenerateOptions, type SseEvent } from "./http";
 import { effectiveTemperature, malformed, stringOr, usageOf, userText, wantsStream } from "./openai-compatible";

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { UserFacingError } from "../errors";
-import type { StoredFile } from "../conversation/types";
+import { UserFacingError } from "../core/errors.ts";
+import type { StoredFile } from "../core/rpc/conversation.ts";
 import type { ChosenModel } from "../providers/call";
 import type { ToolContext } from "./define";
 import { askModel, askModels } from "./engine/ask";

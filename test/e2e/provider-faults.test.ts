@@ -1,8 +1,8 @@
 // The provider modules over real HTTP against the fake upstream: every fault the upstream can
 // throw ends in a ProviderError of the right kind, or in a successful retry; never another exception.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { parseConfig, type Config, type ProviderConfig, type ProviderId } from "../../src/config";
-import type { Env } from "../../src/env";
+import { parseConfig, type Config, type ProviderConfig, type ProviderId } from "../../src/core/config.ts";
+import type { Env } from "../../src/core/env.ts";
 import { callModel, chooseModel } from "../../src/providers/call";
 import * as gemini from "../../src/providers/gemini";
 import type { GenerateOptions } from "../../src/providers/http";

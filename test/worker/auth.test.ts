@@ -7,7 +7,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { authorizeUrl, codeFrom, exchangeCode, openConsent, pkce, registerClient, signIn, submitConsent } from "../support/oauth-flow";
 import { callWorker, mcpPost, rpcMessages, testEnv } from "./helpers";
-import type { Env } from "../../src/env";
+import type { Env } from "../../src/core/env.ts";
 
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { parseConfig } from "../../src/config";
-import type { Env } from "../../src/env";
+import { parseConfig } from "../../src/core/config.ts";
+import type { Env } from "../../src/core/env.ts";
 import { ModelRegistry } from "../../src/providers/registry";
 import { exchange } from "../../src/tools/engine/exchange";
 import type { ToolContext } from "../../src/tools/define";

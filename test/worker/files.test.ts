@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Env } from "../../src/env";
+import type { Env } from "../../src/core/env.ts";
 import { callWorker, connectClient, testEnv, watchedNamespace } from "./helpers";
 import { mockUpstream, promptOf } from "./upstream-mock";
 

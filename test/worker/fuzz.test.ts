@@ -10,7 +10,7 @@
  */
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
-import type { Env } from "../../src/env";
+import type { Env } from "../../src/core/env.ts";
 import "../support/observed.ts";
 import { callWorker, mcpPost, testEnv } from "./helpers";
 import { anyJson, headerValue, hostileRpcBody, hostileString, mutatedArguments } from "./fuzz-arbitraries";

@@ -2,7 +2,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { Env } from "../../src/env";
+import type { Env } from "../../src/core/env.ts";
 import worker from "../../src/worker";
 
 /** The real bindings of wrangler.toml (DOs, KV, vars) with some variables replaced. */

@@ -10,7 +10,7 @@ import { STALE_UPLOAD_MS } from "../../src/durable/blob";
 import { MAX_MANIFEST_BYTES } from "../../src/durable/team";
 import { blobStub } from "../../src/files/blob-store";
 import { loadImages } from "../../src/files/images";
-import { ToolError } from "../../src/errors";
+import { ToolError } from "../../src/core/errors.ts";
 import { callWorker, connectClient, testEnv } from "./helpers";
 import { mockUpstream } from "./upstream-mock";
 

@@ -7,7 +7,7 @@
  */
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Env } from "../../src/env";
+import type { Env } from "../../src/core/env.ts";
 import { connectClient, deferredWorkDone, testEnv } from "./helpers";
 import { mockUpstream, promptOf } from "./upstream-mock";
 

@@ -1,13 +1,13 @@
 import { budgetFor, type TokenBudget } from "../../conversation/budget";
 import { historyFilePaths, renderHistory } from "../../conversation/history";
 import { loadThread, storedFiles } from "../../conversation/threads";
-import type { StoredFile, Thread, Turn } from "../../conversation/types";
-import { ToolError } from "../../errors";
+import type { StoredFile, Thread, Turn } from "../../core/rpc/conversation.ts";
+import { ToolError } from "../../core/errors.ts";
 import { embedSources, estimateTokens } from "../../files/embed";
 import { loadImages } from "../../files/images";
 import { isUsableReference, type FileReference } from "../../files/references";
 import { MAX_REFERENCES_PER_CALL, resolveReferences, sourcesOf, type FileEntry } from "../../files/resolve";
-import { MAX_FILES_PER_CALL } from "../../files/wire-contract";
+import { MAX_FILES_PER_CALL } from "../../core/wire-contract.ts";
 import { chooseModel, type ChosenModel } from "../../providers/call";
 import type { ToolCategory } from "../../providers/registry";
 import type { ImageInput } from "../../providers/types";

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { storedFiles, ThreadWriter } from "../../conversation/threads";
-import type { Json, NewTurn, Thread } from "../../conversation/types";
-import { ToolError } from "../../errors";
+import type { Json, NewTurn, Thread } from "../../core/rpc/conversation.ts";
+import { ToolError } from "../../core/errors.ts";
 import { resolveReferences } from "../../files/resolve";
 import type { ToolContext, ToolResult } from "../define";
 import { checkReferences, openThread, resolveInputs, type RequestInputs } from "./context";

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { ThinkingMode } from "../../config";
-import type { NewTurn, StoredFile, Thread } from "../../conversation/types";
+import type { ThinkingMode } from "../../core/config.ts";
+import type { NewTurn, StoredFile, Thread } from "../../core/rpc/conversation.ts";
 import type { ToolCategory } from "../../providers/registry";
 import type { CallResult } from "../../providers/types";
 import { defineTool, type ToolCard, type ToolContext } from "../define";

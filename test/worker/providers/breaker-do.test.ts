@@ -2,7 +2,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { BREAKER_IDLE_MS, type BreakerSettings, type ProviderBreakerDO } from "../../../src/durable/breaker";
-import type { Env } from "../../../src/env";
+import type { Env } from "../../../src/core/env.ts";
 
 const settings: BreakerSettings = { failureThreshold: 3, cooldownMs: 100, probeLeaseMs: 300 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

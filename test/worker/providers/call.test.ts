@@ -1,9 +1,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { PROVIDER_IDS, type Config } from "../../../src/config";
+import { PROVIDER_IDS, type Config } from "../../../src/core/config.ts";
 import type { BreakerSettings } from "../../../src/durable/breaker";
-import type { Env } from "../../../src/env";
+import type { Env } from "../../../src/core/env.ts";
 import { callModel, chooseModel } from "../../../src/providers/call";
 import { withImagesRead } from "../../../src/providers/index";
 import { ModelResolutionError, NO_PROVIDER_MESSAGE } from "../../../src/providers/registry";

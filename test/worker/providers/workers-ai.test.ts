@@ -6,8 +6,8 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { configOf, parseConfig, type Config } from "../../../src/config";
-import type { Env } from "../../../src/env";
+import { configOf, parseConfig, type Config } from "../../../src/core/config.ts";
+import type { Env } from "../../../src/core/env.ts";
 import { callModel, chooseModel } from "../../../src/providers/call";
 import type { GenerateOptions } from "../../../src/providers/http";
 import { ModelRegistry, type ResolvedModel } from "../../../src/providers/registry";

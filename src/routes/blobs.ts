@@ -1,10 +1,10 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import { configOf } from "../config";
-import { CHUNK_BYTES, type BlobDO, type UploadRequest } from "../durable/blob";
-import type { QuotaUsage } from "../durable/team";
-import type { AppBindings } from "../env";
+import { configOf } from "../core/config.ts";
+import { CHUNK_BYTES, type BlobDO, type UploadRequest } from "../durable/blob.ts";
+import type { QuotaUsage } from "../durable/team.ts";
+import type { AppBindings } from "../core/env.ts";
 import {
   BrokenBodyError,
   ChunkRefusedError,
@@ -16,8 +16,8 @@ import {
   chunkStream,
   parseMediaType,
   storeChunks,
-} from "./blob-store";
-import { WORKSPACE_PATTERN, WORKSPACE_RULE } from "./wire-contract";
+} from "../files/blob-store.ts";
+import { WORKSPACE_PATTERN, WORKSPACE_RULE } from "../core/wire-contract.ts";
 
 type AppContext = Context<AppBindings>;
 type BlobStub = DurableObjectStub<BlobDO>;

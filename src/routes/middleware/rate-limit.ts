@@ -1,8 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { configOf } from "../config";
-import type { RateDecision, TakeLimits } from "../durable/rate-limiter";
-import type { AppBindings, Env } from "../env";
-import { clientAddress } from "./client-address";
+import { configOf } from "../../core/config.ts";
+import type { RateDecision, TakeLimits } from "../../durable/rate-limiter.ts";
+import type { AppBindings, Env } from "../../core/env.ts";
+import { clientAddress } from "./client-address.ts";
 
 type AppContext = Context<AppBindings>;
 

@@ -6,9 +6,9 @@ import {
   type OAuthAuthorizationServerOptions,
   type TokenExchangeCallbackOptions,
 } from "@cloudflare/workers-oauth-provider";
-import { configOf } from "../config";
-import type { Env } from "../env";
-import { isLoopback } from "../middleware/host-origin";
+import { configOf } from "../../core/config.ts";
+import type { Env } from "../../core/env.ts";
+import { isLoopback } from "../middleware/host-origin.ts";
 
 export const MCP_PATH = "/mcp";
 export const AUTHORIZE_PATH = "/authorize";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Env } from "./env";
+import type { Env } from "./env.ts";
 
 /**
  * The providers this server can call, in the order a model name is resolved against them (and

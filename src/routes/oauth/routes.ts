@@ -1,11 +1,11 @@
 import { AuthorizationError, authorizationErrorRedirect, type AuthRequest, type OAuthHelpers } from "@cloudflare/workers-oauth-provider";
 import { Hono, type Context, type Handler, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { configOf } from "../config";
-import type { AppBindings } from "../env";
-import { addressRateLimit } from "../middleware/rate-limit";
-import { teamOfToken } from "../middleware/team-auth";
-import { authorizationErrorPage, consentPage } from "./consent-page";
+import { configOf } from "../../core/config.ts";
+import type { AppBindings } from "../../core/env.ts";
+import { addressRateLimit } from "../middleware/rate-limit.ts";
+import { teamOfToken } from "../middleware/team-auth.ts";
+import { authorizationErrorPage, consentPage } from "./consent-page.ts";
 import {
   AUTHORIZE_PATH,
   authorizationServerFor,
@@ -20,7 +20,7 @@ import {
   RESOURCE_METADATA_PATH,
   SERVER_METADATA_PATH,
   TOKEN_PATH,
-} from "./server";
+} from "./server.ts";
 
 type AppContext = Context<AppBindings>;
 
@@ -28,7 +28,7 @@ type AppContext = Context<AppBindings>;
  * OAuth 2.1 for MCP clients that sign in rather than send a team token (claude.ai connectors):
  * discovery documents, dynamic client registration, the token endpoint, and the consent page
  * where a person proves team membership with a team token. The grant carries the team, and its
- * access token then authenticates /mcp like a team token (src/middleware/team-auth.ts).
+ * access token then authenticates /mcp like a team token (src/routes/middleware/team-auth.ts).
  */
 export const oauthRoutes = new Hono<AppBindings>();
 
