@@ -1,5 +1,5 @@
 import type { Config } from "../core/config.ts";
-import type { ThreadSummary } from "../durable/team";
+import type { ThreadSummary } from "../core/rpc/team";
 import type { Env } from "../core/env.ts";
 import { ToolError } from "../core/errors.ts";
 import { tellTeam } from "../durable/team-activity.ts";

@@ -1,20 +1,34 @@
-import type { BlobDO } from "../durable/blob.ts";
-import type { ConversationDO } from "../durable/conversation.ts";
-import type { ProviderBreakerDO } from "../durable/breaker.ts";
-import type { RateLimiterDO } from "../durable/rate-limiter.ts";
-import type { TeamDO } from "../durable/team.ts";
-import type { WorkersAiBinding } from "../providers/workers-ai.ts";
+import type { BlobObject } from "./rpc/blob.ts";
+import type { BreakerObject } from "./rpc/breaker.ts";
+import type { ConversationObject } from "./rpc/conversation.ts";
+import type { RateLimiterObject } from "./rpc/rate-limiter.ts";
+import type { TeamObject } from "./rpc/team.ts";
+
+/** A text-generation call in Workers AI's messages form. */
+export interface WorkersAiChatInput {
+  messages: Array<{ role: "system" | "user"; content: string }>;
+  /** Always sent: Workers AI's default of 256 tokens cuts most answers short. */
+  max_tokens: number;
+  temperature?: number;
+  stream: boolean;
+}
+
+/** The part of the Workers AI binding the provider uses. */
+export interface WorkersAiBinding {
+  run(model: string, inputs: WorkersAiChatInput): Promise<unknown>;
+}
 
 /**
  * The Worker's bindings: Durable Objects and KV from wrangler.toml, and the configuration as
  * string vars and secrets (parsed and checked by src/core/config.ts, never read raw elsewhere).
+ * Each Durable Object is typed by its contract (core/rpc/), which its class implements.
  */
 export interface Env {
-  CONVERSATIONS: DurableObjectNamespace<ConversationDO>;
-  BREAKERS: DurableObjectNamespace<ProviderBreakerDO>;
-  TEAMS: DurableObjectNamespace<TeamDO>;
-  BLOBS: DurableObjectNamespace<BlobDO>;
-  RATE_LIMITER: DurableObjectNamespace<RateLimiterDO>;
+  CONVERSATIONS: DurableObjectNamespace<ConversationObject>;
+  BREAKERS: DurableObjectNamespace<BreakerObject>;
+  TEAMS: DurableObjectNamespace<TeamObject>;
+  BLOBS: DurableObjectNamespace<BlobObject>;
+  RATE_LIMITER: DurableObjectNamespace<RateLimiterObject>;
   CACHE: KVNamespace;
   /** Workers AI: bound only in deploy environments (`wrangler dev` offline cannot serve it). */
   AI?: WorkersAiBinding;

@@ -1,65 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../core/env.ts";
-import type { QuotaUsage } from "./team";
-
-/** What the server knows of a stored blob. */
-export interface BlobInfo {
-  sha256: string;
-  size: number;
-  lines: number;
-  /** Characters / 4 for text; 0 for binary. */
-  tokens: number;
-  text: boolean;
-  mediaType: string;
-  chunkCount: number;
-  createdAt: number;
-}
-
-/** The facts of a blob that its upload measured while hashing it. */
-export type BlobFacts = Omit<BlobInfo, "sha256" | "createdAt" | "chunkCount">;
-
-/** Starting an upload: who uploads what, how large it says it is, and the team's quota. */
-export interface UploadRequest {
-  team: string;
-  sha256: string;
-  uploadId: string;
-  /** The declared size, which the upload must fill exactly; null for a stream of unknown length. */
-  size: number | null;
-  /** The most a stream of unknown length may hold (MAX_BLOB_BYTES). */
-  maxBytes: number;
-  mediaType: string;
-  quotaBytes: number;
-}
-
-export type BeginResult =
-  | { status: "started" }
-  | { status: "complete"; info: BlobInfo }
-  | { status: "quota_exceeded"; usage: QuotaUsage };
-
-/** An upload in progress, as its parts need to know it. */
-export interface UploadState {
-  /** The declared size, or the most a stream of unknown length may hold. */
-  sizeLimit: number;
-  sealed: boolean;
-}
-
-export type ChunkResult = "stored" | "unknown_upload" | "sealed" | "beyond_size";
-
-export type SealResult =
-  | { status: "sealed"; chunkCount: number; mediaType: string }
-  | { status: "incomplete"; storedBytes: number; size: number }
-  | { status: "unknown_upload" };
-
-export type CommitResult =
-  | { status: "committed"; info: BlobInfo }
-  | { status: "unknown_upload" }
-  | { status: "mismatch"; storedBytes: number; storedChunks: number };
+import { CHUNK_BYTES, type BeginResult, type BlobFacts, type BlobInfo, type BlobObject, type ChunkResult, type CommitResult, type SealResult, type UploadRequest, type UploadState } from "../core/rpc/blob.ts";
 
 /** An upload untouched this long is abandoned: its chunks are deleted and its reservation released. */
 export const STALE_UPLOAD_MS = 60 * 60 * 1000;
-
-/** Chunks are fixed-size rows: well under the 2 MB row limit, and a small, steady memory bound. */
-export const CHUNK_BYTES = 1 << 20;
 
 /**
  * `empty`: no upload (the row remembers whose object this is, for the alarm). `uploading`: chunks
@@ -100,7 +44,7 @@ interface MetaRow extends Record<string, SqlStorageValue> {
  * Lookups never create storage: the tables are created by the first upload, and an object without
  * them answers "absent".
  */
-export class BlobDO extends DurableObject<Env> {
+export class BlobDO extends DurableObject<Env> implements BlobObject {
   private readonly sql: SqlStorage;
   private hasTables = false;
 

@@ -1,29 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../core/env.ts";
-
-export type BreakerState = "closed" | "open" | "half_open";
-
-/** The thresholds, sent with each call so the object needs no configuration of its own. */
-export interface BreakerSettings {
-  /** Consecutive retryable failures that open the breaker. */
-  failureThreshold: number;
-  /** How long an open breaker refuses calls before it admits a probe. */
-  cooldownMs: number;
-  /** How long a granted probe may stay unreported before another caller may probe (its caller may have died). */
-  probeLeaseMs: number;
-}
-
-export interface BreakerSnapshot {
-  state: BreakerState;
-  consecutiveFailures: number;
-  /**
-   * When a probe can next be granted: the end of the cooldown (open), or of the running probe's
-   * lease (half-open); in the past when a probe is available now. Absent when closed.
-   */
-  retryAt?: number;
-  /** The model has replied through this breaker (so its state is worth keeping); absent until then. */
-  answered?: boolean;
-}
+import type { BreakerObject, BreakerSettings, BreakerSnapshot, BreakerState } from "../core/rpc/breaker.ts";
 
 interface Stored {
   state: BreakerState;
@@ -54,7 +31,7 @@ export const BREAKER_IDLE_MS = 24 * 60 * 60 * 1_000;
  * until then the state lives in memory, for as long as the object does. What it stores is
  * deleted by an alarm a day after its last change.
  */
-export class ProviderBreakerDO extends DurableObject<Env> {
+export class ProviderBreakerDO extends DurableObject<Env> implements BreakerObject {
   private stored: Stored;
 
   constructor(ctx: DurableObjectState, env: Env) {

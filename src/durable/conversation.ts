@@ -1,13 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import { ThreadStore } from "./thread-store.ts";
-import type { AppendResult, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../core/rpc/conversation.ts";
+import type { AppendResult, ConversationObject, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../core/rpc/conversation.ts";
 import type { Env } from "../core/env.ts";
 
 /**
  * One conversation thread, named "<team>:<continuation_id>" (see ThreadStore). Its TTL is the
  * object's alarm, pushed back as turns arrive.
  */
-export class ConversationDO extends DurableObject<Env> {
+export class ConversationDO extends DurableObject<Env> implements ConversationObject {
   private readonly store: ThreadStore;
 
   constructor(ctx: DurableObjectState, env: Env) {

@@ -1,14 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../core/env.ts";
-
-/** What a take is held to: the object's own budget (its team's, or its client address's), and a team token's. */
-export interface TakeLimits {
-  /** Requests per minute of the object's own budget; 0 for none. */
-  perMinute: number;
-  token?: { digest: string; perMinute: number };
-}
-
-export type RateDecision = { allowed: true; granted: number } | { allowed: false; limit: "own" | "token"; retryAfterSeconds: number };
+import type { RateDecision, RateLimiterObject, TakeLimits } from "../core/rpc/rate-limiter.ts";
 
 interface Bucket {
   /** Requests that may be made now; refills at the limit's rate up to a minute's worth. */
@@ -30,7 +22,7 @@ const MAX_BUCKETS = 1_000;
  * The buckets live in memory only, so a request costs this one call and no storage write: the
  * object is evicted only after idling, and a minute's idling refills every bucket anyway.
  */
-export class RateLimiterDO extends DurableObject<Env> {
+export class RateLimiterDO extends DurableObject<Env> implements RateLimiterObject {
   private readonly buckets = new Map<string, Bucket>();
 
   /**

@@ -1,4 +1,4 @@
-import type { TeamActivity, ThreadSummary, UsageRow } from "./team.ts";
+import type { TeamActivity, ThreadSummary, UsageRow } from "../core/rpc/team.ts";
 import type { Env } from "../core/env.ts";
 
 /** Who tells: the authenticated team, and a way to keep the request alive for the write. */

@@ -1,16 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../core/env.ts";
-
-/** A line of the team's thread list. */
-export interface ThreadSummary {
-  threadId: string;
-  creatorTool: string;
-  title: string;
-  turnCount: number;
-  createdAt: number;
-  updatedAt: number;
-  expiresAt: number;
-}
+import { MAX_MANIFEST_BYTES, shiftDay, USAGE_RETENTION_DAYS, type ManifestEntry, type QuotaUsage, type Registration, type Reservation, type TeamActivity, type TeamObject, type ThreadSummary, type UsageRow } from "../core/rpc/team.ts";
 
 interface SummaryRow extends Record<string, SqlStorageValue> {
   thread_id: string;
@@ -24,25 +14,6 @@ interface SummaryRow extends Record<string, SqlStorageValue> {
 
 const MAX_LISTED = 200;
 
-/** A day's usage of one model: the sums of its calls. */
-export interface UsageRow {
-  /** UTC day, YYYY-MM-DD. */
-  day: string;
-  provider: string;
-  model: string;
-  inputTokens: number;
-  outputTokens: number;
-  calls: number;
-  /** Estimated from the registry's list prices; null when any of the calls had no price. */
-  costUsd: number | null;
-}
-
-/** What a batch of a team's calls tells its object. */
-export interface TeamActivity {
-  threads: ThreadSummary[];
-  usage: UsageRow[];
-}
-
 interface UsageSqlRow extends Record<string, SqlStorageValue> {
   day: string;
   provider: string;
@@ -52,41 +23,6 @@ interface UsageSqlRow extends Record<string, SqlStorageValue> {
   calls: number;
   cost_usd: number | null;
 }
-
-/** Days of usage kept; older rows are dropped as new ones arrive. */
-export const USAGE_RETENTION_DAYS = 366;
-
-/** The UTC day `offset` days from `day` (YYYY-MM-DD). */
-export function shiftDay(day: string, offset: number): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) + offset * 86_400_000).toISOString().slice(0, 10);
-}
-
-/** A file a client registered: its absolute path in a workspace, and its content hash. */
-export interface ManifestEntry {
-  path: string;
-  sha256: string;
-}
-
-/**
- * What counts against a team's storage quota: bytes of committed blobs, bytes reserved by uploads
- * in progress, and the bytes of its workspace manifests' entries.
- */
-export interface QuotaUsage {
-  storedBytes: number;
-  reservedBytes: number;
-  manifestBytes: number;
-}
-
-export type Reservation = { status: "granted"; bytes: number } | { status: "quota_exceeded"; usage: QuotaUsage };
-
-export type Registration = { status: "registered"; registered: number } | { status: "quota_exceeded"; usage: QuotaUsage };
-
-/**
- * The most a team's manifests hold, counted as manifestEntryBytes: past it, the entries registered
- * longest ago make room. The manifests are the bridge's registrations, repeated on every call that
- * uses a file, so an entry let go is registered again when its file is used again.
- */
-export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
 /** What an entry counts for: its workspace, path (UTF-8) and hash. */
 const ENTRY_BYTES_SQL = "length(CAST(workspace AS BLOB)) + length(CAST(path AS BLOB)) + 64";
@@ -113,7 +49,7 @@ function manifestEntryBytes(workspace: string, path: string): number {
  * team's object is already the one place scoped to exactly one team, so a team can only ever
  * read its own rows, and a deploy needs no extra binding or migration.
  */
-export class TeamDO extends DurableObject<Env> {
+export class TeamDO extends DurableObject<Env> implements TeamObject {
   private readonly sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {

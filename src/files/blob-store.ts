@@ -1,4 +1,5 @@
-import { CHUNK_BYTES, type BlobDO, type BlobFacts, type BlobInfo, type ChunkResult } from "../durable/blob";
+import { type BlobDO } from "../durable/blob";
+import { CHUNK_BYTES, type BlobFacts, type BlobInfo, type ChunkResult } from "../core/rpc/blob";
 import type { Env } from "../core/env.ts";
 import { KvCache } from "../kv-cache/cache";
 

@@ -1,4 +1,4 @@
-import type { BlobInfo } from "../durable/blob";
+import type { BlobInfo } from "../core/rpc/blob";
 import { MAX_IMAGES, MAX_IMAGE_MB, MAX_TOTAL_IMAGE_MB } from "../providers/index";
 import type { ImageInput } from "../providers/types";
 import { ToolError } from "../core/errors.ts";

@@ -1,4 +1,5 @@
 import type { Env } from "../core/env.ts";
+import type { FileEntry } from "../core/rpc/conversation.ts";
 import { blobInfo, blobStub, readBlobText } from "./blob-store";
 import { inlineSource, type FileSource } from "./embed";
 import { isUsableReference, type FileReference } from "./references";
@@ -8,12 +9,6 @@ import { MAX_FILES_PER_CALL, isExpandable } from "../core/wire-contract.ts";
 /** File arguments one call may name (paths, directories, references, inline files). */
 export const MAX_REFERENCES_PER_CALL = 200;
 
-/** A file a tool will use: uploaded (by content hash) or sent inline. */
-export interface FileEntry {
-  path: string;
-  sha256?: string;
-  content?: string;
-}
 
 /** Where a request's files are looked up: the team's blobs and the workspace's manifest. */
 export interface FileScope {

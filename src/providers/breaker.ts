@@ -1,6 +1,6 @@
 import type { Config, ProviderId } from "../core/config.ts";
 import type { ResolvedModel } from "./registry";
-import type { BreakerSettings, BreakerSnapshot } from "../durable/breaker";
+import type { BreakerSettings, BreakerSnapshot } from "../core/rpc/breaker";
 import type { Env } from "../core/env.ts";
 
 /** How long a breaker state read from its Durable Object is trusted before a background refresh. */

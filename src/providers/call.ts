@@ -1,5 +1,5 @@
 import type { ProviderId } from "../core/config.ts";
-import type { BreakerSnapshot } from "../durable/breaker";
+import type { BreakerSnapshot } from "../core/rpc/breaker";
 import { breakerName, ProviderBreakers, type BreakerOutcome } from "./breaker";
 import { PROVIDER_LABELS, redact, type GenerateOptions } from "./http";
 import { checkImages, providerModule, withImagesRead } from "./index";

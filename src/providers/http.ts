@@ -1,6 +1,6 @@
 import type { ProviderConfig, ProviderId } from "../core/config.ts";
 import type { ResolvedModel } from "./registry";
-import type { WorkersAiBinding } from "./workers-ai";
+import type { WorkersAiBinding } from "../core/env.ts";
 import { ProviderError, type GenerationProgress, type ProviderRequest, type ModelResponse, type ProviderErrorKind } from "./types";
 
 /** Provider names as users know them, for error messages. */

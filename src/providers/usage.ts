@@ -1,4 +1,4 @@
-import { shiftDay, USAGE_RETENTION_DAYS, type UsageRow } from "../durable/team.ts";
+import { shiftDay, USAGE_RETENTION_DAYS, type UsageRow } from "../core/rpc/team.ts";
 import type { Env } from "../core/env.ts";
 import { tellTeam } from "../durable/team-activity.ts";
 import type { CallResult } from "./types.ts";

@@ -1,4 +1,5 @@
 import type { ProviderId } from "../core/config.ts";
+import type { WorkersAiBinding, WorkersAiChatInput } from "../core/env.ts";
 import type { ModelCapabilities } from "./capabilities";
 import { classifyStatus, field, parseEventData, readSse, truncatedStream, withRetries, PROVIDER_LABELS, type Generate, type GenerateOptions, type SseEvent } from "./http";
 import { effectiveTemperature, malformed, stringOr, usageOf, userText, wantsStream } from "./openai-compatible";
@@ -6,20 +7,6 @@ import { ProviderError, type ProviderRequest, type ModelResponse, type TokenUsag
 
 // Workers AI exists only where the `AI` binding does: it is declared in wrangler.toml's deploy
 // environments, never at the top level, because `wrangler dev` cannot serve it offline and would not start.
-
-/** The part of the Workers AI binding (`env.AI`) this provider uses. */
-export interface WorkersAiBinding {
-  run(model: string, inputs: WorkersAiChatInput): Promise<unknown>;
-}
-
-/** A text-generation call in Workers AI's messages form. */
-export interface WorkersAiChatInput {
-  messages: Array<{ role: "system" | "user"; content: string }>;
-  /** Always sent: Workers AI's default of 256 tokens cuts most answers short. */
-  max_tokens: number;
-  temperature?: number;
-  stream: boolean;
-}
 
 /**
  * The HTTP status Cloudflare documents for each error code of the binding, which throws

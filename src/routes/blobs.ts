@@ -2,8 +2,9 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { configOf } from "../core/config.ts";
-import { CHUNK_BYTES, type BlobDO, type UploadRequest } from "../durable/blob.ts";
-import type { QuotaUsage } from "../durable/team.ts";
+import { type BlobDO } from "../durable/blob.ts";
+import { CHUNK_BYTES, type UploadRequest } from "../core/rpc/blob.ts";
+import type { QuotaUsage } from "../core/rpc/team.ts";
 import type { AppBindings } from "../core/env.ts";
 import {
   BrokenBodyError,

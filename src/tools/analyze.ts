@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { actionsByConfidence } from "./engine/actions";
 import { countBy } from "./engine/severity";
-import { defineWorkflowTool } from "./engine/spec";
+import { defineWorkflowTool } from "./engine/workflow";
 import { ANALYZE_PROMPT } from "./prompts/analyze";
 
 export const analyze = defineWorkflowTool({

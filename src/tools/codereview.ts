@@ -3,7 +3,7 @@ import { actionsByConfidence } from "./engine/actions";
 import { promptSection } from "./engine/expert";
 import { hasWorkForExpert } from "./engine/protocol";
 import { countBy, severityFilterField, severityFilterSection } from "./engine/severity";
-import { defineWorkflowTool } from "./engine/spec";
+import { defineWorkflowTool } from "./engine/workflow";
 import { CODEREVIEW_PROMPT } from "./prompts/codereview";
 
 export const codereview = defineWorkflowTool({

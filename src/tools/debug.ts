@@ -1,4 +1,4 @@
-import { defineWorkflowTool } from "./engine/spec";
+import { defineWorkflowTool } from "./engine/workflow";
 import { DEBUG_PROMPT } from "./prompts/debug";
 import { actionsByConfidence } from "./engine/actions";
 

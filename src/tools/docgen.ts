@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { defineWorkflowTool, type StepSession, type WorkflowArgs } from "./engine/spec";
+import { defineWorkflowTool } from "./engine/workflow";
+import { type StepSession, type WorkflowArgs } from "./engine/spec";
 
 const extra = {
   document_complexity: z.boolean().optional(),

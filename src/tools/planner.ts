@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { StepRecord } from "./engine/steps";
-import { defineWorkflowTool } from "./engine/spec";
+import { defineWorkflowTool } from "./engine/workflow";
 import { DEEP_THINKING, PLAN_PRESENTATION } from "./prompts/planner";
 
 const extra = {

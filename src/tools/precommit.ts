@@ -4,7 +4,8 @@ import { actionsByConfidence } from "./engine/actions";
 import { promptSection } from "./engine/expert";
 import { hasWorkForExpert } from "./engine/protocol";
 import { severityFilterField, severityFilterSection } from "./engine/severity";
-import { defineWorkflowTool, type WorkflowArgs } from "./engine/spec";
+import { defineWorkflowTool } from "./engine/workflow";
+import { type WorkflowArgs } from "./engine/spec";
 import { PRECOMMIT_PROMPT } from "./prompts/precommit";
 
 const extra = {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { actionsByConfidence } from "./engine/actions";
 import { countBy } from "./engine/severity";
-import { defineWorkflowTool } from "./engine/spec";
+import { defineWorkflowTool } from "./engine/workflow";
 import { REFACTOR_PROMPT } from "./prompts/refactor";
 
 /** Refactor's own confidence scale: how complete the search for opportunities is. */

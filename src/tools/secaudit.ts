@@ -2,7 +2,8 @@ import { z } from "zod";
 import { actionsByConfidence } from "./engine/actions";
 import { promptSection } from "./engine/expert";
 import { countBy, severityFilterField, severityFilterSection } from "./engine/severity";
-import { defineWorkflowTool, type StepSession, type WorkflowArgs } from "./engine/spec";
+import { defineWorkflowTool } from "./engine/workflow";
+import { type StepSession, type WorkflowArgs } from "./engine/spec";
 import { SECAUDIT_PROMPT } from "./prompts/secaudit";
 
 const extra = {

@@ -1,5 +1,5 @@
 import { actionsByConfidence } from "./engine/actions";
-import { defineWorkflowTool } from "./engine/spec";
+import { defineWorkflowTool } from "./engine/workflow";
 import { TESTGEN_PROMPT } from "./prompts/testgen";
 
 export const testgen = defineWorkflowTool({

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { actionsByConfidence } from "./engine/actions";
-import { defineWorkflowTool, type StepSession, type WorkflowArgs } from "./engine/spec";
+import { defineWorkflowTool } from "./engine/workflow";
+import { type StepSession, type WorkflowArgs } from "./engine/spec";
 import { THINKDEEP_PROMPT } from "./prompts/thinkdeep";
 
 const extra = {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { listThreads } from "../conversation/threads";
-import type { ThreadSummary } from "../durable/team";
+import type { ThreadSummary } from "../core/rpc/team";
 import { defineTool } from "./define";
 import { jsonResult, toolOutput } from "./engine/envelope";
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { StepRecord } from "./engine/steps";
-import { defineWorkflowTool, type StepSession } from "./engine/spec";
+import { defineWorkflowTool } from "./engine/workflow";
+import { type StepSession } from "./engine/spec";
 import { RENDERING, TRACE_MODES, type TraceMode } from "./prompts/tracer";
 
 const extra = {

@@ -7,7 +7,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { STALE_UPLOAD_MS } from "../../src/durable/blob";
-import { MAX_MANIFEST_BYTES } from "../../src/durable/team";
+import { MAX_MANIFEST_BYTES } from "../../src/core/rpc/team";
 import { blobStub } from "../../src/files/blob-store";
 import { loadImages } from "../../src/files/images";
 import { ToolError } from "../../src/core/errors.ts";

@@ -3,7 +3,12 @@
  * knows these shapes but no tool: step state crosses it as an opaque JSON string.
  */
 
-import type { FileEntry } from "../../files/resolve.ts";
+/** A file a tool will use: uploaded (by content hash) or sent inline. */
+export interface FileEntry {
+  path: string;
+  sha256?: string;
+  content?: string;
+}
 
 type JsonLeaf = string | number | boolean | null;
 /**
@@ -79,3 +84,17 @@ export type AppendResult =
   /** `reindex`: the team's thread list should be told (first exchange, or its entry is getting old). */
   | { ok: true; turnCount: number; info: ThreadInfo; reindex: boolean }
   | { ok: false; reason: "not_found" | "turn_limit"; turnCount: number };
+
+/** The contract of a thread's object (one per team and continuation id); src/durable/conversation.ts implements it. */
+export interface ConversationObject extends Rpc.DurableObjectBranded {
+  create(
+    info: Pick<ThreadInfo, "threadId" | "team" | "creatorTool" | "initialContext" | "title">,
+    turns: NewTurn[],
+    limits: ThreadLimits,
+    files?: StoredFile[],
+    workflow?: WorkflowWrite,
+  ): Promise<AppendResult>;
+  read(): Promise<Thread | null>;
+  storedFiles(paths: string[]): Promise<StoredFile[]>;
+  appendTurns(turns: NewTurn[], limits: ThreadLimits, files?: StoredFile[], workflow?: WorkflowWrite): Promise<AppendResult>;
+}

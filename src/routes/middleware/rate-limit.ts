@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { configOf } from "../../core/config.ts";
-import type { RateDecision, TakeLimits } from "../../durable/rate-limiter.ts";
+import type { RateDecision, TakeLimits } from "../../core/rpc/rate-limiter.ts";
 import type { AppBindings, Env } from "../../core/env.ts";
 import { clientAddress } from "./client-address.ts";
 

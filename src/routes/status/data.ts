@@ -1,8 +1,8 @@
 import type { Config, ProviderId } from "../../core/config.ts";
 import { loadThread, listThreads, type ThreadScope } from "../../conversation/threads.ts";
 import type { Thread } from "../../core/rpc/conversation.ts";
-import type { BreakerSnapshot, BreakerState } from "../../durable/breaker.ts";
-import type { ThreadSummary } from "../../durable/team.ts";
+import type { BreakerSnapshot, BreakerState } from "../../core/rpc/breaker.ts";
+import type { ThreadSummary } from "../../core/rpc/team.ts";
 import { ToolError } from "../../core/errors.ts";
 import { cacheStats } from "../../kv-cache/cache.ts";
 import { breakerName, ProviderBreakers } from "../../providers/breaker.ts";

@@ -1,7 +1,8 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { BREAKER_IDLE_MS, type BreakerSettings, type ProviderBreakerDO } from "../../../src/durable/breaker";
+import { BREAKER_IDLE_MS, type ProviderBreakerDO } from "../../../src/durable/breaker";
+import { type BreakerSettings } from "../../../src/core/rpc/breaker";
 import type { Env } from "../../../src/core/env.ts";
 
 const settings: BreakerSettings = { failureThreshold: 3, cooldownMs: 100, probeLeaseMs: 300 };

@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PROVIDER_IDS, type Config } from "../../../src/core/config.ts";
-import type { BreakerSettings } from "../../../src/durable/breaker";
+import type { BreakerSettings } from "../../../src/core/rpc/breaker";
 import type { Env } from "../../../src/core/env.ts";
 import { callModel, chooseModel } from "../../../src/providers/call";
 import { withImagesRead } from "../../../src/providers/index";

@@ -1,4 +1,4 @@
-import type { WorkersAiBinding, WorkersAiChatInput } from "../../../src/providers/workers-ai";
+import type { WorkersAiBinding, WorkersAiChatInput } from "../../../src/core/env";
 
 /** What the double does for one call: answer with a value, throw, or build the answer from the input. */
 export type BindingAnswer = { value: unknown } | { error: Error } | { build: (input: WorkersAiChatInput) => unknown | Promise<unknown> };
