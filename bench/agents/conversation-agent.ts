@@ -1,7 +1,7 @@
 import { Agent } from "agents";
-import { ThreadStore } from "../../src/durable/thread-store";
-import type { AppendResult, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../../src/core/rpc/conversation";
-import type { Env } from "../../src/core/env";
+import { ThreadStore } from "../../src/durable/thread-store.ts";
+import type { AppendResult, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../../src/core/rpc/conversation.ts";
+import type { Env } from "../../src/core/env.ts";
 
 /** The thread's expiry timer: the one schedule that drops the thread, and when it fires (ms). */
 interface ExpiryState {

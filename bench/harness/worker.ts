@@ -24,15 +24,15 @@
  */
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
-import { configOf } from "../../src/core/config";
+import { configOf } from "../../src/core/config.ts";
 import { limitsOf, ThreadWriter } from "../../src/conversation/threads.ts";
-import type { NewTurn } from "../../src/core/rpc/conversation";
+import type { NewTurn } from "../../src/core/rpc/conversation.ts";
 import { runTool } from "../../src/mcp/run-tool.ts";
 import { handleMcpRequest } from "../../src/mcp/handler.ts";
 import { argumentSchema } from "../../src/mcp/tool-schemas.ts";
 import { chat } from "../../src/tools/chat.ts";
 import type { ToolCard } from "../../src/tools/define.ts";
-import type { Env } from "../../src/core/env";
+import type { Env } from "../../src/core/env.ts";
 import { listTools, modelFieldDescription } from "../../src/mcp/tool-schemas.ts";
 import { StreamFacts, blobFactsCache, blobStub, storeChunks } from "../../src/files/blob-store.ts";
 import { sourceOf } from "../../src/files/resolve.ts";
