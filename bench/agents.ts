@@ -29,7 +29,7 @@ import { callAtOnce, type AtOnceRound } from "./lib/at-once.ts";
 import { wranglerProcesses, type ProcessGroup } from "./lib/cpu.ts";
 import { checkBalanced, interleavedOrder, measureInterleaved } from "./lib/interleave.ts";
 import { closeAll, connect, connectMany, textOf, timedCall, type Client } from "./lib/mcp.ts";
-import { AGENTS_CONFIG, geminiVars, PROJECT_CONFIG, startAgentsProject, startProject, startUpstream } from "./lib/processes.ts";
+import { AGENTS_CONFIG, geminiVars, PROJECT_CONFIG, startProject, startVariant, startUpstream } from "./lib/processes.ts";
 import type { Row } from "./lib/results.ts";
 import { runBenchmark } from "./lib/run.ts";
 import { median, pairedRatio, ratioOfMedians, summarize } from "./lib/stats.ts";
@@ -147,7 +147,7 @@ await runBenchmark({
     const upstream = await startUpstream();
     await upstream.setLatency({ firstByteMs: 0, chunkDelayMs: 0 });
     ctx.log("starting the plain and the Agent variant");
-    const [plain, agent] = await Promise.all([startProject(geminiVars(upstream.url)), startAgentsProject(geminiVars(upstream.url))]);
+    const [plain, agent] = await Promise.all([startProject(geminiVars(upstream.url)), startVariant("agents", geminiVars(upstream.url))]);
     const clients: Record<Variant, Client> = { plain: await connect(plain.mcpUrl), agent: await connect(agent.mcpUrl) };
 
     const probes = { plain: await probeUnknownIds(plain, clients.plain), agent: await probeUnknownIds(agent, clients.agent) };
