@@ -31,19 +31,16 @@
  * legacy on the agents handler ≤ 1.00 ("no slower"); agents / sdk ≤ 1.05 in each era; each on
  * B1 new thread, B1 continuation and the wall at N=256; errors = 0.
  */
-import { rmSync } from "node:fs";
-import { join } from "node:path";
 import type { WorkerProcess } from "../test/support/worker-process.ts";
 import { callAtOnce, cpuRow, errorsOf, firstProgressRow, roundForJson, wallRow, type AtOnceRound } from "./lib/at-once.ts";
 import { CHAT_PROMPT, continuationIds } from "./lib/chat-calls.ts";
-import { deferCleanup } from "./lib/cleanup.ts";
 import { wranglerProcesses, type ProcessGroup } from "./lib/cpu.ts";
 import { checkBalanced, interleavedOrder, measureInterleaved } from "./lib/interleave.ts";
 import { closeAll, connect, connectMany, connectModern, MODERN_REVISION, negotiatedRevision, timedCall, type AnyClient } from "./lib/mcp.ts";
 import { geminiVars, startBaseline, startConfig, startProject, startUpstream, startVariant } from "./lib/processes.ts";
 import { sampleRow, type Row } from "./lib/results.ts";
 import { runBenchmark } from "./lib/run.ts";
-import { buildCommitSnapshot } from "./lib/snapshot.ts";
+import { commitConfig } from "./lib/snapshot.ts";
 import { bootstrapInterval, median, pairedRatio } from "./lib/stats.ts";
 import { check, type TargetCheck } from "./lib/targets.ts";
 
@@ -128,9 +125,7 @@ await runBenchmark({
   budgetSeconds: { full: 660, quick: 110 },
   async run(ctx) {
     ctx.log(`bundling the project at ${BEFORE}`);
-    const beforeConfig = buildCommitSnapshot(BEFORE);
-    const beforeDir = join(beforeConfig, "..");
-    deferCleanup(() => rmSync(beforeDir, { recursive: true, force: true }));
+    const beforeConfig = commitConfig(BEFORE);
     const upstream = await startUpstream();
     await upstream.setLatency({ firstByteMs: 0, chunkDelayMs: 0 });
     ctx.log("starting the project before the migration, as it is, on the SDK's handler, and the baseline");
@@ -246,22 +241,16 @@ await runBenchmark({
     const roundCount = Math.min(...KINDS.map((kind) => samples[kind].length));
     for (const comparison of COMPARISONS) {
       const { a, b } = comparison;
-      const newThread = comparisonRow(
-        "B1 new thread",
-        comparison,
-        (indices) => b1Of(a, "New", indices) / b1Of(b, "New", indices),
-        roundCount,
-        pairedRatio(samples[`${a}New`], samples[`${b}New`]),
-        comparison.target,
-      );
-      const continued = comparisonRow(
-        "B1 continuation",
-        comparison,
-        (indices) => b1Of(a, "Continue", indices) / b1Of(b, "Continue", indices),
-        roundCount,
-        pairedRatio(samples[`${a}Continue`], samples[`${b}Continue`]),
-        comparison.target,
-      );
+      const b1Comparison = (c: Case) =>
+        comparisonRow(
+          `B1 ${c === "New" ? "new thread" : "continuation"}`,
+          comparison,
+          (indices) => b1Of(a, c, indices) / b1Of(b, c, indices),
+          roundCount,
+          pairedRatio(samples[`${a}${c}`], samples[`${b}${c}`]),
+          comparison.target,
+        );
+      const [newThread, continued] = [b1Comparison("New"), b1Comparison("Continue")];
       const wallRatio = (indices?: readonly number[]) => pairedRatio(pick(walls(a), indices), pick(walls(b), indices));
       // The wall's targets are at N=256 (the issue's scenario); a quick run's N=64 is informative.
       const wall = comparisonRow(

@@ -204,6 +204,14 @@ export function buildCommitSnapshot(commit: string, parent = tmpdir()): string {
   }
 }
 
+/** buildCommitSnapshot for a benchmark run: the snapshot is deleted when the run ends, failed or not. */
+export function commitConfig(commit: string): string {
+  const config = buildCommitSnapshot(commit);
+  const dir = join(config, "..");
+  deferCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  return config;
+}
+
 const built = new Map<WorkerKind, string>();
 
 /** The config to start a worker of this kind with: a frozen snapshot unless BENCH_LIVE=1. */
