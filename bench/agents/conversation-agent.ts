@@ -1,7 +1,7 @@
 import { Agent } from "agents";
-import { ThreadStore } from "../../src/conversation/store.ts";
-import type { AppendResult, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../../src/conversation/types.ts";
-import type { Env } from "../../src/env.ts";
+import { ThreadStore } from "../../src/durable/thread-store";
+import type { AppendResult, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../../src/core/rpc/conversation";
+import type { Env } from "../../src/core/env";
 
 /** The thread's expiry timer: the one schedule that drops the thread, and when it fires (ms). */
 interface ExpiryState {

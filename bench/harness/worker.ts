@@ -24,15 +24,15 @@
  */
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
-import { configOf } from "../../src/config.ts";
+import { configOf } from "../../src/core/config";
 import { limitsOf, ThreadWriter } from "../../src/conversation/threads.ts";
-import type { NewTurn } from "../../src/conversation/types.ts";
+import type { NewTurn } from "../../src/core/rpc/conversation";
 import { runTool } from "../../src/mcp/run-tool.ts";
 import { handleMcpRequest } from "../../src/mcp/handler.ts";
 import { argumentSchema } from "../../src/mcp/tool-schemas.ts";
 import { chat } from "../../src/tools/chat.ts";
 import type { ToolCard } from "../../src/tools/define.ts";
-import type { Env } from "../../src/env.ts";
+import type { Env } from "../../src/core/env";
 import { listTools, modelFieldDescription } from "../../src/mcp/tool-schemas.ts";
 import { StreamFacts, blobFactsCache, blobStub, storeChunks } from "../../src/files/blob-store.ts";
 import { sourceOf, type FileEntry } from "../../src/files/resolve.ts";
@@ -56,7 +56,7 @@ export * from "../../src/worker.ts";
 /** The in-isolate LRU of the tools/list cache holds this many entries (src/mcp/tool-schemas.ts). */
 const TOOLS_LIST_LRU_ENTRIES = 32;
 
-const REQUEST: ModelRequest = { systemPrompt: "You are a benchmark.", prompt: "Say something short." };
+const REQUEST = { systemPrompt: "You are a benchmark.", prompt: "Say something short." } satisfies ModelRequest;
 
 function intParam(url: URL, name: string, fallback: number, max: number): number {
   const value = Number(url.searchParams.get(name) ?? fallback);
@@ -308,7 +308,7 @@ async function bookkeeping(env: Env, url: URL) {
     const breakers = new ProviderBreakers(deps);
     const admission = await breakers.admit(breaker);
     if (!admission.admitted) throw new Error("the breaker is not closed");
-    breakers.report(breaker, "success", admission.probe);
+    breakers.report(breaker, "reply", admission.probe);
   }
   const meanMs = (performance.now() - start) / reps;
   await settle();

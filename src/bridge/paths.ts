@@ -4,9 +4,10 @@
  * what the upload scope allows.
  */
 import { readdir, stat } from "node:fs/promises";
+import type { Stats } from "node:fs";
 import { isAbsolute, sep } from "node:path";
-import { MAX_FILES_PER_CALL, SINGLE_FILE_FIELDS, UPLOADED_FILE_FIELDS, isExpandable, isSkippedDirectory } from "../files/wire-contract.ts";
-import { isSecretName } from "./secret-files.ts";
+import { MAX_FILES_PER_CALL, SINGLE_FILE_FIELDS, UPLOADED_FILE_FIELDS, isExpandable, isSkippedDirectory } from "../core/wire-contract";
+import { holdsPrivateKey, isSecretName } from "./secret-files.ts";
 import { ALLOW_SECRETS_HINT, RefusedPathsError, checkPath, type UploadScope } from "./upload-scope.ts";
 
 /** Walking stops after this many candidate files, so pointing at `/` or a home directory ends. */
@@ -58,26 +59,36 @@ export function pathCandidates(args: unknown): Array<{ path: string; allowDirect
   return [...found].map(([path, allowDirectory]) => ({ path, allowDirectory }));
 }
 
+const PRIVATE_KEY_REASON = `holds a private key: ${ALLOW_SECRETS_HINT}`;
+
+/** Whether a file may be uploaded for its content: one holding a private key only with --allow-secrets. */
+async function contentAllowed(scope: UploadScope, realPath: string): Promise<boolean> {
+  return scope.allowSecrets || !(await holdsPrivateKey(realPath));
+}
+
 /**
  * The files behind the candidates that exist here. Paths that do not exist locally are left to
  * the server (it may know them from an earlier push, or it will ask for them). A candidate the
- * scope refuses fails the whole call (RefusedPathsError) before anything is read.
+ * scope refuses, by its path or, for a file, by its content, fails the whole call
+ * (RefusedPathsError) before anything is uploaded.
  */
 export async function localFiles(candidates: Array<{ path: string; allowDirectory: boolean }>, scope: UploadScope): Promise<LocalPaths> {
-  const allowed: Array<{ path: string; realPath: string; allowDirectory: boolean }> = [];
+  const allowed: Array<{ path: string; allowDirectory: boolean; info: Stats }> = [];
   const refused: Array<{ path: string; reason: string }> = [];
   for (const candidate of candidates) {
     const check = await checkPath(scope, candidate.path);
-    if (check?.allowed) allowed.push({ ...candidate, realPath: check.realPath });
-    else if (check) refused.push({ path: candidate.path, reason: check.reason });
+    if (check && !check.allowed) refused.push({ path: candidate.path, reason: check.reason });
+    if (!check?.allowed) continue;
+    const info = await stat(check.realPath).catch(() => undefined);
+    if (!info) continue;
+    if (info.isFile() && !(await contentAllowed(scope, check.realPath))) refused.push({ path: candidate.path, reason: PRIVATE_KEY_REASON });
+    else allowed.push({ ...candidate, info });
   }
   if (refused.length > 0) throw new RefusedPathsError(refused);
 
   const files = new Map<string, LocalFile>();
   const warnings: string[] = [];
-  for (const candidate of allowed) {
-    const info = await stat(candidate.realPath).catch(() => undefined);
-    if (!info) continue;
+  for (const { info, ...candidate } of allowed) {
     if (info.isFile()) {
       files.set(candidate.path, { path: candidate.path, size: info.size, mtimeMs: info.mtimeMs });
     } else if (info.isDirectory() && candidate.allowDirectory) {
@@ -98,10 +109,12 @@ export async function localFiles(candidates: Array<{ path: string; allowDirector
  * The code files below a directory as the server expands it (the wire contract's rule), sorted
  * by path as the server sorts them and capped the way it caps them. Symlinked folders are not
  * entered (no loops, no way out); a symlinked file is taken only if the scope allows its target,
- * and secret-looking files only with --allow-secrets. `skipped` says what was left out and why.
+ * and secret-looking files (by name, or by a private key in them) only with --allow-secrets.
+ * `skipped` says what was left out and why.
  */
 export async function walkDirectory(root: string, scope: UploadScope): Promise<{ files: LocalFile[]; truncated: boolean; skipped: string[] }> {
-  const found: LocalFile[] = [];
+  /** Candidates with the real file behind each (a symlink's target). */
+  const found: Array<LocalFile & { target: string }> = [];
   const skipped: string[] = [];
   // Paths are built by concatenation, not path.join: the server matches files below a directory
   // by the prefix `<directory as the assistant wrote it>/`, so "/a/./b" must not become "/a/b".
@@ -132,10 +145,20 @@ export async function walkDirectory(root: string, scope: UploadScope): Promise<{
       }
       // Links to folders, pipes and sockets are not files.
       const info = await stat(target).catch(() => undefined);
-      if (info?.isFile()) found.push({ path, size: info.size, mtimeMs: info.mtimeMs });
+      if (info?.isFile()) found.push({ path, size: info.size, mtimeMs: info.mtimeMs, target });
     }
   }
   // Plain code-unit order: the server's SQL `ORDER BY path` for the paths people use.
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { files: found.slice(0, MAX_FILES_PER_CALL), truncated: found.length > MAX_FILES_PER_CALL, skipped };
+  // Contents are read in that order until the cap is reached: a file passed over for its
+  // content is never registered, so the server's expansion passes over it too.
+  const files: LocalFile[] = [];
+  let read = 0;
+  for (const { target, ...file } of found) {
+    if (files.length === MAX_FILES_PER_CALL) break;
+    read++;
+    if (await contentAllowed(scope, target)) files.push(file);
+    else skipped.push(`${file.path}: not uploaded: it ${PRIVATE_KEY_REASON}`);
+  }
+  return { files, truncated: read < found.length, skipped };
 }

@@ -4,35 +4,33 @@
  * arguments name, so the absolute paths the assistant passes mean something on the server; the
  * call itself is forwarded unchanged.
  *
+ * Both sides speak both protocol eras. On stdio the opening message decides, per connection:
+ * the 2026-07-28 revision (a per-request envelope, no handshake) or the 2025-era `initialize`
+ * handshake. Towards the server the bridge negotiates 2026-07-28, and falls back to the
+ * handshake against a server that predates it.
+ *
  * stdout is the MCP channel: everything for people goes to stderr.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { join } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
-  CallToolRequestSchema,
-  CallToolResultSchema,
-  ErrorCode,
-  GetPromptRequestSchema,
-  ListPromptsRequestSchema,
-  ListToolsRequestSchema,
-  LoggingMessageNotificationSchema,
-  McpError,
-  PingRequestSchema,
-  SetLevelRequestSchema,
+  Client,
+  ProtocolError,
+  ProtocolErrorCode,
+  SdkHttpError,
+  StreamableHTTPClientTransport,
+  type CallToolRequest,
   type CallToolResult,
   type Implementation,
-  type LoggingMessageNotification,
   type Progress,
+  type ProgressNotificationParams,
+  type ProgressToken,
   type ServerCapabilities,
-} from "@modelcontextprotocol/sdk/types.js";
-import { WORKSPACE_HEADER } from "../files/wire-contract.ts";
+} from "@modelcontextprotocol/client";
+import { Server, type ServerContext } from "@modelcontextprotocol/server";
+import { serveStdio } from "@modelcontextprotocol/server/stdio";
+import { WORKSPACE_HEADER } from "../core/wire-contract";
 import { pathCandidates } from "./paths.ts";
-import { ServerError, authHeaders, describeCause, parseServerMessage, type RemoteOptions } from "./remote.ts";
+import { ServerError, answerError, authHeaders, describeCause, type RemoteOptions } from "./remote.ts";
 import { replaceFile } from "./replace-file.ts";
 import type { UploadScope } from "./upload-scope.ts";
 import { HashCache, summaryLine, syncPaths } from "./uploads.ts";
@@ -49,27 +47,16 @@ function log(line: string): void {
 }
 
 /**
- * The assistant's cancellation of the tool call being forwarded, for the HTTP requests made on
- * its behalf. The server is stateless: a `notifications/cancelled` reaches a fresh server that
- * never saw the call, so what stops the model call there is the call's own HTTP request going
- * away (the Worker aborts its upstream fetch when the client hangs up).
- */
-const callSignal = new AsyncLocalStorage<AbortSignal>();
-
-const fetchWithCallSignal: FetchLike = (url, init) => {
-  const signal = callSignal.getStore();
-  if (!signal) return fetch(url, init);
-  return fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal });
-};
-
-/**
  * The remote side, connected on first use and again after a failed attempt: a bridge started
  * while the server is down, or with a token it refuses, keeps running and says why on each call.
+ *
+ * Cancelling a call needs nothing here: on 2026-07-28 the client aborts the call's own HTTP
+ * request, which is what stops the model call on a stateless server (the Worker aborts its
+ * upstream fetch when the client hangs up).
  */
 class RemoteSession {
   private connecting: Promise<Client> | undefined;
   private readonly options: RemoteOptions;
-  onLogMessage: ((params: LoggingMessageNotification["params"]) => void) | undefined;
 
   constructor(options: RemoteOptions) {
     this.options = options;
@@ -84,10 +71,8 @@ class RemoteSession {
   }
 
   private async connect(): Promise<Client> {
-    const client = new Client({ name: BRIDGE_NAME, version: BRIDGE_VERSION });
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => this.onLogMessage?.(notification.params));
+    const client = new Client({ name: BRIDGE_NAME, version: BRIDGE_VERSION }, { versionNegotiation: { mode: "auto" } });
     const transport = new StreamableHTTPClientTransport(this.options.mcpUrl, {
-      fetch: fetchWithCallSignal,
       requestInit: { headers: { ...authHeaders(this.options), [WORKSPACE_HEADER]: this.options.workspace } },
     });
     await client.connect(transport, { timeout: CONNECT_TIMEOUT_MS });
@@ -100,43 +85,34 @@ class RemoteSession {
   }
 }
 
+/** The `fetch failed` of Node's fetch somewhere in an error's causes: the server could not be reached. */
+function fetchFailure(error: unknown): Error | undefined {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if (current.message === "fetch failed") return current;
+  }
+  return undefined;
+}
+
 /** A message for the assistant, with the server's own words when it gave any. */
 export function describeError(error: unknown, options: RemoteOptions): string {
   if (error instanceof ServerError) return error.message;
-  if (error instanceof StreamableHTTPError) {
-    const body = error.message.replace(/^Streamable HTTP error: /, "").replace(/^Error POSTing to endpoint: /, "");
-    const { message } = parseServerMessage(body);
-    return `The server at ${options.mcpUrl.href} answered HTTP ${error.code ?? "error"}: ${message ?? body}`;
+  if (error instanceof SdkHttpError) {
+    const body = typeof error.data.text === "string" ? error.data.text : "";
+    return answerError(error.status, error.statusText ?? "", body, `The request to ${options.mcpUrl.href}`).message;
   }
-  if (error instanceof McpError) return error.message;
-  if (error instanceof Error && error.message === "fetch failed") {
-    return `Could not reach the server at ${options.mcpUrl.href}: ${describeCause(error)}`;
-  }
+  const unreachable = fetchFailure(error);
+  if (unreachable) return `Could not reach the server at ${options.mcpUrl.href}: ${describeCause(unreachable)}`;
   return error instanceof Error ? error.message : String(error);
 }
 
 /**
- * An error for the SDK to send as a JSON-RPC error: it sends `code` and `message` as they are, so
- * a plain Error is used rather than McpError, whose message carries an "MCP error -326xx:"
- * prefix that the assistant's SDK would add a second time.
+ * A failure as the JSON-RPC error the assistant gets: the remote server's own JSON-RPC errors
+ * (ProtocolError; the client's local failures are SdkErrors) pass on with their code, message
+ * and data.
  */
-function protocolError(code: number, message: string, data?: unknown): Error {
-  return Object.assign(new Error(message), { code, ...(data !== undefined ? { data } : {}) });
-}
-
-/** A JSON-RPC error from the remote server, passed on with its code, message and data. */
-function remoteProtocolError(error: McpError): Error {
-  return protocolError(error.code, error.message.replace(/^MCP error -?\d+: /, ""), error.data);
-}
-
-/** Timeouts and a closed connection are the bridge's own McpErrors, not the remote's answers. */
-function isLocalMcpError(error: McpError): boolean {
-  return error.code === ErrorCode.RequestTimeout || error.code === ErrorCode.ConnectionClosed;
-}
-
-function asProtocolError(error: unknown, options: RemoteOptions): Error {
-  if (error instanceof McpError && !isLocalMcpError(error)) return remoteProtocolError(error);
-  return protocolError(ErrorCode.InternalError, describeError(error, options));
+function asProtocolError(error: unknown, options: RemoteOptions): ProtocolError {
+  if (error instanceof ProtocolError) return error;
+  return new ProtocolError(ProtocolErrorCode.InternalError, describeError(error, options));
 }
 
 function errorResult(text: string): CallToolResult {
@@ -186,10 +162,10 @@ export async function saveGeneratedCode(result: CallToolResult, directory: strin
  */
 class ProgressRelay {
   private uploadSteps = 0;
-  private readonly token: string | number | undefined;
-  private readonly send: (params: Progress & { progressToken: string | number }) => Promise<void>;
+  private readonly token: ProgressToken | undefined;
+  private readonly send: (params: ProgressNotificationParams) => Promise<void>;
 
-  constructor(token: string | number | undefined, send: (params: Progress & { progressToken: string | number }) => Promise<void>) {
+  constructor(token: ProgressToken | undefined, send: (params: ProgressNotificationParams) => Promise<void>) {
     this.token = token;
     this.send = send;
   }
@@ -217,12 +193,29 @@ interface RemoteInfo {
   instructions: string | undefined;
 }
 
-/** Only what the bridge forwards: tools, prompts, logging. */
+/**
+ * The remote's identity, instructions and capabilities, so the assistant sees the server it
+ * knows; a stand-in with tools and prompts while the server cannot be reached.
+ */
+async function remoteInfo(remote: RemoteSession, options: RemoteOptions): Promise<RemoteInfo> {
+  try {
+    const client = await remote.client();
+    return {
+      serverInfo: client.getServerVersion() ?? { name: "zen-mcp-worker", version: BRIDGE_VERSION },
+      capabilities: client.getServerCapabilities() ?? {},
+      instructions: client.getInstructions(),
+    };
+  } catch (error) {
+    log(`zen-bridge: cannot connect to ${options.mcpUrl.href} yet: ${describeError(error, options)} (retried on each request)`);
+    return { serverInfo: { name: "zen-mcp-worker", version: BRIDGE_VERSION }, capabilities: { tools: {}, prompts: {} }, instructions: undefined };
+  }
+}
+
+/** Only what the bridge forwards: tools and prompts. */
 function mirroredCapabilities(remote: ServerCapabilities): ServerCapabilities {
   return {
     ...(remote.tools ? { tools: remote.tools } : {}),
     ...(remote.prompts ? { prompts: remote.prompts } : {}),
-    ...(remote.logging ? { logging: remote.logging } : {}),
   };
 }
 
@@ -238,25 +231,8 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
   const remote = new RemoteSession(options);
   const hashes = new HashCache();
   const directory = options.directory ?? process.cwd();
-
-  // Mirror the remote's identity and instructions, so the assistant sees the server it knows.
-  let info: RemoteInfo;
-  try {
-    const client = await remote.client();
-    info = {
-      serverInfo: client.getServerVersion() ?? { name: "zen-mcp-worker", version: BRIDGE_VERSION },
-      capabilities: client.getServerCapabilities() ?? {},
-      instructions: client.getInstructions(),
-    };
-  } catch (error) {
-    log(`zen-bridge: cannot connect to ${options.mcpUrl.href} yet: ${describeError(error, options)} (retried on each request)`);
-    info = { serverInfo: { name: "zen-mcp-worker", version: BRIDGE_VERSION }, capabilities: { tools: {}, prompts: {}, logging: {} }, instructions: undefined };
-  }
+  const info = await remoteInfo(remote, options);
   const capabilities = mirroredCapabilities(info.capabilities);
-  const server = new Server(info.serverInfo, {
-    capabilities,
-    ...(info.instructions !== undefined ? { instructions: info.instructions } : {}),
-  });
 
   /** Forwards a request that has no local work; failures become JSON-RPC errors. */
   const forward = async <T>(call: (client: Client) => Promise<T>): Promise<T> => {
@@ -267,83 +243,76 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
     }
   };
 
-  server.setRequestHandler(PingRequestSchema, () => forward((client) => client.ping()));
-
-  if (capabilities.tools) {
-    server.setRequestHandler(ListToolsRequestSchema, (request) => forward((client) => client.listTools(request.params)));
-
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
-      const relay = new ProgressRelay(extra._meta?.progressToken, (params) =>
-        extra.sendNotification({ method: "notifications/progress", params }),
-      );
-      let client: Client;
-      try {
-        // Connect first: a refused token is reported with the server's message before any upload.
-        client = await remote.client();
-        const candidates = pathCandidates(request.params.arguments);
-        if (candidates.length > 0) {
-          const summary = await syncPaths(candidates, {
-            remote: options,
-            scope: options.scope,
-            cache: hashes,
-            signal: extra.signal,
-            onProgress: relay.upload,
-          });
-          for (const warning of summary.warnings) log(`zen-bridge: ${warning}`);
-          log(summaryLine(summary));
-        }
-      } catch (error) {
-        return errorResult(`zen-mcp-worker bridge: ${describeError(error, options)}`);
+  const callTool = async (request: CallToolRequest, ctx: ServerContext): Promise<CallToolResult> => {
+    const relay = new ProgressRelay(ctx.mcpReq._meta?.progressToken, (params) => ctx.mcpReq.notify({ method: "notifications/progress", params }));
+    let client: Client;
+    try {
+      // Connect first: a refused token is reported with the server's message before any upload.
+      client = await remote.client();
+      const candidates = pathCandidates(request.params.arguments);
+      if (candidates.length > 0) {
+        const summary = await syncPaths(candidates, {
+          remote: options,
+          scope: options.scope,
+          cache: hashes,
+          signal: ctx.mcpReq.signal,
+          onProgress: relay.upload,
+        });
+        for (const warning of summary.warnings) log(`zen-bridge: ${warning}`);
+        log(summaryLine(summary));
       }
-      let result: CallToolResult;
-      try {
-        // The SDK sends the request synchronously from callTool, so the POST's fetch runs in this context.
-        result = (await callSignal.run(extra.signal, () =>
-          client.callTool(request.params, CallToolResultSchema, {
-            onprogress: relay.remote,
-            resetTimeoutOnProgress: true,
-            timeout: TOOL_CALL_TIMEOUT_MS,
-            signal: extra.signal,
-          }),
-        )) as CallToolResult;
-      } catch (error) {
-        if (error instanceof McpError && !isLocalMcpError(error)) throw remoteProtocolError(error);
-        return errorResult(`zen-mcp-worker bridge: ${describeError(error, options)}`);
-      }
-      return saveGeneratedCode(result, directory);
+    } catch (error) {
+      return errorResult(`zen-mcp-worker bridge: ${describeError(error, options)}`);
+    }
+    let result: CallToolResult;
+    try {
+      result = await client.callTool(request.params, {
+        onprogress: relay.remote,
+        resetTimeoutOnProgress: true,
+        timeout: TOOL_CALL_TIMEOUT_MS,
+        signal: ctx.mcpReq.signal,
+      });
+    } catch (error) {
+      if (error instanceof ProtocolError) throw error;
+      return errorResult(`zen-mcp-worker bridge: ${describeError(error, options)}`);
+    }
+    return saveGeneratedCode(result, directory);
+  };
+
+  /**
+   * The server for one stdio connection, built in the era the assistant opens with. No ping
+   * handler: the SDK answers a 2025-era ping itself (the bridge is alive), and 2026-07-28 has none.
+   */
+  const buildServer = (): Server => {
+    const server = new Server(info.serverInfo, {
+      capabilities,
+      ...(info.instructions !== undefined ? { instructions: info.instructions } : {}),
     });
-  }
+    if (capabilities.tools) {
+      server.setRequestHandler("tools/list", (request) => forward((client) => client.listTools(request.params)));
+      server.setRequestHandler("tools/call", callTool);
+    }
+    if (capabilities.prompts) {
+      server.setRequestHandler("prompts/list", (request) => forward((client) => client.listPrompts(request.params)));
+      server.setRequestHandler("prompts/get", (request) => forward((client) => client.getPrompt(request.params)));
+    }
+    return server;
+  };
 
-  if (capabilities.prompts) {
-    server.setRequestHandler(ListPromptsRequestSchema, (request) => forward((client) => client.listPrompts(request.params)));
-    server.setRequestHandler(GetPromptRequestSchema, (request) => forward((client) => client.getPrompt(request.params)));
-  }
-
-  if (capabilities.logging) {
-    server.setRequestHandler(SetLevelRequestSchema, async (request) => {
-      await forward((client) => client.setLoggingLevel(request.params.level));
-      return {};
-    });
-    remote.onLogMessage = (params) => {
-      server.notification({ method: "notifications/message", params }).catch(() => undefined);
-    };
-  }
-
+  const stdio = serveStdio(buildServer);
   let closing = false;
   const shutdown = async (): Promise<void> => {
     if (closing) return;
     closing = true;
     await remote.close();
-    await server.close().catch(() => undefined);
-    // The remote transport may hold an idle SSE GET open; nothing else is left to finish.
+    await stdio.close().catch(() => undefined);
+    // Against a server on the 2025 handshake the client may hold an idle SSE GET open; nothing else is left to finish.
     process.exit(0);
   };
-  server.onclose = () => void shutdown();
   process.stdin.once("end", () => void shutdown());
   process.once("SIGINT", () => void shutdown());
   process.once("SIGTERM", () => void shutdown());
 
-  await server.connect(new StdioServerTransport());
   log(
     `zen-bridge: serving ${options.mcpUrl.href} on stdio (workspace ${options.workspace}); uploads only files under ${options.scope.roots.join(", ")}` +
       (options.scope.allowSecrets ? ", dotfiles and secret-looking files included" : ""),

@@ -90,9 +90,14 @@ export function parseServerMessage(text: string): { code?: string; message?: str
 /** Reads a failed response into a ServerError saying what was being done. */
 export async function serverError(response: Response, doing: string): Promise<ServerError> {
   const text = await response.text().catch(() => "");
+  return answerError(response.status, response.statusText, text, doing);
+}
+
+/** A failed answer (status and body) as a ServerError, in the server's words when it gave any. */
+export function answerError(status: number, statusText: string, text: string, doing: string): ServerError {
   const { code, message } = parseServerMessage(text);
-  const detail = message ?? (STATUS_HINTS[response.status] ?? (text.trim().slice(0, 300) || response.statusText));
-  return new ServerError(response.status, code ?? `http_${response.status}`, `${doing} failed (HTTP ${response.status}): ${detail}`);
+  const detail = message ?? (STATUS_HINTS[status] ?? (text.trim().slice(0, 300) || statusText));
+  return new ServerError(status, code ?? `http_${status}`, `${doing} failed (HTTP ${status}): ${detail}`);
 }
 
 export interface ServerRequest {

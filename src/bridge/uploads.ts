@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { basename, extname } from "node:path";
-import { hasCodeExtension } from "../files/wire-contract.ts";
+import { hasCodeExtension } from "../core/wire-contract";
 import { localFiles, type LocalFile } from "./paths.ts";
 import { UploadProgress } from "./progress.ts";
 import { ServerError, restUrl, serverError, serverFetch, type RemoteOptions } from "./remote.ts";

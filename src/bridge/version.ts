@@ -1,6 +1,6 @@
 /**
  * The bridge's name and version. Read from package.json at run time: Node cannot import JSON
- * without an import attribute, and the Worker's src/version.ts imports it the bundler's way.
+ * without an import attribute, and the Worker's src/core/version.ts imports it the bundler's way.
  */
 import { readFileSync } from "node:fs";
 

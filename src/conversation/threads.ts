@@ -1,9 +1,9 @@
-import type { Config } from "../config";
+import type { Config } from "../core/config.ts";
 import type { ThreadSummary } from "../durable/team";
-import type { Env } from "../env";
-import { ToolError } from "../errors";
-import { tellTeam } from "../team-activity";
-import type { Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "./types";
+import type { Env } from "../core/env.ts";
+import { ToolError } from "../core/errors.ts";
+import { tellTeam } from "../durable/team-activity.ts";
+import type { Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../core/rpc/conversation.ts";
 
 /**
  * The tools' view of conversation threads: each thread is a ConversationDO named by team and

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../env";
-import type { BlobUsage } from "./team";
+import type { Env } from "../core/env.ts";
+import type { QuotaUsage } from "./team";
 
 /** What the server knows of a stored blob. */
 export interface BlobInfo {
@@ -34,7 +34,7 @@ export interface UploadRequest {
 export type BeginResult =
   | { status: "started" }
   | { status: "complete"; info: BlobInfo }
-  | { status: "quota_exceeded"; usage: BlobUsage };
+  | { status: "quota_exceeded"; usage: QuotaUsage };
 
 /** An upload in progress, as its parts need to know it. */
 export interface UploadState {

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
-import { ThreadStore } from "../conversation/store";
-import type { AppendResult, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../conversation/types";
-import type { Env } from "../env";
+import { ThreadStore } from "./thread-store.ts";
+import type { AppendResult, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../core/rpc/conversation.ts";
+import type { Env } from "../core/env.ts";
 
 /**
  * One conversation thread, named "<team>:<continuation_id>" (see ThreadStore). Its TTL is the

@@ -1,8 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
-import type { RateLimits } from "../config";
-import type { Env } from "../env";
+import type { Env } from "../core/env.ts";
 
-export type RateDecision = { allowed: true; granted: number } | { allowed: false; limit: "team" | "token"; retryAfterSeconds: number };
+/** What a take is held to: the object's own budget (its team's, or its client address's), and a team token's. */
+export interface TakeLimits {
+  /** Requests per minute of the object's own budget; 0 for none. */
+  perMinute: number;
+  token?: { digest: string; perMinute: number };
+}
+
+export type RateDecision = { allowed: true; granted: number } | { allowed: false; limit: "own" | "token"; retryAfterSeconds: number };
 
 interface Bucket {
   /** Requests that may be made now; refills at the limit's rate up to a minute's worth. */
@@ -16,7 +22,8 @@ const MINUTE_MS = 60_000;
 const MAX_BUCKETS = 1_000;
 
 /**
- * A team's request budget, one object per team: a token bucket for the team and one per team
+ * A request budget, one object per team (named by the team) and one per client address (named
+ * `address:<ip>`, for requests no token pays for): a token bucket of its own, and one per team
  * token (sent directly or behind an OAuth grant), each holding a minute's worth of requests and
  * refilling continuously. The limits come with each call, so the object needs no configuration.
  *
@@ -30,15 +37,15 @@ export class RateLimiterDO extends DurableObject<Env> {
    * Takes up to `wanted` requests from the buckets (at least one, or a refusal): an isolate spends
    * what it is granted without asking again, so a busy team costs one call per batch, not per request.
    */
-  take(tokenDigest: string | null, limits: RateLimits, wanted = 1): RateDecision {
+  take(limits: TakeLimits, wanted = 1): RateDecision {
     const now = Date.now();
     if (this.buckets.size > MAX_BUCKETS) this.dropIdle(now);
-    const team = limits.teamPerMinute > 0 ? this.refill("team", limits.teamPerMinute, now) : undefined;
-    const token = tokenDigest !== null && limits.tokenPerMinute > 0 ? this.refill(`token:${tokenDigest}`, limits.tokenPerMinute, now) : undefined;
-    if (team && team.available < 1) return refusal("team", team, limits.teamPerMinute);
-    if (token && token.available < 1) return refusal("token", token, limits.tokenPerMinute);
-    const granted = Math.floor(Math.min(wanted, team?.available ?? wanted, token?.available ?? wanted));
-    if (team) team.available -= granted;
+    const own = limits.perMinute > 0 ? this.refill("own", limits.perMinute, now) : undefined;
+    const token = limits.token && limits.token.perMinute > 0 ? this.refill(`token:${limits.token.digest}`, limits.token.perMinute, now) : undefined;
+    if (own && own.available < 1) return refusal("own", own, limits.perMinute);
+    if (token && token.available < 1) return refusal("token", token, limits.token?.perMinute ?? 0);
+    const granted = Math.floor(Math.min(wanted, own?.available ?? wanted, token?.available ?? wanted));
+    if (own) own.available -= granted;
     if (token) token.available -= granted;
     return { allowed: true, granted };
   }
@@ -60,7 +67,7 @@ export class RateLimiterDO extends DurableObject<Env> {
   }
 }
 
-function refusal(limit: "team" | "token", bucket: Bucket, perMinute: number): RateDecision {
+function refusal(limit: "own" | "token", bucket: Bucket, perMinute: number): RateDecision {
   const waitMs = ((1 - bucket.available) * MINUTE_MS) / perMinute;
   return { allowed: false, limit, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1_000)) };
 }

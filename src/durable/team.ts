@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../env";
+import type { Env } from "../core/env.ts";
 
 /** A line of the team's thread list. */
 export interface ThreadSummary {
@@ -67,19 +67,41 @@ export interface ManifestEntry {
   sha256: string;
 }
 
-/** A team's blob storage: bytes of committed blobs, and bytes reserved by uploads in progress. */
-export interface BlobUsage {
+/**
+ * What counts against a team's storage quota: bytes of committed blobs, bytes reserved by uploads
+ * in progress, and the bytes of its workspace manifests' entries.
+ */
+export interface QuotaUsage {
   storedBytes: number;
   reservedBytes: number;
+  manifestBytes: number;
 }
 
-export type Reservation = { status: "granted"; bytes: number } | { status: "quota_exceeded"; usage: BlobUsage };
+export type Reservation = { status: "granted"; bytes: number } | { status: "quota_exceeded"; usage: QuotaUsage };
+
+export type Registration = { status: "registered"; registered: number } | { status: "quota_exceeded"; usage: QuotaUsage };
+
+/**
+ * The most a team's manifests hold, counted as manifestEntryBytes: past it, the entries registered
+ * longest ago make room. The manifests are the bridge's registrations, repeated on every call that
+ * uses a file, so an entry let go is registered again when its file is used again.
+ */
+export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+/** What an entry counts for: its workspace, path (UTF-8) and hash. */
+const ENTRY_BYTES_SQL = "length(CAST(workspace AS BLOB)) + length(CAST(path AS BLOB)) + 64";
+const encoder = new TextEncoder();
+
+function manifestEntryBytes(workspace: string, path: string): number {
+  return encoder.encode(workspace).length + encoder.encode(path).length + 64;
+}
 
 /**
  * The team's index, one object per team: which threads exist (so users find a thread again
  * without digging ids out of logs; threads report after each turn, off the hot path), the
  * workspace manifests that map the assistant's absolute paths to uploaded blobs, the bytes of
- * blobs stored and reserved, for the quota, and the usage ledger: tokens per day and model.
+ * blobs stored and reserved and of its manifests, for the quota, and the usage ledger: tokens
+ * per day and model.
  *
  * Reservations: one per blob being uploaded (a blob has one upload at a time), made before any
  * byte is stored and checked against the quota together with every other reservation, so uploads
@@ -109,16 +131,54 @@ export class TeamDO extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS model_usage (
         day TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, input_tokens INTEGER NOT NULL,
         output_tokens INTEGER NOT NULL, calls INTEGER NOT NULL, cost_usd REAL,
-        PRIMARY KEY (day, provider, model));`);
+        PRIMARY KEY (day, provider, model));
+      CREATE INDEX IF NOT EXISTS manifest_by_age ON manifest (updated_at);
+      CREATE TABLE IF NOT EXISTS manifest_usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);`);
+    // Manifests registered before they were counted are counted once, here.
+    if (this.sql.exec("SELECT 1 FROM manifest_usage").toArray().length === 0) {
+      this.sql.exec(`INSERT INTO manifest_usage SELECT 1, COALESCE(SUM(${ENTRY_BYTES_SQL}), 0) FROM manifest`);
+    }
   }
 
-  /** Registers (or moves) paths of a workspace to content hashes. */
-  async registerFiles(workspace: string, entries: ManifestEntry[]): Promise<number> {
+  /**
+   * Registers (or moves) paths of a workspace to content hashes, all or none: refused when the
+   * team's manifests with the new entries would pass its storage quota (with its blobs). Past
+   * MAX_MANIFEST_BYTES, the entries registered longest ago are let go to make room.
+   */
+  async registerFiles(workspace: string, entries: ManifestEntry[], quotaBytes: number): Promise<Registration> {
+    const added = entries
+      .filter((entry) => this.sql.exec("SELECT 1 FROM manifest WHERE workspace = ? AND path = ?", workspace, entry.path).toArray().length === 0)
+      .reduce((sum, entry) => sum + manifestEntryBytes(workspace, entry.path), 0);
+    const usage = this.usage();
+    const manifestAfter = Math.min(MAX_MANIFEST_BYTES, usage.manifestBytes + added);
+    if (added > 0 && usage.storedBytes + usage.reservedBytes + manifestAfter > quotaBytes) return { status: "quota_exceeded", usage };
     const now = Date.now();
     for (const entry of entries) {
       this.sql.exec("INSERT OR REPLACE INTO manifest VALUES (?, ?, ?, ?)", workspace, entry.path, entry.sha256, now);
     }
-    return entries.length;
+    const freed = this.evictOldEntries(usage.manifestBytes + added - MAX_MANIFEST_BYTES, now);
+    this.sql.exec("UPDATE manifest_usage SET bytes = ?", usage.manifestBytes + added - freed);
+    return { status: "registered", registered: entries.length };
+  }
+
+  /** Lets go of the entries registered longest ago (before `now`) until `bytes` are freed; the bytes freed. */
+  private evictOldEntries(bytes: number, now: number): number {
+    let freed = 0;
+    while (freed < bytes) {
+      const oldest = this.sql
+        .exec<{ workspace: string; path: string; bytes: number }>(
+          `SELECT workspace, path, ${ENTRY_BYTES_SQL} AS bytes FROM manifest WHERE updated_at < ? ORDER BY updated_at LIMIT 1000`,
+          now,
+        )
+        .toArray();
+      if (oldest.length === 0) break;
+      for (const row of oldest) {
+        if (freed >= bytes) break;
+        this.sql.exec("DELETE FROM manifest WHERE workspace = ? AND path = ?", row.workspace, row.path);
+        freed += row.bytes;
+      }
+    }
+    return freed;
   }
 
   /** The registered hash of each path that has one. */
@@ -145,14 +205,14 @@ export class TeamDO extends DurableObject<Env> {
       .map((row) => ({ path: row.path, sha256: row.sha256 }));
   }
 
-  async blobUsage(): Promise<BlobUsage> {
+  async quotaUsage(): Promise<QuotaUsage> {
     return this.usage();
   }
 
   /** Reserves `bytes` for an upload of `sha256`, replacing the reservation of an earlier upload of it. */
   async reserveUpload(sha256: string, uploadId: string, bytes: number, quotaBytes: number): Promise<Reservation> {
     const usage = this.usage(sha256);
-    if (usage.storedBytes + usage.reservedBytes + bytes > quotaBytes) return { status: "quota_exceeded", usage: this.usage() };
+    if (usage.storedBytes + usage.reservedBytes + usage.manifestBytes + bytes > quotaBytes) return { status: "quota_exceeded", usage: this.usage() };
     this.sql.exec("INSERT OR REPLACE INTO upload_reservations VALUES (?, ?, ?)", sha256, uploadId, bytes);
     return { status: "granted", bytes };
   }
@@ -173,7 +233,7 @@ export class TeamDO extends DurableObject<Env> {
       .toArray()[0];
     if (!held) return { status: "superseded" };
     const others = this.usage(sha256);
-    const bytes = Math.max(held.bytes, Math.min(upTo, quotaBytes - others.storedBytes - others.reservedBytes));
+    const bytes = Math.max(held.bytes, Math.min(upTo, quotaBytes - others.storedBytes - others.reservedBytes - others.manifestBytes));
     if (bytes < atLeast) return { status: "quota_exceeded", usage: this.usage() };
     this.sql.exec("UPDATE upload_reservations SET bytes = ? WHERE sha256 = ?", bytes, sha256);
     return { status: "granted", bytes };
@@ -190,13 +250,14 @@ export class TeamDO extends DurableObject<Env> {
     this.sql.exec("INSERT INTO blob_usage VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET bytes = bytes + excluded.bytes", bytes);
   }
 
-  /** Stored bytes and reserved bytes, leaving out the reservation of `exceptSha256` (about to be replaced). */
-  private usage(exceptSha256 = ""): BlobUsage {
+  /** What counts against the quota, leaving out the reservation of `exceptSha256` (about to be replaced). */
+  private usage(exceptSha256 = ""): QuotaUsage {
     const storedBytes = this.sql.exec<{ bytes: number }>("SELECT bytes FROM blob_usage").toArray()[0]?.bytes ?? 0;
     const reservedBytes = this.sql
       .exec<{ bytes: number }>("SELECT COALESCE(SUM(bytes), 0) AS bytes FROM upload_reservations WHERE sha256 != ?", exceptSha256)
       .one().bytes;
-    return { storedBytes, reservedBytes };
+    const manifestBytes = this.sql.exec<{ bytes: number }>("SELECT bytes FROM manifest_usage").one().bytes;
+    return { storedBytes, reservedBytes, manifestBytes };
   }
 
   /**

@@ -1,5 +1,5 @@
 import { CHUNK_BYTES, type BlobDO, type BlobFacts, type BlobInfo, type ChunkResult } from "../durable/blob";
-import type { Env } from "../env";
+import type { Env } from "../core/env.ts";
 import { KvCache } from "../kv-cache/cache";
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;

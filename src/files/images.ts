@@ -1,7 +1,7 @@
 import type { BlobInfo } from "../durable/blob";
 import { MAX_IMAGES, MAX_IMAGE_MB, MAX_TOTAL_IMAGE_MB } from "../providers/index";
 import type { ImageInput } from "../providers/types";
-import { ToolError } from "../errors";
+import { ToolError } from "../core/errors.ts";
 import { blobInfo, blobStub, chunkStream } from "./blob-store";
 import type { FileScope } from "./resolve";
 
@@ -20,11 +20,14 @@ function megabytes(bytes: number): string {
   return (bytes / MB).toFixed(1);
 }
 
-/** An image to send: inline data as given, or an uploaded blob to read once every limit has passed. */
-type PlannedImage = { input: ImageInput; bytes: number } | { sha256: string; info: BlobInfo; bytes: number };
+/** Bytes behind base64 text, without decoding it. */
+function decodedBytes(base64: string): number {
+  const padding = base64.endsWith("==") ? 2 : base64.endsWith("=") ? 1 : 0;
+  return Math.max(0, Math.floor((base64.length * 3) / 4) - padding);
+}
 
 /** A data URL's image, checked by its media type and its length before anything is decoded or copied. */
-function inlineImage(image: string, position: number): { input: ImageInput; bytes: number } {
+function inlineImage(image: string, position: number): ImageInput {
   const label = `Image ${position} (a data URL)`;
   const comma = image.indexOf(",");
   const mediaType = DATA_URL_HEADER.exec(comma === -1 ? "" : image.slice(0, comma))?.[1]?.toLowerCase();
@@ -33,7 +36,7 @@ function inlineImage(image: string, position: number): { input: ImageInput; byte
   const data = image.slice(comma + 1);
   if (!BASE64.test(data)) throw new ToolError(`${label} is not valid base64 after 'base64,'.`);
   const base64 = data.replace(/\s/g, "");
-  return { input: { mediaType, data: base64 }, bytes: Math.floor((base64.length * 3) / 4) };
+  return { mediaType, bytes: decodedBytes(base64), read: async () => base64 };
 }
 
 /** Checks one image by its media type and size; `label` names it in the message (its path, or its place). */
@@ -56,8 +59,9 @@ function toBase64(bytes: Uint8Array): string {
 /**
  * Images for a vision model: data URLs as given, absolute paths through the workspace manifest
  * to uploaded image blobs. Paths the server lacks are reported missing. The count, each image's
- * media type and size, and their total are checked (a ToolError says which limit) before any
- * image is read, from the blob's stored facts, and nothing is read while one is missing.
+ * media type and size, and their total are checked (a ToolError says which limit) from the
+ * blobs' stored facts. No byte of a blob is read here: the model call reads them, once the
+ * chosen model has accepted their sizes (callModel).
  */
 export async function loadImages(scope: FileScope, images: string[]): Promise<{ inputs: ImageInput[]; missing: string[] }> {
   if (images.length > MAX_IMAGES) {
@@ -67,11 +71,11 @@ export async function loadImages(scope: FileScope, images: string[]): Promise<{ 
   const registered = new Map(
     (paths.length > 0 ? await scope.env.TEAMS.getByName(scope.team).lookupFiles(scope.workspace, paths) : []).map((e) => [e.path, e.sha256]),
   );
-  const planned: PlannedImage[] = [];
+  const inputs: ImageInput[] = [];
   const missing: string[] = [];
   for (const [index, image] of images.entries()) {
     if (image.startsWith("data:")) {
-      planned.push(inlineImage(image, index + 1));
+      inputs.push(inlineImage(image, index + 1));
       continue;
     }
     const sha256 = registered.get(image);
@@ -81,27 +85,37 @@ export async function loadImages(scope: FileScope, images: string[]): Promise<{ 
       continue;
     }
     checkImage(`'${image}'`, info.mediaType, info.size);
-    planned.push({ sha256, info, bytes: info.size });
+    inputs.push({ mediaType: info.mediaType, bytes: info.size, read: () => readImage(scope, sha256, info, image) });
   }
-  const total = planned.reduce((sum, image) => sum + image.bytes, 0);
+  const total = inputs.reduce((sum, image) => sum + image.bytes, 0);
   if (total > MAX_TOTAL_IMAGE_BYTES) {
     throw new ToolError(`The images total ${megabytes(total)} MB; at most ${megabytes(MAX_TOTAL_IMAGE_BYTES)} MB can be sent with one request.`);
   }
-  if (missing.length > 0) return { inputs: [], missing };
-  const inputs: ImageInput[] = [];
-  for (const image of planned) inputs.push("input" in image ? image.input : await readImage(scope, image.sha256, image.info));
-  return { inputs, missing };
+  return missing.length > 0 ? { inputs: [], missing } : { inputs, missing };
 }
 
-async function readImage(scope: FileScope, sha256: string, info: BlobInfo): Promise<ImageInput> {
-  const bytes = new Uint8Array(info.size);
-  let offset = 0;
+/**
+ * An uploaded image as base64, encoded chunk by chunk (three bytes at a time make four
+ * characters, so a chunk's last one or two bytes wait for the next): the blob's bytes are never
+ * held whole beside their encoding.
+ */
+async function readImage(scope: FileScope, sha256: string, info: BlobInfo, path: string): Promise<string> {
   const reader = chunkStream(blobStub(scope.env, scope.team, sha256), info.chunkCount).getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    bytes.set(value, offset);
-    offset += value.byteLength;
+  let base64 = "";
+  let carried = new Uint8Array(0);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const bytes = new Uint8Array(carried.length + value.length);
+      bytes.set(carried);
+      bytes.set(value, carried.length);
+      const whole = bytes.length - (bytes.length % 3);
+      base64 += toBase64(bytes.subarray(0, whole));
+      carried = bytes.slice(whole);
+    }
+  } catch {
+    throw new ToolError(`'${path}' can no longer be read on the server: upload it again.`);
   }
-  return { mediaType: info.mediaType, data: toBase64(bytes) };
+  return base64 + toBase64(carried);
 }

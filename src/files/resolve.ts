@@ -1,9 +1,9 @@
-import type { Env } from "../env";
+import type { Env } from "../core/env.ts";
 import { blobInfo, blobStub, readBlobText } from "./blob-store";
 import { inlineSource, type FileSource } from "./embed";
 import { isUsableReference, type FileReference } from "./references";
-import { ToolError } from "../errors";
-import { MAX_FILES_PER_CALL, isExpandable } from "./wire-contract";
+import { ToolError } from "../core/errors.ts";
+import { MAX_FILES_PER_CALL, isExpandable } from "../core/wire-contract.ts";
 
 /** File arguments one call may name (paths, directories, references, inline files). */
 export const MAX_REFERENCES_PER_CALL = 200;
@@ -36,7 +36,8 @@ export interface ResolvedReferences {
 /**
  * Resolves tool file arguments: inline content as given; `sha256:<hex>` to the team's blob; an
  * absolute path through the workspace manifest, or, when it names a directory, to the registered
- * files below it (the wire contract's exclusions and code extensions). Order is kept, duplicates dropped.
+ * files below it (the wire contract's exclusions and code extensions). Order is kept; a reference
+ * named twice is resolved once, and a file reached twice is used once.
  */
 export async function resolveReferences(scope: FileScope, references: FileReference[]): Promise<ResolvedReferences> {
   if (references.length > MAX_REFERENCES_PER_CALL) {
@@ -44,8 +45,10 @@ export async function resolveReferences(scope: FileScope, references: FileRefere
       `A call may name at most ${MAX_REFERENCES_PER_CALL} files or directories; got ${references.length}. Name a directory instead of its files, or split the work.`,
     );
   }
+  // A reference named twice is resolved once: each costs a lookup, and a directory a query.
+  const distinct = [...new Set(references)];
   const team = scope.env.TEAMS.getByName(scope.team);
-  const paths = references.filter((r): r is string => typeof r === "string" && !r.startsWith("sha256:") && isUsableReference(r));
+  const paths = distinct.filter((r): r is string => typeof r === "string" && !r.startsWith("sha256:") && isUsableReference(r));
   const registered = new Map((await (paths.length > 0 ? team.lookupFiles(scope.workspace, paths) : [])).map((e) => [e.path, e.sha256]));
 
   const entries: FileEntry[] = [];
@@ -59,7 +62,7 @@ export async function resolveReferences(scope: FileScope, references: FileRefere
     if (entries.length < MAX_FILES_PER_CALL) entries.push(entry);
     else overLimit++;
   };
-  for (const reference of references) {
+  for (const reference of distinct) {
     if (typeof reference !== "string") {
       add({ path: reference.path, content: reference.content });
     } else if (!isUsableReference(reference)) {

@@ -1,10 +1,10 @@
 import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult } from "@modelcontextprotocol/server";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/server/validators/cf-worker";
-import type { Config } from "../config";
+import type { Config } from "../core/config.ts";
 import type { ModelRegistry } from "../providers/registry";
 import { enabledTools } from "../tools";
 import type { ToolContext } from "../tools/define";
-import { SERVER_NAME, SERVER_VERSION } from "../version";
+import { SERVER_NAME, SERVER_VERSION } from "../core/version.ts";
 import { progressReporter } from "./progress";
 import { getPrompt, listPrompts } from "./prompts";
 import { runTool } from "./run-tool";
@@ -37,9 +37,10 @@ const STEP_PROTOCOL = [
     "continuation_id that step 1 returned in every later step.",
   "Between steps the tool pauses (status pause_for_...): do its required_actions yourself (read code, run checks) before " +
     "the next call; the server never reads your disk.",
-  "Optional: relevant_files (the files that matter; shown to the expert model at the end), files_checked (everything you " +
-    "examined), relevant_context (functions or classes involved), issues_found ([{severity: critical|high|medium|low, " +
-    "description}]), hypothesis, confidence (exploring, low, medium, high, very_high, almost_certain, certain).",
+  "Optional: relevant_files (the files that matter; shown to the expert model at the end: give their content again at the " +
+    "last step when you sent it inline), files_checked (everything you examined), relevant_context (functions or classes " +
+    "involved), issues_found ([{severity: critical|high|medium|low|info, description, ...}]), hypothesis, confidence " +
+    "(exploring, low, medium, high, very_high, almost_certain, certain).",
   "At the last step another model checks your work (expert_analysis) unless you are certain or set use_assistant_model " +
     "to false; planner, tracer and docgen call no model. Validate what an expert says before acting on it.",
 ].join("\n");

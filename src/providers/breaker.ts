@@ -1,16 +1,18 @@
-import type { Config, ProviderId } from "../config";
+import type { Config, ProviderId } from "../core/config.ts";
 import type { ResolvedModel } from "./registry";
 import type { BreakerSettings, BreakerSnapshot } from "../durable/breaker";
-import type { Env } from "../env";
+import type { Env } from "../core/env.ts";
 
 /** How long a breaker state read from its Durable Object is trusted before a background refresh. */
 export const BREAKER_CACHE_TTL_MS = 1_500;
 
 /**
- * What a finished call tells the breaker: "failure" for retryable faults only; "success" for any
- * answer, an error answer included (the provider is up); "neutral" when the caller cancelled.
+ * What a finished call tells the breaker: "failure" for retryable faults only; for any answer
+ * (the provider is up) "reply" when the model itself answered, "refusal" when the provider
+ * answered with an error retrying cannot fix (a made-up model name gets one); "neutral" when the
+ * caller cancelled.
  */
-export type BreakerOutcome = "success" | "failure" | "neutral";
+export type BreakerOutcome = "reply" | "refusal" | "failure" | "neutral";
 
 export interface Admission {
   admitted: boolean;
@@ -144,19 +146,24 @@ export class ProviderBreakers {
     const current = this.view.entries.get(name)?.snapshot ?? { state: "closed", consecutiveFailures: 0 };
     let next: BreakerSnapshot;
     let send: ((stub: BreakerStub) => Promise<BreakerSnapshot>) | undefined;
-    if (outcome === "success") {
-      // Most calls succeed through a closed breaker with nothing to reset: no write at all.
-      if (!probe && current.state === "closed" && current.consecutiveFailures === 0) return;
-      next = { state: "closed", consecutiveFailures: 0 };
-      send = (stub) => stub.recordSuccess(this.settings);
+    if (outcome === "reply" || outcome === "refusal") {
+      const replied = outcome === "reply";
+      // Most calls succeed through a closed breaker with nothing to reset and nothing new to
+      // learn: no write at all. The first reply tells the object its state is worth keeping.
+      if (!probe && current.state === "closed" && current.consecutiveFailures === 0 && (current.answered || !replied)) return;
+      next = { state: "closed", consecutiveFailures: 0, ...(current.answered || replied ? { answered: true } : {}) };
+      send = (stub) => stub.recordSuccess(this.settings, replied);
     } else if (outcome === "failure") {
       const failures = current.consecutiveFailures + 1;
       const opens = probe || current.state !== "closed" || failures >= this.settings.failureThreshold;
-      next = opens ? { state: "open", consecutiveFailures: failures, retryAt: now + this.settings.cooldownMs } : { state: "closed", consecutiveFailures: failures };
+      const known = current.answered ? { answered: true } : {};
+      next = opens
+        ? { state: "open", consecutiveFailures: failures, retryAt: now + this.settings.cooldownMs, ...known }
+        : { state: "closed", consecutiveFailures: failures, ...known };
       send = (stub) => stub.recordFailure(this.settings);
     } else {
       if (!probe) return;
-      next = { state: "half_open", consecutiveFailures: current.consecutiveFailures, retryAt: now };
+      next = { ...current, state: "half_open", retryAt: now };
       send = (stub) => stub.releaseProbe(this.settings);
     }
     const version = this.version(name) + 1;

@@ -1,8 +1,8 @@
-import type { ProviderId } from "../config";
+import type { ProviderId } from "../core/config.ts";
 import type { BreakerSnapshot } from "../durable/breaker";
 import { breakerName, ProviderBreakers, type BreakerOutcome } from "./breaker";
 import { PROVIDER_LABELS, redact, type GenerateOptions } from "./http";
-import { checkImages, providerModule } from "./index";
+import { checkImages, providerModule, withImagesRead } from "./index";
 import { ModelResolutionError, NO_PROVIDER_MESSAGE, type ResolvedModel } from "./registry";
 import {
   ProviderError,
@@ -12,6 +12,7 @@ import {
   type ModelChoice,
   type ModelRequest,
   type ModelResponse,
+  type ProviderRequest,
 } from "./types";
 
 const EMPTY_REPLY_FOLLOW_UP = "\n\n(Your previous reply was empty. Please answer the request above with a substantive response.)";
@@ -53,15 +54,17 @@ export async function chooseModel(deps: CallDeps, choice: ModelChoice): Promise<
 }
 
 /**
- * Calls the chosen model: checks its images, passes its provider's circuit breaker, calls with
- * retries within one deadline, asks once more after an empty reply, and reports the outcome to
- * the breaker off the hot path. Throws ProviderError.
+ * Calls the chosen model: checks its images against the model's limits (before any of their
+ * bytes is read), passes its provider's circuit breaker, reads the images within the isolate's
+ * image budget, calls with retries within one deadline, asks once more after an empty reply, and
+ * reports the outcome to the breaker off the hot path. Throws ProviderError.
  */
 export async function callModel(deps: CallDeps, chosen: ChosenModel, request: ModelRequest, options: CallOptions = {}): Promise<CallResult> {
   const { model } = chosen;
   const provider = model.provider.id;
+  const { images, ...rest } = request;
   // Images first: a request refused before sending is no probe.
-  checkImages(deps.registry, model, request.images);
+  checkImages(deps.registry, model, images);
   const breakers = new ProviderBreakers(deps);
   const breaker = breakerName(deps.team, model);
   await breakers.load([breaker]);
@@ -69,10 +72,14 @@ export async function callModel(deps: CallDeps, chosen: ChosenModel, request: Mo
   if (!admission.admitted) throw breakerOpen(model, admission.snapshot);
   let outcome: BreakerOutcome = "neutral";
   try {
-    const response = await generateAnswer(deps, model, request, options);
-    outcome = "success";
+    const response = await withImagesRead(images, options.signal, (read) =>
+      generateAnswer(deps, model, { ...rest, ...(read ? { images: read } : {}) }, options),
+    );
+    outcome = "reply";
     return { response, model, ...(chosen.fallbackFrom ? { fallbackFrom: chosen.fallbackFrom } : {}) };
-  } catch (error) {
+  } catch (thrown) {
+    // Cancelled while waiting for room for its images: nothing was sent.
+    const error = !(thrown instanceof ProviderError) && options.signal?.aborted ? new ProviderError(provider, "aborted", `The call to ${PROVIDER_LABELS[provider]} was cancelled.`) : thrown;
     if (!(error instanceof ProviderError)) throw error;
     outcome = outcomeOf(error);
     // Every provider error leaves through here: no configured key reaches the assistant, wherever it was echoed.
@@ -106,7 +113,10 @@ function explained(model: ResolvedModel, error: ProviderError, message: string):
   }
 }
 
-/** Only what a retry might fix counts against a provider; any answer, even a refusal, shows it is up. */
+/**
+ * Only what a retry might fix counts against a provider; any answer, even a refusal, shows it is
+ * up. An empty reply or a safety block still came from the model itself.
+ */
 function outcomeOf(error: ProviderError): BreakerOutcome {
   switch (error.kind) {
     case "retryable":
@@ -115,14 +125,15 @@ function outcomeOf(error: ProviderError): BreakerOutcome {
     case "breaker_open":
       return "neutral";
     case "final":
+      return "refusal";
     case "safety":
     case "empty":
-      return "success";
+      return "reply";
   }
 }
 
 /** One deadline covers the call and the follow-up after an empty reply. */
-async function generateAnswer(deps: CallDeps, model: ResolvedModel, request: ModelRequest, options: CallOptions): Promise<ModelResponse> {
+async function generateAnswer(deps: CallDeps, model: ResolvedModel, request: ProviderRequest, options: CallOptions): Promise<ModelResponse> {
   const { deadlineMs, maxAttempts } = deps.config.providerCall;
   const deadlineAt = Date.now() + deadlineMs;
   const { generate } = providerModule(model.provider.id);

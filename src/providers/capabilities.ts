@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { ProviderId } from "../config";
+import type { ProviderId } from "../core/config.ts";
 import azure from "./models/azure.json";
 import custom from "./models/custom.json";
 import dial from "./models/dial.json";

@@ -1,8 +1,8 @@
-import type { ProviderId, ThinkingMode } from "../config";
+import type { ProviderId, ThinkingMode } from "../core/config.ts";
 import type { ModelCapabilities } from "./capabilities";
 import { field, parseEventData, postJson, postStream, truncatedStream, PROVIDER_LABELS, type Generate, type GenerateOptions, type SseEvent } from "./http";
 import { effectiveTemperature, malformed, numberOr, stringOr, userText, wantsStream } from "./openai-compatible";
-import { ProviderError, type ModelRequest, type ModelResponse, type TokenUsage } from "./types";
+import { ProviderError, type ProviderRequest, type ModelResponse, type TokenUsage } from "./types";
 
 /** Share of a model's thinking tokens per mode (the original's factors). */
 const THINKING_SHARE: Record<ThinkingMode, number> = { minimal: 0.005, low: 0.08, medium: 0.33, high: 0.67, max: 1 };
@@ -41,7 +41,7 @@ export function thinkingBudget(model: ModelCapabilities, mode: ThinkingMode | un
   return Math.floor(model.maxThinkingTokens * THINKING_SHARE[effective]);
 }
 
-export function geminiRequestBody(model: ModelCapabilities, request: ModelRequest): Record<string, unknown> {
+export function geminiRequestBody(model: ModelCapabilities, request: ProviderRequest): Record<string, unknown> {
   const parts: unknown[] = [{ text: userText(model, request) }];
   for (const image of request.images ?? []) parts.push({ inlineData: { mimeType: image.mediaType, data: image.data } });
   const generationConfig: Record<string, unknown> = { candidateCount: 1 };

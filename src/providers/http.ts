@@ -1,7 +1,7 @@
-import type { ProviderConfig, ProviderId } from "../config";
+import type { ProviderConfig, ProviderId } from "../core/config.ts";
 import type { ResolvedModel } from "./registry";
 import type { WorkersAiBinding } from "./workers-ai";
-import { ProviderError, type GenerationProgress, type ModelRequest, type ModelResponse, type ProviderErrorKind } from "./types";
+import { ProviderError, type GenerationProgress, type ProviderRequest, type ModelResponse, type ProviderErrorKind } from "./types";
 
 /** Provider names as users know them, for error messages. */
 export const PROVIDER_LABELS: Record<ProviderId, string> = {
@@ -46,7 +46,7 @@ export interface GenerateOptions {
 }
 
 /** What every provider module exports: one model call in the provider-neutral shape. */
-export type Generate = (provider: ProviderConfig, model: ResolvedModel, request: ModelRequest, options: GenerateOptions) => Promise<ModelResponse>;
+export type Generate = (provider: ProviderConfig, model: ResolvedModel, request: ProviderRequest, options: GenerateOptions) => Promise<ModelResponse>;
 
 export interface UpstreamRequest {
   provider: ProviderId;
@@ -206,9 +206,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /** Builds the error for a non-2xx answer from a bounded read of its body (then cancelled). */
 async function httpError(request: UpstreamRequest, response: Response): Promise<ProviderError> {
   const { provider } = request;
-  const body = await readBounded(response, ERROR_BODY_LIMIT);
-  // Redacted before it is cut short: a key cut in two would no longer be recognised.
-  const upstream = upstreamMessage(redact(body, credentialsOf(request.headers)));
+  const { text, cut } = await readBounded(response, ERROR_BODY_LIMIT);
+  // Redacted before anything is cut from it (a key cut in two would no longer be recognised),
+  // and at its own cut, where a key may have lost its end.
+  const credentials = credentialsOf(request.headers);
+  const body = cut ? redactCut(text, credentials) : redact(text, credentials);
+  const upstream = upstreamMessage(body);
   const kind = classifyStatus(response.status, body);
   const retryAfterMs = kind === "retryable" ? retryAfterOf(response.headers) : undefined;
   const reported = `${PROVIDER_LABELS[provider]} returned HTTP ${response.status}${upstream ? `: ${upstream}` : ""}`;
@@ -247,9 +250,10 @@ export function retryAfterOf(headers: Headers, now = Date.now()): number | undef
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-async function readBounded(response: Response, limit: number): Promise<string> {
+/** The start of a body, at most `limit` characters; `cut` when there may have been more. */
+async function readBounded(response: Response, limit: number): Promise<{ text: string; cut: boolean }> {
   const body = response.body;
-  if (!body) return "";
+  if (!body) return { text: "", cut: false };
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let text = "";
@@ -268,7 +272,7 @@ async function readBounded(response: Response, limit: number): Promise<string> {
   } finally {
     if (!done) await reader.cancel().catch(() => undefined);
   }
-  return text.slice(0, limit);
+  return { text: text.slice(0, limit), cut: !done || text.length > limit };
 }
 
 /** The upstream's own words: `error.message` of the OpenAI and Google shapes, else the raw text. */
@@ -294,11 +298,32 @@ function credentialsOf(headers: Record<string, string>): string[] {
     .map(([, value]) => value.replace(/^Bearer\s+/i, ""));
 }
 
+/** Secrets this short are not looked for: they would match ordinary text. */
+const MIN_SECRET_LENGTH = 4;
+
 /** Some upstreams echo the key they rejected, in an error status or inside a 200; never pass it on. */
 export function redact(message: string, secrets: readonly string[]): string {
   let result = message;
-  for (const secret of secrets) if (secret.length >= 4) result = result.split(secret).join("[redacted]");
+  for (const secret of secrets) if (secret.length >= MIN_SECRET_LENGTH) result = result.split(secret).join("[redacted]");
   return result;
+}
+
+/**
+ * `redact` for text cut from a longer one: an ending that is the start of a secret (whose rest
+ * fell past the cut) is redacted too.
+ */
+function redactCut(text: string, secrets: readonly string[]): string {
+  const redacted = redact(text, secrets);
+  const partial = Math.max(0, ...secrets.filter((secret) => secret.length >= MIN_SECRET_LENGTH).map((secret) => startAtEnd(redacted, secret)));
+  return partial > 0 ? `${redacted.slice(0, -partial)}[redacted]` : redacted;
+}
+
+/** The length of the longest start of `secret` that `text` ends with (0 for none). */
+function startAtEnd(text: string, secret: string): number {
+  for (let length = Math.min(secret.length - 1, text.length); length > 0; length--) {
+    if (text.endsWith(secret.slice(0, length))) return length;
+  }
+  return 0;
 }
 
 /**

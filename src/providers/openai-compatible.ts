@@ -1,8 +1,8 @@
-import type { ProviderId } from "../config";
+import type { ProviderId } from "../core/config.ts";
 import type { ModelCapabilities } from "./capabilities";
 import { classifyStatus, field, parseEventData, postJson, postStream, truncatedStream, PROVIDER_LABELS, type GenerateOptions, type SseEvent } from "./http";
 import type { ResolvedModel } from "./registry";
-import { ProviderError, type ImageInput, type ModelRequest, type ModelResponse, type TokenUsage } from "./types";
+import { ProviderError, type ImageData, type ProviderRequest, type ModelResponse, type TokenUsage } from "./types";
 
 /** Where and how one provider takes a Chat Completions call. */
 export interface ChatEndpoint {
@@ -36,12 +36,12 @@ export function bearer(apiKey: string): Record<string, string> {
   return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
 }
 
-export function dataUrl(image: ImageInput): string {
+export function dataUrl(image: ImageData): string {
   return `data:${image.mediaType};base64,${image.data}`;
 }
 
 /** The user text, with the system prompt in front for models that take no system role. */
-export function userText(model: ModelCapabilities, request: ModelRequest): string {
+export function userText(model: ModelCapabilities, request: ProviderRequest): string {
   if (model.supportsSystemPrompts || !request.systemPrompt) return request.prompt;
   return `${request.systemPrompt}\n\n${request.prompt}`;
 }
@@ -51,7 +51,7 @@ export function wantsStream(model: ModelCapabilities, options: GenerateOptions):
   return model.supportsStreaming && options.onProgress !== undefined;
 }
 
-export function chatRequestBody(endpoint: ChatEndpoint, model: ModelCapabilities, request: ModelRequest, stream: boolean): Record<string, unknown> {
+export function chatRequestBody(endpoint: ChatEndpoint, model: ModelCapabilities, request: ProviderRequest, stream: boolean): Record<string, unknown> {
   const messages: unknown[] = [];
   if (model.supportsSystemPrompts && request.systemPrompt) messages.push({ role: "system", content: request.systemPrompt });
   const text = userText(model, request);
@@ -73,7 +73,7 @@ export function chatRequestBody(endpoint: ChatEndpoint, model: ModelCapabilities
 }
 
 /** One Chat Completions call: plain JSON, or SSE when progress is wanted. */
-export function generateChat(endpoint: ChatEndpoint, resolved: ResolvedModel, request: ModelRequest, options: GenerateOptions): Promise<ModelResponse> {
+export function generateChat(endpoint: ChatEndpoint, resolved: ResolvedModel, request: ProviderRequest, options: GenerateOptions): Promise<ModelResponse> {
   const provider = resolved.provider.id;
   const model = resolved.capabilities;
   const stream = wantsStream(model, options);

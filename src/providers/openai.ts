@@ -1,4 +1,4 @@
-import type { ProviderId } from "../config";
+import type { ProviderId } from "../core/config.ts";
 import type { ModelCapabilities } from "./capabilities";
 import { field, parseEventData, postJson, postStream, truncatedStream, PROVIDER_LABELS, type Generate, type GenerateOptions, type SseEvent } from "./http";
 import {
@@ -12,7 +12,7 @@ import {
   wantsStream,
 } from "./openai-compatible";
 import type { ResolvedModel } from "./registry";
-import { ProviderError, type ModelRequest, type ModelResponse } from "./types";
+import { ProviderError, type ProviderRequest, type ModelResponse } from "./types";
 
 /** Where a Responses API call goes (OpenAI, or an Azure resource). */
 export interface ResponsesEndpoint {
@@ -30,7 +30,7 @@ export const generate: Generate = (provider, model, request, options) => {
   return generateChat({ url: `${provider.baseUrl}/chat/completions`, headers, model: name, maxTokensField: "max_completion_tokens" }, model, request, options);
 };
 
-export function responsesRequestBody(endpoint: ResponsesEndpoint, model: ModelCapabilities, request: ModelRequest, stream: boolean): Record<string, unknown> {
+export function responsesRequestBody(endpoint: ResponsesEndpoint, model: ModelCapabilities, request: ProviderRequest, stream: boolean): Record<string, unknown> {
   const input: unknown[] = [];
   // Reasoning models take instructions as a developer message (the successor of the system role).
   if (model.supportsSystemPrompts && request.systemPrompt) {
@@ -60,7 +60,7 @@ export function responsesRequestBody(endpoint: ResponsesEndpoint, model: ModelCa
 export function generateResponses(
   endpoint: ResponsesEndpoint,
   resolved: ResolvedModel,
-  request: ModelRequest,
+  request: ProviderRequest,
   options: GenerateOptions,
 ): Promise<ModelResponse> {
   const provider = resolved.provider.id;

@@ -1,5 +1,5 @@
-import type { Config, ProviderConfig, ProviderId } from "../config";
-import { UserFacingError } from "../errors";
+import type { Config, ProviderConfig, ProviderId } from "../core/config.ts";
+import { UserFacingError } from "../core/errors.ts";
 import { capabilityRank, parseModelEntry, shippedModelsOf, type ModelCapabilities } from "./capabilities";
 
 /** What a tool needs from a model, for auto mode: the original's three categories. */

@@ -1,10 +1,21 @@
-import type { Config, ProviderId, ThinkingMode } from "../config";
-import type { Env } from "../env";
-import { UserFacingError } from "../errors";
+import type { Config, ProviderId, ThinkingMode } from "../core/config.ts";
+import type { Env } from "../core/env.ts";
+import { UserFacingError } from "../core/errors.ts";
 import type { ModelRegistry, ResolvedModel, ToolCategory } from "./registry";
 
-/** An image for a vision-capable model: base64 data with its media type. */
+/**
+ * An image for a vision-capable model, as tools hand it on: its media type and decoded size are
+ * known from the start, its bytes are read (as base64) only once the chosen model has accepted
+ * its size, when the call is made.
+ */
 export interface ImageInput {
+  mediaType: string;
+  bytes: number;
+  read(): Promise<string>;
+}
+
+/** An image as a provider module sends it: base64 data with its media type. */
+export interface ImageData {
   mediaType: string;
   data: string;
 }
@@ -20,6 +31,11 @@ export interface ModelRequest {
   /** Gemini thinking budget; ignored by providers without thinking budgets. */
   thinkingMode?: ThinkingMode;
   maxOutputTokens?: number;
+}
+
+/** A model request as a provider module sends it: its images read. */
+export interface ProviderRequest extends Omit<ModelRequest, "images"> {
+  images?: ImageData[];
 }
 
 export interface TokenUsage {

@@ -1,8 +1,8 @@
-import type { ProviderId } from "../config";
+import type { ProviderId } from "../core/config.ts";
 import type { ModelCapabilities } from "./capabilities";
 import { classifyStatus, field, parseEventData, readSse, truncatedStream, withRetries, PROVIDER_LABELS, type Generate, type GenerateOptions, type SseEvent } from "./http";
 import { effectiveTemperature, malformed, stringOr, usageOf, userText, wantsStream } from "./openai-compatible";
-import { ProviderError, type ModelRequest, type ModelResponse, type TokenUsage } from "./types";
+import { ProviderError, type ProviderRequest, type ModelResponse, type TokenUsage } from "./types";
 
 // Workers AI exists only where the `AI` binding does: it is declared in wrangler.toml's deploy
 // environments, never at the top level, because `wrangler dev` cannot serve it offline and would not start.
@@ -67,7 +67,7 @@ export const generate: Generate = (provider, resolved, request, options) => {
   });
 };
 
-export function chatInput(model: ModelCapabilities, request: ModelRequest, stream: boolean): WorkersAiChatInput {
+export function chatInput(model: ModelCapabilities, request: ProviderRequest, stream: boolean): WorkersAiChatInput {
   const messages: WorkersAiChatInput["messages"] = [];
   if (model.supportsSystemPrompts && request.systemPrompt) messages.push({ role: "system", content: request.systemPrompt });
   messages.push({ role: "user", content: userText(model, request) });

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { actionsByConfidence } from "./engine/actions";
-import { defineWorkflowTool } from "./engine/workflow";
+import { countBy } from "./engine/severity";
+import { defineWorkflowTool } from "./engine/spec";
 import { ANALYZE_PROMPT } from "./prompts/analyze";
 
 export const analyze = defineWorkflowTool({
@@ -33,6 +34,7 @@ export const analyze = defineWorkflowTool({
     finishing: ["Rank the findings by impact", "Check that every part of the request is covered"],
   }),
   completeStatus: "analysis_complete_ready_for_implementation",
+  statusDetails: ({ consolidated }) => ({ insights_by_severity: countBy(consolidated.issues, "severity") }),
   expert: {
     systemPrompt: ANALYZE_PROMPT,
     requestHeading: "ANALYSIS REQUEST",

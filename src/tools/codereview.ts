@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { actionsByConfidence } from "./engine/actions";
 import { promptSection } from "./engine/expert";
-import { issuesBySeverity, severityFilterField, severityFilterSection } from "./engine/severity";
-import { defineWorkflowTool, hasWorkForExpert } from "./engine/workflow";
+import { hasWorkForExpert } from "./engine/protocol";
+import { countBy, severityFilterField, severityFilterSection } from "./engine/severity";
+import { defineWorkflowTool } from "./engine/spec";
 import { CODEREVIEW_PROMPT } from "./prompts/codereview";
 
 export const codereview = defineWorkflowTool({
@@ -35,10 +36,17 @@ export const codereview = defineWorkflowTool({
     confirming: ["Confirm each issue in the code and rule out false positives", "Look at the callers and tests of the code you flagged"],
     finishing: ["Make sure every issue has a severity, a location and a fix", "Summarize the overall quality and what to fix first"],
   }),
-  // Internal validation stands alone, unless the review continues an earlier conversation.
-  skipExpert: (args, continuing) => args.review_validation_type === "internal" && !continuing,
+  // An internal review sends nothing out, whatever the thread holds.
+  skip: {
+    applies: (args) => args.review_validation_type === "internal",
+    status: "skipped_due_to_internal_analysis_type",
+    reason: "review_validation_type is internal: the review is the agent's own, and no code was sent to another model.",
+  },
   completeStatus: "code_review_complete_ready_for_implementation",
-  statusDetails: (consolidated) => ({ issues_by_severity: issuesBySeverity(consolidated.issues) }),
+  statusDetails: ({ args, consolidated }) => ({
+    issues_by_severity: countBy(consolidated.issues, "severity"),
+    review_validation_type: args.review_validation_type ?? "external",
+  }),
   expert: {
     systemPrompt: CODEREVIEW_PROMPT,
     requestHeading: "CODE REVIEW REQUEST",
@@ -50,8 +58,8 @@ export const codereview = defineWorkflowTool({
       ...severityFilterSection(args.severity_filter),
     ],
     instruction: "Review the code above, check the agent's findings, and reply in the JSON format of your instructions.",
-    callWhen: (args, consolidated, continuing) =>
-      (continuing && args.review_validation_type !== "internal") || hasWorkForExpert(consolidated),
+    // A review that continues an earlier conversation is always checked: the code may be in that history.
+    callWhen: (_args, consolidated, continuing) => continuing || hasWorkForExpert(consolidated),
   },
   nextSteps: (_args, withExpert) =>
     withExpert

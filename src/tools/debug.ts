@@ -1,4 +1,4 @@
-import { defineWorkflowTool } from "./engine/workflow";
+import { defineWorkflowTool } from "./engine/spec";
 import { DEBUG_PROMPT } from "./prompts/debug";
 import { actionsByConfidence } from "./engine/actions";
 
@@ -8,6 +8,7 @@ export const debug = defineWorkflowTool({
   description:
     "Root-cause investigation of bugs, crashes, flaky or slow behaviour, in steps; at the end another model checks your findings.",
   noun: "investigation",
+  keys: { required: "investigation_required" },
   extra: {},
   requiredActions: actionsByConfidence({
     first: [
@@ -26,8 +27,13 @@ export const debug = defineWorkflowTool({
     ],
     finishing: ["Confirm the root cause explains every symptom", "Outline the minimal fix and how to verify it"],
   }),
-  skipExpert: (args) => args.confidence === "certain",
+  skip: {
+    applies: (args) => args.confidence === "certain",
+    status: "skipped_due_to_certain_confidence",
+    reason: "The agent is certain of the root cause and its minimal fix: no outside check was made.",
+  },
   completeStatus: "certain_confidence_proceed_with_fix",
+  statusDetails: ({ consolidated }) => ({ hypotheses_formed: consolidated.hypotheses.length }),
   expert: {
     systemPrompt: DEBUG_PROMPT,
     requestHeading: "ISSUE DESCRIPTION",

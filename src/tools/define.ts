@@ -1,6 +1,6 @@
 import type { z } from "zod";
-import type { Config } from "../config";
-import type { Env } from "../env";
+import type { Config } from "../core/config.ts";
+import type { Env } from "../core/env.ts";
 import type { ModelRegistry, ToolCategory } from "../providers/registry";
 
 /** What every tool handler receives besides its arguments. */

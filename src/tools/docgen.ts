@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineWorkflowTool, type StepSession, type WorkflowArgs } from "./engine/workflow";
+import { defineWorkflowTool, type StepSession, type WorkflowArgs } from "./engine/spec";
 
 const extra = {
   document_complexity: z.boolean().optional(),
@@ -59,8 +59,9 @@ export const docgen = defineWorkflowTool({
   description:
     "Document code one file at a time (function and class docs, complexity, call flow), in steps you do yourself; no model is called.",
   noun: "documentation_analysis",
-  // Progress is counted in files documented: no confidence, hypotheses or issues, and no model sees images.
-  investigates: ["findings", "relevant_files"],
+  keys: { required: "documentation_analysis_required" },
+  // Progress is counted in files documented: no confidence or hypotheses, and no model sees images.
+  investigates: ["findings", "relevant_files", "relevant_context", "issues_found"],
   extra,
   check: (args) =>
     args.num_files_documented > args.total_files_to_document
@@ -71,24 +72,23 @@ export const docgen = defineWorkflowTool({
     const count = stepCount(session);
     return { ...count, next_steps: nextCall(session, count.total_steps) };
   },
-  completeStatus: "docgen_complete",
-  onComplete: (session) => {
+  completeStatus: "documentation_analysis_complete",
+  // A last step with files left is not an error, and not the end: the session stays open.
+  keepOpen: (session) => {
     const { args } = session;
-    const count = stepCount(session);
     const left = args.total_files_to_document - args.num_files_documented;
-    if (left > 0) {
-      // Not an error, and not complete: the engine's completion block is dropped and the session stays open.
-      return {
-        status: "documentation_analysis_required",
-        ...count,
-        next_step_required: true,
-        required_actions: perFile(args),
-        message: `Documentation is incomplete: ${args.num_files_documented} of ${args.total_files_to_document} files are documented. You must continue until all ${left} remaining files are documented.`,
-        complete_documentation_analysis: undefined,
-        next_steps: nextCall(session, count.total_steps),
-      };
-    }
-    return { summary: `All ${args.total_files_to_document} files are documented, in ${session.state.steps.length} steps.` };
+    if (left <= 0) return undefined;
+    const count = stepCount(session);
+    return {
+      status: "documentation_analysis_required",
+      ...count,
+      next_step_required: true,
+      documentation_analysis_required: true,
+      required_actions: perFile(args),
+      message: `Documentation is incomplete: ${args.num_files_documented} of ${args.total_files_to_document} files are documented. You must continue until all ${left} remaining files are documented.`,
+      next_steps: nextCall(session, count.total_steps),
+    };
   },
+  onComplete: ({ args, state }) => ({ summary: `All ${args.total_files_to_document} files are documented, in ${state.steps.length} steps.` }),
   nextSteps: () => "Documentation is complete: tell the user which files you documented and what you added to each.",
 });

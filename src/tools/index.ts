@@ -1,4 +1,4 @@
-import type { Config } from "../config";
+import type { Config } from "../core/config.ts";
 import { analyze } from "./analyze";
 import { apilookup } from "./apilookup";
 import { challenge } from "./challenge";

@@ -1,4 +1,4 @@
-import type { ProviderId } from "../config";
+import type { ProviderId } from "../core/config.ts";
 import { capabilityRank, type ModelCapabilities } from "../providers/capabilities";
 import { NO_PROVIDER_MESSAGE, type ModelRegistry } from "../providers/registry";
 import { defineTool } from "./define";

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { StepRecord } from "./engine/steps";
-import { defineWorkflowTool } from "./engine/workflow";
+import { defineWorkflowTool } from "./engine/spec";
 import { DEEP_THINKING, PLAN_PRESENTATION } from "./prompts/planner";
 
 const extra = {
@@ -53,7 +53,9 @@ export const planner = defineWorkflowTool({
   description:
     "Build a plan for a complex task one step at a time, revising steps and branching into alternatives; you do the thinking, no model is called.",
   noun: "planning",
+  keys: { progress: "planner_status" },
   investigates: false,
+  acceptsModel: true,
   extra,
   perStep: ["is_step_revision", "revises_step_number", "is_branch_point", "branch_from_step", "branch_id", "more_steps_needed"],
   check: (args) => {
@@ -79,16 +81,15 @@ export const planner = defineWorkflowTool({
           "Check that the earlier steps still hold; revise one (is_step_revision, revises_step_number) when it does not",
           "Open a branch (is_branch_point, branch_from_step, branch_id) when an alternative deserves its own steps",
         ],
+  statusDetails: ({ state }) => ({
+    steps_recorded: state.steps.length,
+    revisions: state.steps.filter((s) => (s.extra as PlanFields).is_step_revision).length,
+    branches: planOf(state.steps).branches.map((b) => b.branch_id),
+  }),
   onPause: ({ args, state }) => {
     const deep = state.totalSteps >= 5 && args.step_number <= 3;
-    const plan = planOf(state.steps);
     return {
       ...(deep ? { status: "pause_for_deep_thinking", required_thinking: DEEP_THINKING[args.step_number - 1] } : {}),
-      planning_status: {
-        steps_recorded: state.steps.length,
-        revisions: state.steps.filter((s) => (s.extra as PlanFields).is_step_revision).length,
-        branches: plan.branches.map((b) => b.branch_id),
-      },
       next_steps:
         (deep ? "MANDATORY: before calling planner again, think through every question of required_thinking. " : "") +
         `Then call planner with step_number ${args.step_number + 1} of ${Math.max(state.totalSteps, args.step_number + 1)} ` +

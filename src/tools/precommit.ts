@@ -2,8 +2,9 @@ import { z } from "zod";
 import { isAbsolutePath } from "../files/references";
 import { actionsByConfidence } from "./engine/actions";
 import { promptSection } from "./engine/expert";
+import { hasWorkForExpert } from "./engine/protocol";
 import { severityFilterField, severityFilterSection } from "./engine/severity";
-import { defineWorkflowTool, hasWorkForExpert, type WorkflowArgs } from "./engine/workflow";
+import { defineWorkflowTool, type WorkflowArgs } from "./engine/spec";
 import { PRECOMMIT_PROMPT } from "./prompts/precommit";
 
 const extra = {
@@ -74,9 +75,17 @@ export const precommit = defineWorkflowTool({
   extra,
   check: problemOf,
   requiredActions: (args, consolidated) => (args.step_number === 1 ? gatherChanges(args) : afterFirstStep(args, consolidated)),
-  // Internal validation stands alone, unless the session continues an earlier conversation.
-  skipExpert: (args, continuing) => args.precommit_type === "internal" && !continuing,
+  // An internal validation sends nothing out, whatever the thread holds.
+  skip: {
+    applies: (args) => args.precommit_type === "internal",
+    status: "skipped_due_to_internal_analysis_type",
+    reason: "precommit_type is internal: the validation is the agent's own, and no change was sent to another model.",
+  },
   completeStatus: "validation_complete_ready_for_commit",
+  statusDetails: ({ args, consolidated }) => ({
+    issues_identified: consolidated.issues.length,
+    precommit_type: args.precommit_type ?? "external",
+  }),
   expert: {
     systemPrompt: PRECOMMIT_PROMPT,
     requestHeading: "COMMIT VALIDATION REQUEST",
@@ -92,7 +101,8 @@ export const precommit = defineWorkflowTool({
       ...severityFilterSection(args.severity_filter),
     ],
     instruction: "Validate the changes above, check the agent's findings, and reply in the JSON format of your instructions.",
-    callWhen: (args, consolidated, continuing) => (continuing && args.precommit_type !== "internal") || hasWorkForExpert(consolidated),
+    // A validation that continues an earlier conversation is always checked: the changes may be in that history.
+    callWhen: (_args, consolidated, continuing) => continuing || hasWorkForExpert(consolidated),
   },
   nextSteps: (_args, withExpert) =>
     withExpert

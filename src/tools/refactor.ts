@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { actionsByConfidence } from "./engine/actions";
-import { defineWorkflowTool } from "./engine/workflow";
+import { countBy } from "./engine/severity";
+import { defineWorkflowTool } from "./engine/spec";
 import { REFACTOR_PROMPT } from "./prompts/refactor";
 
 /** Refactor's own confidence scale: how complete the search for opportunities is. */
@@ -12,6 +13,7 @@ export const refactor = defineWorkflowTool({
   description:
     "Find refactorings in steps (code smells, decomposition, modernization, organization); another model returns a prioritized, line-exact plan.",
   noun: "refactoring_analysis",
+  keys: { progress: "refactoring_status", summary: "complete_refactoring", done: "refactoring_complete" },
   extra: {
     // Replaces the shared scale; the original's default applies when the agent sends none.
     confidence: z
@@ -39,8 +41,13 @@ export const refactor = defineWorkflowTool({
     confirming: ["Check that each change keeps behaviour and what it would touch", "Order the changes so each is safe on its own"],
     finishing: ["Confirm the opportunities cover the requested scope", "Rank them by value and risk"],
   }),
-  skipExpert: (args) => args.confidence === "complete",
+  skip: {
+    applies: (args) => args.confidence === "complete",
+    status: "skipped_due_to_complete_refactoring_confidence",
+    reason: "The agent's search for refactorings is complete: no outside check was made.",
+  },
   completeStatus: "refactoring_analysis_complete_ready_for_implementation",
+  statusDetails: ({ consolidated }) => ({ opportunities_by_type: countBy(consolidated.issues, "type") }),
   expert: {
     systemPrompt: REFACTOR_PROMPT,
     requestHeading: "REFACTORING REQUEST",

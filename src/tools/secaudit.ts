@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { actionsByConfidence } from "./engine/actions";
 import { promptSection } from "./engine/expert";
-import { severityFilterField, severityFilterSection } from "./engine/severity";
-import { defineWorkflowTool, type StepSession, type WorkflowArgs } from "./engine/workflow";
+import { countBy, severityFilterField, severityFilterSection } from "./engine/severity";
+import { defineWorkflowTool, type StepSession, type WorkflowArgs } from "./engine/spec";
 import { SECAUDIT_PROMPT } from "./prompts/secaudit";
 
 const extra = {
@@ -40,8 +40,13 @@ export const secaudit = defineWorkflowTool({
     confirming: ["Confirm each finding with its exploit path in the code", "Check the dependencies' known vulnerabilities and the configuration"],
     finishing: ["Give every finding a severity, an OWASP category and a fix", "Check the compliance requirements you were given"],
   }),
-  skipExpert: (args) => args.confidence === "certain",
+  skip: {
+    applies: (args) => args.confidence === "certain",
+    status: "skipped_due_to_certain_audit_confidence",
+    reason: "The agent is certain of its audit: no outside check was made.",
+  },
   completeStatus: "security_analysis_complete",
+  statusDetails: ({ consolidated }) => ({ vulnerabilities_by_severity: countBy(consolidated.issues, "severity") }),
   onPause: scopeWarning,
   onComplete: scopeWarning,
   expert: {

@@ -1,5 +1,5 @@
 import { actionsByConfidence } from "./engine/actions";
-import { defineWorkflowTool } from "./engine/workflow";
+import { defineWorkflowTool } from "./engine/spec";
 import { TESTGEN_PROMPT } from "./prompts/testgen";
 
 export const testgen = defineWorkflowTool({
@@ -8,6 +8,7 @@ export const testgen = defineWorkflowTool({
   description:
     "Plan tests for code in steps; another model then writes them in your project's framework, covering edge cases and failure modes.",
   noun: "test_analysis",
+  keys: { progress: "test_generation_status", summary: "complete_test_generation", done: "test_generation_complete" },
   extra: {},
   check: (args) =>
     args.step_number === 1 && (args.relevant_files ?? []).length === 0
@@ -26,7 +27,11 @@ export const testgen = defineWorkflowTool({
     confirming: ["List the test cases, each named by what it proves", "Check which behaviour existing tests already cover"],
     finishing: ["Confirm the plan covers the main paths, the edge cases and the failure modes"],
   }),
-  skipExpert: (args) => args.confidence === "certain",
+  skip: {
+    applies: (args) => args.confidence === "certain",
+    status: "skipped_due_to_certain_test_confidence",
+    reason: "The agent is certain of its test plan: no outside check was made.",
+  },
   completeStatus: "test_generation_complete_ready_for_implementation",
   expert: {
     systemPrompt: TESTGEN_PROMPT,

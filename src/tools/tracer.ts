@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { StepRecord } from "./engine/steps";
-import { defineWorkflowTool, type StepSession } from "./engine/workflow";
+import { defineWorkflowTool, type StepSession } from "./engine/spec";
 import { RENDERING, TRACE_MODES, type TraceMode } from "./prompts/tracer";
 
 const extra = {
@@ -56,8 +56,10 @@ export const tracer = defineWorkflowTool({
   description:
     "Trace code in steps you do yourself: how a function executes (precision) or what depends on a class or module (dependencies). No model is called.",
   noun: "tracing",
-  // Nothing here weighs hypotheses, issues or confidence, and no model sees images.
-  investigates: ["findings", "relevant_files", "files_checked", "relevant_context"],
+  keys: { progress: "tracer_status" },
+  // Nothing here weighs hypotheses or issues; confidence and images are only recorded (no model sees them).
+  investigates: ["findings", "relevant_files", "files_checked", "relevant_context", "confidence", "images"],
+  acceptsModel: true,
   extra,
   requiredActions: (args) => {
     const mode = concrete(args.trace_mode);
@@ -66,11 +68,11 @@ export const tracer = defineWorkflowTool({
   },
   onPause: (session) => (chosenMode(session.state.steps) ? {} : modeSelection(session)),
   completeStatus: "tracing_complete",
-  onComplete: (session) => {
-    const mode = chosenMode(session.state.steps);
-    // Without a mode nothing is complete: the engine's completion block is dropped.
-    if (!mode) return { ...modeSelection(session), complete_tracing: undefined };
-    return { output: { trace_mode: mode, rendering_instructions: RENDERING[mode] } };
+  // Without a mode nothing can be rendered: the session stays open until one is chosen.
+  keepOpen: (session) => (chosenMode(session.state.steps) ? undefined : modeSelection(session)),
+  onComplete: ({ state }) => {
+    const mode = chosenMode(state.steps);
+    return mode ? { output: { trace_mode: mode, rendering_instructions: RENDERING[mode] } } : {};
   },
   nextSteps: () => "The trace is complete: present it to the user as output.rendering_instructions says.",
 });

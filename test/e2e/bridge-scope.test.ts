@@ -6,13 +6,13 @@
 import { linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UsageError, parseCommand } from "../../src/bridge/cli.ts";
 import { localFiles, pathCandidates } from "../../src/bridge/paths.ts";
 import { GENERATED_CODE_FILE, saveGeneratedCode } from "../../src/bridge/proxy.ts";
 import { RefusedPathsError, type UploadScope } from "../../src/bridge/upload-scope.ts";
-import { isExpandable } from "../../src/files/wire-contract.ts";
+import { isExpandable } from "../../src/core/wire-contract";
 import { runCli } from "../support/bridge-process.ts";
 
 let base: string;
@@ -115,6 +115,17 @@ describe("secret-looking files", () => {
     "deploy/credentials.json",
     "config/prod.env",
     "infra/terraform.tfstate",
+    "infra/prod.tfvars",
+    "infra/prod.tfvars.json",
+    "keys/deploy.ppk",
+    "keys/release.asc",
+    "krb/service.keytab",
+    "config/secrets.yaml",
+    "config/secrets.json",
+    "config/token.txt",
+    "web/htpasswd",
+    "wallet/wallet.dat",
+    "vpn/client.ovpn",
   ];
 
   beforeAll(() => {
@@ -138,8 +149,20 @@ describe("secret-looking files", () => {
     const allowed = await uploaded([dir], { allowSecrets: true });
     // Still the server's expansion rule: no dot paths, code extensions only.
     expect(allowed).toEqual(
-      [join(dir, "config", "prod.env"), join(dir, "deploy", "credentials.json"), join(dir, "deploy", "prod.kubeconfig.yaml"), join(dir, "main.py")].sort(),
+      [
+        join(dir, "config", "prod.env"),
+        join(dir, "config", "secrets.json"),
+        join(dir, "config", "secrets.yaml"),
+        join(dir, "config", "token.txt"),
+        join(dir, "deploy", "credentials.json"),
+        join(dir, "deploy", "prod.kubeconfig.yaml"),
+        join(dir, "infra", "prod.tfvars.json"),
+        join(dir, "main.py"),
+      ].sort(),
     );
+    for (const secret of ["config/secrets.yaml", "config/secrets.json", "config/token.txt", "infra/prod.tfvars.json"]) {
+      expect(walked.warnings.join("\n"), secret).toContain(`${join(dir, secret)}: not uploaded: a secret-looking file`);
+    }
     expect(await uploaded([join(dir, ".aws", "credentials")], { allowSecrets: true })).toEqual([join(dir, ".aws", "credentials")]);
   });
 
@@ -147,6 +170,45 @@ describe("secret-looking files", () => {
     const link = join(project, "notes.txt");
     symlinkSync(join(project, "secrets-demo", ".env"), link);
     expect(await refusal([link])).toContain("it resolves to");
+  });
+});
+
+describe("private keys by content", () => {
+  const MIB = 1024 * 1024;
+  /** Harmless names, each holding a private key; the first marker straddles the bridge's 1 MiB reads. */
+  const keys: Record<string, string> = {
+    "notes/deploy.txt": `${"a".repeat(MIB - 10)}-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----\n`,
+    "notes/ci.yaml": "ssh_key: |\n  -----BEGIN OPENSSH PRIVATE KEY-----\n  b3BlbnNzaC1rZXktdjEAAAAA\n",
+    "notes/pkcs8.md": "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHz\n",
+    "notes/signing.txt": "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF\n",
+    "notes/server.txt": "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n",
+  };
+  const harmless = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n-----BEGIN CERTIFICATE-----\nMIIB\n";
+  let dir: string;
+
+  beforeAll(() => {
+    dir = join(project, "keys-by-content");
+    for (const [name, content] of Object.entries(keys)) write(join(dir, name), content);
+    write(join(dir, "notes", "public.txt"), harmless);
+    // PuTTY's marker counts only as a file's first line.
+    write(join(dir, "notes", "about-putty.md"), "Keys start with PuTTY-User-Key-File-3: on their first line.\n");
+  });
+
+  it("refuses each when named, saying why and with the flag that allows them", async () => {
+    for (const name of Object.keys(keys)) {
+      const message = await refusal([join(dir, name)]);
+      expect(message, name).toContain(`${join(dir, name)}: holds a private key`);
+      expect(message, name).toContain("--allow-secrets");
+    }
+    expect(await uploaded([join(dir, "notes", "public.txt")])).toEqual([join(dir, "notes", "public.txt")]);
+  });
+
+  it("leaves them out of a walked directory, and takes them with --allow-secrets", async () => {
+    const walked = await localFiles(pathCandidates({ absolute_file_paths: [dir] }), scope());
+    expect(walked.files.map((file) => file.path).sort()).toEqual([join(dir, "notes", "about-putty.md"), join(dir, "notes", "public.txt")]);
+    for (const name of Object.keys(keys)) expect(walked.warnings.join("\n"), name).toContain(`${join(dir, name)}: not uploaded: it holds a private key`);
+    const allowed = await uploaded([dir], { allowSecrets: true });
+    expect(allowed).toHaveLength(Object.keys(keys).length + 2);
   });
 });
 

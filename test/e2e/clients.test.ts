@@ -2,12 +2,12 @@
  * Real MCP clients against one worker under `wrangler dev` with TEAM_TOKENS, each configured as
  * docs/clients.md says: the official SDK clients (v1 on the 2025 handshake; v2 pinned to the
  * 2026-07-28 revision and in auto mode), the MCP Inspector's CLI, mcp-remote, Claude Code's CLI
- * (over HTTP and through the bridge), Gemini CLI and Codex CLI. Every client runs from
- * this project's devDependencies with a fresh HOME, so nothing reads or writes the machine's own
- * client configuration.
+ * (over HTTP and through the bridge), Gemini CLI and Codex CLI. The CLIs run from their own
+ * package folder (test/clients, installed on first use) with a fresh HOME, so nothing reads or
+ * writes the machine's own client configuration.
  */
-import { spawn } from "node:child_process";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client";
@@ -20,11 +20,24 @@ import { callTool, connectMcp } from "../support/mcp-session.ts";
 import { makeTeamToken, teamTokensVar, type TeamToken } from "../support/team-token.ts";
 import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
 
-const NODE_MODULES = resolve(import.meta.dirname, "../../node_modules");
+/** The client CLIs have their own package folder (about 1 GB, kept out of the project's install). */
+const CLIENTS = resolve(import.meta.dirname, "../clients");
+const NODE_MODULES = join(CLIENTS, "node_modules");
 /** Longest one client command may run before it is killed (it normally takes a few seconds). */
 const RUN_TIMEOUT_MS = 90_000;
 /** A test that runs several client commands one after another. */
 const MULTI_RUN_TEST_MS = 5 * RUN_TIMEOUT_MS;
+
+/**
+ * Installs the client CLIs on first use (.ci/run installs them ahead): `npm ci` from their own
+ * lockfile, with this Node and npm.
+ */
+function installClients(): void {
+  if (existsSync(join(NODE_MODULES, ".package-lock.json"))) return;
+  const npm = join(dirname(process.execPath), "npm");
+  execFileSync(existsSync(npm) ? npm : "npm", ["ci", "--no-audit", "--no-fund"], { cwd: CLIENTS, stdio: "inherit", timeout: 15 * 60_000 });
+}
+installClients();
 
 /** A package's command, as its package.json names it (run with this Node, never a global install). */
 function bin(pkg: string, name: string): string {

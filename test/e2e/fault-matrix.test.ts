@@ -207,7 +207,7 @@ describe.concurrent("fault matrix: provider × fault through chat", () => {
       expect(shown).toContain("--- Turn 2 (");
       expect(shown).not.toContain("--- Turn 3 (");
       expect(shown).not.toContain(marker("fault"));
-      expect(read.json?.continuation_offer.remaining_turns).toBe(23);
+      expect(read.json?.continuation_offer.remaining_turns).toBe(46);
       task.meta.observed = {
         target: c.target.name,
         fault: c.row.fault,

@@ -1,5 +1,5 @@
 /**
- * The OAuth consent page in a real browser (Debian's Chromium, JavaScript off): a person opens
+ * The OAuth consent page in a real browser (Chromium: Debian's, or the one an npm package ships; JavaScript off): a person opens
  * the authorization URL a connector sends them to, enters their team token and clicks Allow; the
  * browser lands on the client's redirect URI with a code that the client exchanges (PKCE) for an
  * access token to /mcp. Browsers send `Origin` with form posts, which fetch-based tests do not.
@@ -7,12 +7,11 @@
 import { createServer, type Server } from "node:http";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, skipWithoutChromium } from "../support/browser.ts";
+import { launchChromium } from "../support/browser.ts";
 import { authorizeUrl, exchangeCode, pkce, registerClient } from "../support/oauth-flow.ts";
 import { makeTeamToken, teamTokensVar } from "../support/team-token.ts";
 import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
 
-const skip = skipWithoutChromium("the OAuth consent browser test");
 const team = makeTeamToken("browser-team");
 let worker: WorkerProcess;
 let browser: Browser;
@@ -20,7 +19,7 @@ let browser: Browser;
 let callback: Server;
 let callbackUrl: string;
 
-describe.skipIf(skip)("OAuth consent in Chromium", () => {
+describe("OAuth consent in Chromium", () => {
   beforeAll(async () => {
     worker = await startWorker({ vars: { TEAM_TOKENS: teamTokensVar(team) } });
     browser = await launchChromium();

@@ -35,7 +35,9 @@ const http: Fetch = (request) => fetch(request);
 beforeAll(async () => {
   alice = makeTeamToken("team-alpha");
   bob = makeTeamToken("team-beta");
-  worker = await startWorker({ vars: { TEAM_TOKENS: teamTokensVar(alice, bob) } });
+  // Every request of this file comes from one address, many sign-in steps a minute: its budget
+  // (RATE_LIMIT_PER_ADDRESS_PER_MINUTE) is raised here and tested in test/worker/auth.test.ts.
+  worker = await startWorker({ vars: { TEAM_TOKENS: teamTokensVar(alice, bob), RATE_LIMIT_PER_ADDRESS_PER_MINUTE: "1000" } });
 });
 
 afterAll(async () => {
@@ -217,6 +219,13 @@ describe("attacks on the OAuth flow", () => {
     const { verifier } = await pkce();
     const plain = await fetch(new Request(authorizeUrl(worker.url, publicClient, { challenge: verifier, method: "plain" }), { redirect: "manual" }));
     expect(redirectError(plain)).toBe("invalid_request");
+  });
+
+  it("a registration with 1 MB of redirect_uris is refused before it is read whole", async () => {
+    const body = JSON.stringify({ client_name: "Flood", redirect_uris: [`${REDIRECT_URI}/${"a".repeat(1024 * 1024)}`], token_endpoint_auth_method: "none" });
+    const response = await fetch(`${worker.url}/oauth/register`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ error: "invalid_client_metadata" });
   });
 
   it("an unregistered redirect URI is refused on the page, never redirected to", async () => {

@@ -1,8 +1,8 @@
 // The provider modules over real HTTP against the fake upstream: every fault the upstream can
 // throw ends in a ProviderError of the right kind, or in a successful retry; never another exception.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { parseConfig, type Config, type ProviderConfig, type ProviderId } from "../../src/config";
-import type { Env } from "../../src/env";
+import { parseConfig, type Config, type ProviderConfig, type ProviderId } from "../../src/core/config.ts";
+import type { Env } from "../../src/core/env.ts";
 import { callModel, chooseModel } from "../../src/providers/call";
 import * as gemini from "../../src/providers/gemini";
 import type { GenerateOptions } from "../../src/providers/http";
@@ -41,7 +41,7 @@ beforeEach(() => {
   up.reset();
 });
 
-const request: ModelRequest = { systemPrompt: "You answer briefly.", prompt: "Name a prime number.", temperature: 0.5 };
+const request = { systemPrompt: "You answer briefly.", prompt: "Name a prime number.", temperature: 0.5 } satisfies ModelRequest;
 const policy = { deadlineMs: 8_000, maxAttempts: 3, baseBackoffMs: 5, maxBackoffMs: 20 };
 const plain: GenerateOptions = { policy };
 const streaming: GenerateOptions = { policy, onProgress: () => undefined };

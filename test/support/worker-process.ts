@@ -35,6 +35,8 @@ export interface StartOptions {
   /** Environment of the wrangler process, e.g. NODE_EXTRA_CA_CERTS for a test's own certificate authority. */
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** The address wrangler dev listens on: 127.0.0.1 by default, 0.0.0.0 for every interface. */
+  ip?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -90,9 +92,10 @@ export function killTree(child: ChildProcess): Promise<void> {
   return exited;
 }
 
-/** `wrangler dev` on loopback, offline, with persisted local state, as tests and benchmarks run it. */
+/** `wrangler dev` (on loopback unless told otherwise), offline, with persisted local state, as tests and benchmarks run it. */
 export function spawnWranglerDev(options: {
   config?: string;
+  ip?: string;
   port: number;
   inspectorPort: number;
   persistDir: string;
@@ -106,7 +109,7 @@ export function spawnWranglerDev(options: {
     "--config",
     options.config ?? join(ROOT, "wrangler.toml"),
     "--ip",
-    "127.0.0.1",
+    options.ip ?? "127.0.0.1",
     "--port",
     String(options.port),
     "--inspector-port",
@@ -133,6 +136,7 @@ export async function startWorker(options: StartOptions = {}): Promise<WorkerPro
     inspectorPort: await freePort(),
     persistDir,
     ...(options.config ? { config: options.config } : {}),
+    ...(options.ip ? { ip: options.ip } : {}),
     ...(options.vars ? { vars: options.vars } : {}),
     ...(options.env ? { env: options.env } : {}),
   });

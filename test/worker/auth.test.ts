@@ -5,9 +5,9 @@
  * and rate limits per team and per token. Attack tests perform the attack and show it fails.
  */
 import { describe, expect, it, vi } from "vitest";
-import { authorizeUrl, openConsent, pkce, registerClient, signIn } from "../support/oauth-flow";
+import { authorizeUrl, codeFrom, exchangeCode, openConsent, pkce, registerClient, signIn, submitConsent } from "../support/oauth-flow";
 import { callWorker, mcpPost, rpcMessages, testEnv } from "./helpers";
-import type { Env } from "../../src/env";
+import type { Env } from "../../src/core/env.ts";
 
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
@@ -44,8 +44,24 @@ function threads(origin: string, headers: Record<string, string> = {}): Request 
 const PUBLIC = "https://zen.example.com";
 const PUBLIC_HOST = { ALLOWED_HOSTNAMES: "zen.example.com" };
 
+/** A client address no other test uses (per-address budgets keep their counts between tests). */
+function uniqueAddress(): string {
+  const [a, b] = crypto.getRandomValues(new Uint8Array(2));
+  return `198.18.${a}.${b}`;
+}
+
+/** Requests from one client address, as the runtime reports it. */
+function fetchFrom(workerEnv: Env, address: string) {
+  return (request: Request) => {
+    const sent = new Request(request);
+    sent.headers.set("cf-connecting-ip", address);
+    return callWorker(sent, workerEnv);
+  };
+}
+
+/** A client at an address of its own, so its sign-in steps count against no other test's budget. */
 function fetchIn(workerEnv: Env) {
-  return (request: Request) => callWorker(request, workerEnv);
+  return fetchFrom(workerEnv, uniqueAddress());
 }
 
 describe("safe by default: without TEAM_TOKENS only loopback is served", () => {
@@ -75,6 +91,29 @@ describe("safe by default: without TEAM_TOKENS only loopback is served", () => {
       expect(response.status, origin).toBe(200);
       expect(await response.json()).toMatchObject({ team: "default" });
     }
+  });
+
+  it("attack: a loopback Host over a connection from elsewhere, or relayed by a proxy, is refused", async () => {
+    const lockedOut = async (request: Request, what: string) => {
+      const response = await callWorker(request);
+      expect(response.status, what).toBe(401);
+      expect(((await response.json()) as { message: string }).message, what).toContain("TEAM_TOKENS");
+    };
+    // A client elsewhere (a server started with --ip 0.0.0.0, or behind a proxy on another host)
+    // naming a loopback host, in any spelling.
+    for (const origin of ["http://127.0.0.1:8787", "http://LOCALHOST:8787", "http://[::1]:8787"]) {
+      await lockedOut(new Request(`${origin}/v1/threads`, { headers: { "cf-connecting-ip": "198.51.100.7" } }), origin);
+      await lockedOut(mcpPost(initialize, { host: new URL(origin).host, "cf-connecting-ip": "2001:db8::7" }), `${origin} over IPv6`);
+    }
+    // A proxy on this machine relaying a request from elsewhere, as it says in its headers.
+    const relays: Array<Record<string, string>> = [{ "x-forwarded-for": "203.0.113.9" }, { forwarded: "for=203.0.113.9" }, { "x-real-ip": "203.0.113.9" }];
+    for (const relayed of relays) {
+      await lockedOut(new Request("http://127.0.0.1:8787/v1/threads", { headers: relayed }), JSON.stringify(relayed));
+    }
+    // No client address at all: the runtime did not say where the connection came from.
+    await lockedOut(new Request("http://127.0.0.1:8787/v1/threads", { headers: { "cf-connecting-ip": "" } }), "no address");
+    // The same requests from this machine are served.
+    expect((await callWorker(new Request("http://LOCALHOST:8787/v1/threads", { headers: { "cf-connecting-ip": "::1" } }))).status).toBe(200);
   });
 
   it("serves a public host without a token when ALLOW_UNAUTHENTICATED=true", async () => {
@@ -280,6 +319,142 @@ describe("OAuth access tokens", () => {
   });
 });
 
+describe("attacks on the sign-in's storage, and token guessing", () => {
+  /** The OAuth clients stored now, with when each expires (seconds since the epoch). */
+  async function storedClients(workerEnv: Env): Promise<Map<string, number | undefined>> {
+    const listed = await workerEnv.OAUTH_KV.list({ prefix: "client:" });
+    return new Map(listed.keys.map((key) => [key.name.slice("client:".length), key.expiration]));
+  }
+
+  function register(fetch: (request: Request) => Promise<Response>, body: string): Promise<Response> {
+    return fetch(new Request("http://localhost/oauth/register", { method: "POST", headers: { "content-type": "application/json" }, body }));
+  }
+
+  const metadata = (extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ client_name: "Flood", redirect_uris: ["http://127.0.0.1:33418/callback"], token_endpoint_auth_method: "none", ...extra });
+
+  it("attack: registrations and authorization pages from one address are limited, and the refused ones store nothing", async () => {
+    const workerEnv = await withTokens({ "person-token": uniqueTeam("flood") }, { RATE_LIMIT_PER_ADDRESS_PER_MINUTE: "4" });
+    const flooder = fetchFrom(workerEnv, uniqueAddress());
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const before = (await storedClients(workerEnv)).size;
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) statuses.push((await register(flooder, metadata())).status);
+      expect(statuses).toEqual([201, 201, 201, 201, 429, 429, 429, 429]);
+      expect((await storedClients(workerEnv)).size).toBe(before + 4);
+      const refused = await register(flooder, metadata());
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(await refused.json()).toMatchObject({ error: "rate_limited", message: expect.stringContaining("RATE_LIMIT_PER_ADDRESS_PER_MINUTE") });
+      // Each authorization page stores a consent record: the same budget pays for it.
+      const page = await flooder(new Request("http://localhost/authorize?response_type=code&client_id=x"));
+      expect(page.status).toBe(429);
+      // Another address is not held back by this one.
+      const elsewhere = fetchIn(workerEnv);
+      const client = await registerClient(elsewhere, "http://localhost");
+      const { challenge } = await pkce();
+      expect((await openConsent(elsewhere, authorizeUrl("http://localhost", client, { challenge, method: "S256" }))).handle).toBeTruthy();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("attack: a registration with 1 MB of redirect_uris, or with too many or too long fields, stores nothing", async () => {
+    const workerEnv = await withTokens({ "person-token": uniqueTeam("big-client") });
+    const before = (await storedClients(workerEnv)).size;
+    const huge = await register(fetchIn(workerEnv), metadata({ redirect_uris: [`http://127.0.0.1:33418/${"a".repeat(1024 * 1024)}`] }));
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toMatchObject({ error: "invalid_client_metadata" });
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ redirect_uris: Array.from({ length: 11 }, (_, i) => `http://127.0.0.1:33418/cb${i}`) }, "redirect_uris may list at most 10 entries."],
+      [{ redirect_uris: [`http://127.0.0.1:33418/${"b".repeat(2_000)}`] }, "redirect_uris may be at most 2000 characters long."],
+      [{ client_name: "n".repeat(201) }, "client_name may be at most 200 characters long."],
+      [{ contacts: Array.from({ length: 11 }, (_, i) => `c${i}@example.com`) }, "contacts may list at most 10 entries."],
+    ];
+    for (const [extra, message] of cases) {
+      const response = await register(fetchIn(workerEnv), metadata(extra));
+      expect(response.status, message).toBe(400);
+      expect(await response.json()).toMatchObject({ error: "invalid_client_metadata", error_description: message });
+    }
+    expect((await storedClients(workerEnv)).size).toBe(before);
+  });
+
+  it("a client that never completes a sign-in is gone within the hour; one that signs in lives as long as its sign-in", async () => {
+    const workerEnv = await withTokens({ "person-token": uniqueTeam("lifetimes") });
+    const now = Date.now() / 1_000;
+    const unused = await registerClient(fetchIn(workerEnv), "http://localhost");
+    const { client: used } = await signIn(fetchIn(workerEnv), "http://localhost", "person-token");
+    const clients = await storedClients(workerEnv);
+    expect(clients.get(unused.client_id)).toBeLessThanOrEqual(now + 3_600 + 60);
+    expect(clients.get(used.client_id)).toBeGreaterThan(now + 29 * 86_400);
+  });
+
+  it("attack: wrong team tokens from one address are limited, and that address's tokens are then not checked", async () => {
+    const team = uniqueTeam("guessing");
+    const workerEnv = await withTokens({ "right-token": team }, { RATE_LIMIT_PER_ADDRESS_PER_MINUTE: "3" });
+    const guesser = fetchFrom(workerEnv, uniqueAddress());
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const statuses: number[] = [];
+      for (const guess of ["guess-1", "guess-2", "guess-3", "guess-4"]) statuses.push((await guesser(threads("http://localhost", bearer(guess)))).status);
+      expect(statuses).toEqual([401, 401, 401, 429]);
+      // At /mcp, where an OAuth token is looked up too, and with the right token: not checked at all.
+      const right = await guesser(mcpPost(initialize, bearer("right-token")));
+      expect(right.status).toBe(429);
+      expect(Number(right.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(await right.json()).toMatchObject({ error: "rate_limited", message: expect.stringContaining("failed authentications") });
+      // Valid tokens cost the budget nothing, and another address is served.
+      expect((await fetchIn(workerEnv)(threads("http://localhost", bearer("right-token")))).status).toBe(200);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("attack: a refresh for a team token removed from TEAM_TOKENS mints nothing, and ends the sign-in", async () => {
+    const team = uniqueTeam("refresh");
+    const before = await withTokens({ "leaving-token": team, "staying-token": team });
+    const { client, refreshToken } = await signIn(fetchIn(before), "http://localhost", "leaving-token");
+    expect(refreshToken).toBeTruthy();
+    const refresh = (workerEnv: Env) =>
+      fetchIn(workerEnv)(
+        new Request("http://localhost/oauth/token", {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken ?? "", client_id: client.client_id }),
+        }),
+      );
+    const after = await withTokens({ "staying-token": team });
+    const refused = await refresh(after);
+    expect(refused.status).toBe(400);
+    const body = (await refused.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ error: "invalid_grant", error_description: expect.stringContaining("sign in again") });
+    expect(body).not.toHaveProperty("access_token");
+    // The grant is gone: putting the token back does not bring the sign-in back.
+    expect((await refresh(before)).status).toBe(400);
+  });
+
+  it("codes and tokens name neither the team nor the team token, and differ between sign-ins", async () => {
+    const team = uniqueTeam("opaque");
+    const workerEnv = await withTokens({ "person-token": team });
+    const digest = await sha256Hex("person-token");
+    const userIds: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const fetch = fetchIn(workerEnv);
+      const client = await registerClient(fetch, "http://localhost");
+      const { verifier, challenge } = await pkce();
+      const form = await openConsent(fetch, authorizeUrl("http://localhost", client, { challenge, method: "S256" }));
+      const code = codeFrom(await submitConsent(fetch, form, { team_token: "person-token" }));
+      const tokens = (await (await exchangeCode(fetch, "http://localhost", client, code, verifier)).json()) as Record<string, string>;
+      for (const issued of [code, tokens["access_token"] ?? "", tokens["refresh_token"] ?? ""]) {
+        expect(issued).not.toContain(team);
+        for (let at = 0; at + 8 <= digest.length; at += 4) expect(issued).not.toContain(digest.slice(at, at + 8));
+      }
+      userIds.push(code.split(":")[0] ?? "");
+    }
+    expect(userIds[0]).not.toBe(userIds[1]);
+  });
+});
+
 describe("rate limits", () => {
   it("answers 429 with Retry-After and a JSON message past a team's limit", async () => {
     const team = uniqueTeam("limited");
@@ -368,6 +543,38 @@ describe("rate limits", () => {
     }
     expect(statuses.filter((status) => status === 200)).toHaveLength(40);
     expect(statuses.filter((status) => status === 429)).toHaveLength(20);
+  });
+
+  it("attack: a limiter that cannot be reached lets requests through for a short while only, then 503 with Retry-After, logged once", async () => {
+    const team = uniqueTeam("unreachable");
+    const workerEnv = await withTokens({ "flood-token": team }, { RATE_LIMIT_PER_MINUTE: "1000", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" });
+    const limiter = workerEnv.RATE_LIMITER;
+    // What a flood does to the limiter's object: every call to it fails.
+    workerEnv.RATE_LIMITER = new Proxy(limiter, {
+      get: (target, property) =>
+        property === "getByName" ? () => ({ take: () => Promise.reject(new Error("Durable Object is overloaded")) }) : Reflect.get(target, property),
+    });
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const status = async () => (await callWorker(threads("http://localhost", bearer("flood-token")), workerEnv)).status;
+    try {
+      expect([await status(), await status()]).toEqual([200, 200]);
+      vi.setSystemTime(Date.now() + 9_000);
+      expect(await status()).toBe(200);
+      vi.setSystemTime(Date.now() + 2_000);
+      const refused = await callWorker(mcpPost(initialize, bearer("flood-token")), workerEnv);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("retry-after")).toBe("10");
+      expect(await refused.json()).toMatchObject({ error: "rate_limiter_unavailable", message: expect.stringContaining("Retry in 10 s") });
+      expect(await status()).toBe(503);
+      expect(logged.mock.calls.filter(([line]) => String(line).includes("rate_limiter_unreachable"))).toHaveLength(1);
+      // Once the limiter answers again, so does the server.
+      workerEnv.RATE_LIMITER = limiter;
+      expect(await status()).toBe(200);
+    } finally {
+      vi.useRealTimers();
+      logged.mockRestore();
+    }
   });
 
   it("limits nothing when both limits are 0", async () => {

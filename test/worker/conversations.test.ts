@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { parseConfig } from "../../src/config";
-import type { Env } from "../../src/env";
+import { parseConfig } from "../../src/core/config.ts";
+import type { Env } from "../../src/core/env.ts";
 import { ModelRegistry } from "../../src/providers/registry";
 import { exchange } from "../../src/tools/engine/exchange";
 import type { ToolContext } from "../../src/tools/define";
@@ -53,7 +53,7 @@ describe("chat and durable threads", () => {
     expect(prompt).toContain("And with asyncio?");
     expect(prompt.split("CONVERSATION HISTORY (CONTINUATION)").length - 1).toBe(1);
     expect(prompt.split("BEGIN FILE: /repo/lock.py").length - 1).toBe(1);
-    expect(second.output?.continuation_offer?.remaining_turns).toBe(23);
+    expect(second.output?.continuation_offer?.remaining_turns).toBe(46);
   });
 
   it("lets another model continue the thread and lists it in threads", async () => {

@@ -5,7 +5,7 @@
  * fails, then checks A's data is intact.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Env } from "../../src/env";
+import type { Env } from "../../src/core/env.ts";
 import { callWorker, connectClient, testEnv } from "./helpers";
 import { mockUpstream, promptOf } from "./upstream-mock";
 

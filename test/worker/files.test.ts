@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Env } from "../../src/env";
-import { callWorker, connectClient, testEnv } from "./helpers";
+import type { Env } from "../../src/core/env.ts";
+import { callWorker, connectClient, testEnv, watchedNamespace } from "./helpers";
 import { mockUpstream, promptOf } from "./upstream-mock";
 
 async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
@@ -203,6 +203,22 @@ describe("file references in tools", () => {
     const id = result.output.continuation_offer.continuation_id;
     const thread = await workerEnv.CONVERSATIONS.getByName(`default:${id}`).read();
     expect(thread?.files).toHaveLength(400);
+  });
+
+  it("attack: 200 copies of one directory reference cost one directory query", async () => {
+    const sent = mockUpstream();
+    const workerEnv = testEnv(GEMINI);
+    const blob = await upload(workerEnv, "pass\n");
+    const manifest: Record<string, string> = {};
+    for (let i = 0; i < 50; i++) manifest[`/copies/d/m${String(i).padStart(3, "0")}.py`] = blob.sha;
+    await register(workerEnv, manifest, "ws-copies");
+    const queries: string[] = [];
+    workerEnv.TEAMS = watchedNamespace(workerEnv.TEAMS, ["lookupFiles", "filesUnder"], (method, args) => queries.push(`${method} ${JSON.stringify(args[1])}`));
+    const copies = Array.from({ length: 200 }, () => "/copies/d");
+    const result = await chat(workerEnv, { prompt: "again and again", model: "flash", absolute_file_paths: copies }, { "x-zen-workspace": "ws-copies" });
+    expect(result.isError).toBe(false);
+    expect(queries).toEqual(['lookupFiles ["/copies/d"]', 'filesUnder "/copies/d/"']);
+    expect(promptOf(sent[0]!).split("--- BEGIN FILE:").length - 1).toBe(50);
   });
 
   it("accepts sha256 references and leaves out what passes the model's file budget", async () => {

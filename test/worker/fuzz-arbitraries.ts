@@ -3,7 +3,7 @@
  * JSON Schema (tools/list), the same mutated beyond it, hostile strings, and JSON-RPC bodies.
  */
 import fc from "fast-check";
-import { THINKING_MODES } from "../../src/config";
+import { THINKING_MODES } from "../../src/core/config.ts";
 import { CONFIDENCE_LEVELS } from "../../src/tools/engine/steps";
 
 type Schema = Record<string, unknown>;

@@ -10,7 +10,7 @@
  */
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
-import type { Env } from "../../src/env";
+import type { Env } from "../../src/core/env.ts";
 import "../support/observed.ts";
 import { callWorker, mcpPost, testEnv } from "./helpers";
 import { anyJson, headerValue, hostileRpcBody, hostileString, mutatedArguments } from "./fuzz-arbitraries";
@@ -41,6 +41,7 @@ const PROVIDERS = {
   // would otherwise meet the rate limits (tested in auth.test.ts).
   RATE_LIMIT_PER_MINUTE: "0",
   RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0",
+  RATE_LIMIT_PER_ADDRESS_PER_MINUTE: "0",
 };
 
 async function sha256Hex(data: Uint8Array | string): Promise<string> {

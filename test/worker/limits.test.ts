@@ -8,7 +8,7 @@
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Env } from "../../src/env";
+import type { Env } from "../../src/core/env.ts";
 import "../support/observed.ts";
 import { callWorker, connectClient, testEnv } from "./helpers";
 import { mockUpstream, promptOf } from "./upstream-mock";

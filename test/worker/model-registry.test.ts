@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PROVIDER_IDS, parseConfig } from "../../src/config";
+import { PROVIDER_IDS, parseConfig } from "../../src/core/config.ts";
 import { parseModelEntry, shippedModelsOf } from "../../src/providers/capabilities";
 import { ModelRegistry, splitOption } from "../../src/providers/registry";
 

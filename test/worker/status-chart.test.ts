@@ -3,7 +3,7 @@
  * model, and its inline SVG.
  */
 import { describe, expect, it } from "vitest";
-import { formatTokens, layoutUsageChart, UsageChart } from "../../src/status/usage-chart";
+import { formatTokens, layoutUsageChart, UsageChart } from "../../src/routes/status/usage-chart.tsx";
 
 function row(day: string, model: string, inputTokens: number, outputTokens: number, calls = 1) {
   const [provider, ...name] = model.split("/");

@@ -5,7 +5,7 @@
  * revoked or forged cookie, markup in prompts and answers, framing). Real DOs, real KV.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Env } from "../../src/env";
+import type { Env } from "../../src/core/env.ts";
 import { callWorker, connectClient, testEnv } from "./helpers";
 import { mockUpstream } from "./upstream-mock";
 

@@ -7,9 +7,10 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { STALE_UPLOAD_MS } from "../../src/durable/blob";
+import { MAX_MANIFEST_BYTES } from "../../src/durable/team";
 import { blobStub } from "../../src/files/blob-store";
 import { loadImages } from "../../src/files/images";
-import { ToolError } from "../../src/errors";
+import { ToolError } from "../../src/core/errors.ts";
 import { callWorker, connectClient, testEnv } from "./helpers";
 import { mockUpstream } from "./upstream-mock";
 
@@ -40,7 +41,7 @@ async function asTeam(team: string, vars: Record<string, string> = {}) {
     workerEnv,
     call,
     json,
-    usage: () => workerEnv.TEAMS.getByName(team).blobUsage(),
+    usage: () => workerEnv.TEAMS.getByName(team).quotaUsage(),
     stub: (sha256: string) => blobStub(workerEnv, team, sha256),
   };
 }
@@ -89,7 +90,7 @@ describe("quota and size: reserved before any byte is stored", () => {
     const t = await asTeam("zero-size", { TEAM_BLOB_QUOTA_BYTES: String(2 * MIB), BLOB_PART_MIB: "1" });
     const filler = bytesOf(2 * MIB);
     expect((await t.call(`/v1/blobs/${await sha256Hex(filler)}`, { method: "PUT", body: filler })).status).toBe(201);
-    expect(await t.usage()).toEqual({ storedBytes: 2 * MIB, reservedBytes: 0 });
+    expect(await t.usage()).toEqual({ storedBytes: 2 * MIB, reservedBytes: 0, manifestBytes: 0 });
 
     const payload = bytesOf(MIB, 7);
     const sha = await sha256Hex(payload);
@@ -103,7 +104,7 @@ describe("quota and size: reserved before any byte is stored", () => {
     expect(complete.status).toBe(400);
     expect((await errorOf(complete)).error).toBe("hash_mismatch");
     expect((await t.call(`/v1/blobs/${sha}`, { method: "HEAD" })).status).toBe(404);
-    expect(await t.usage()).toEqual({ storedBytes: 2 * MIB, reservedBytes: 0 });
+    expect(await t.usage()).toEqual({ storedBytes: 2 * MIB, reservedBytes: 0, manifestBytes: 0 });
   });
 
   it("a multipart total over the declared size is refused with 413; the right parts still complete, counted exactly", async () => {
@@ -112,7 +113,7 @@ describe("quota and size: reserved before any byte is stored", () => {
     const sha = await sha256Hex(content);
     const begin = await t.json(`/v1/blobs/${sha}/uploads`, { size: content.length, mediaType: "application/octet-stream" });
     const { uploadId } = (await begin.json()) as { uploadId: string };
-    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: content.length });
+    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: content.length, manifestBytes: 0 });
     const put = (part: number, body: Uint8Array) => t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/${part}`, { method: "PUT", body });
 
     const oversized = await put(2, bytesOf(MIB));
@@ -126,7 +127,7 @@ describe("quota and size: reserved before any byte is stored", () => {
     expect((await put(2, content.slice(MIB))).status).toBe(200);
     const complete = await t.json(`/v1/blobs/${sha}/uploads/${uploadId}/complete`, {});
     expect(complete.status).toBe(201);
-    expect(await t.usage()).toEqual({ storedBytes: content.length, reservedBytes: 0 });
+    expect(await t.usage()).toEqual({ storedBytes: content.length, reservedBytes: 0, manifestBytes: 0 });
   });
 
   it("the blob's object itself refuses a chunk past the declared size, whoever sends it", async () => {
@@ -146,7 +147,7 @@ describe("quota and size: reserved before any byte is stored", () => {
     const refused = await errorOf(begins.find((r) => r.status === 413)!);
     expect(refused.error).toBe("quota_exceeded");
     expect(refused.message).toContain(`${2 * MIB} reserved by uploads in progress`);
-    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 2 * MIB });
+    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 2 * MIB, manifestBytes: 0 });
   });
 
   it("a single PUT reserves its Content-Length before streaming: a parallel PUT is refused while it is in progress", async () => {
@@ -165,7 +166,7 @@ describe("quota and size: reserved before any byte is stored", () => {
     held.push(first.slice(1000));
     held.close();
     expect((await pending).status).toBe(201);
-    expect(await t.usage()).toEqual({ storedBytes: 2000, reservedBytes: 0 });
+    expect(await t.usage()).toEqual({ storedBytes: 2000, reservedBytes: 0, manifestBytes: 0 });
   });
 
   it("a PUT of unknown length grows its reservation as bytes arrive and is refused when the room is gone", async () => {
@@ -179,7 +180,7 @@ describe("quota and size: reserved before any byte is stored", () => {
     const response = await pending;
     expect(response.status).toBe(413);
     expect((await errorOf(response)).error).toBe("quota_exceeded");
-    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 0 });
+    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 0, manifestBytes: 0 });
   });
 
   it("a PUT of unknown length is counted at exactly its committed size", async () => {
@@ -190,7 +191,7 @@ describe("quota and size: reserved before any byte is stored", () => {
     held.push(content);
     held.close();
     expect((await pending).status).toBe(201);
-    expect(await t.usage()).toEqual({ storedBytes: 1500, reservedBytes: 0 });
+    expect(await t.usage()).toEqual({ storedBytes: 1500, reservedBytes: 0, manifestBytes: 0 });
   });
 
   it("releases the reservation when the hash does not match, when the body breaks off, and when a multipart hash fails", async () => {
@@ -198,7 +199,7 @@ describe("quota and size: reserved before any byte is stored", () => {
     const wrongHash = await sha256Hex("not this");
     const mismatch = await t.call(`/v1/blobs/${wrongHash}`, { method: "PUT", body: bytesOf(3000) });
     expect(mismatch.status).toBe(400);
-    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 0 });
+    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 0, manifestBytes: 0 });
 
     const held = heldBody();
     const broken = t.call(`/v1/blobs/${wrongHash}`, { method: "PUT", body: held.stream, headers: { "content-length": "3000" } });
@@ -208,13 +209,13 @@ describe("quota and size: reserved before any byte is stored", () => {
     const brokenResponse = await broken;
     expect(brokenResponse.status).toBe(400);
     expect((await errorOf(brokenResponse)).error).toBe("broken_body");
-    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 0 });
+    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 0, manifestBytes: 0 });
 
     const { uploadId } = (await (await t.json(`/v1/blobs/${wrongHash}/uploads`, { size: 10 })).json()) as { uploadId: string };
-    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 10 });
+    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 10, manifestBytes: 0 });
     await t.call(`/v1/blobs/${wrongHash}/uploads/${uploadId}/parts/1`, { method: "PUT", body: bytesOf(10) });
     expect((await t.json(`/v1/blobs/${wrongHash}/uploads/${uploadId}/complete`, {})).status).toBe(400);
-    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 0 });
+    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 0, manifestBytes: 0 });
   });
 
   it("an abandoned upload is removed by the blob's alarm and gives its reservation back; a live one is kept", async () => {
@@ -229,7 +230,7 @@ describe("quota and size: reserved before any byte is stored", () => {
     // The alarm of an upload touched within the hour leaves it alone.
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await stub.upload(uploadId)).not.toBeNull();
-    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: content.length });
+    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: content.length, manifestBytes: 0 });
     expect((await t.json(`/v1/blobs/${await sha256Hex("other")}/uploads`, { size: 2 * MIB })).status).toBe(413);
 
     // An hour and a bit later, untouched:
@@ -237,12 +238,57 @@ describe("quota and size: reserved before any byte is stored", () => {
       state.storage.sql.exec("UPDATE meta SET touched_at = ?", Date.now() - STALE_UPLOAD_MS - 60_000);
     });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 0 });
+    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 0, manifestBytes: 0 });
     expect(await tablesOf(stub)).toEqual([]);
     const late = await t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/2`, { method: "PUT", body: content.slice(MIB) });
     expect(late.status).toBe(404);
     expect((await t.json(`/v1/blobs/${await sha256Hex("other")}/uploads`, { size: 2 * MIB })).status).toBe(201);
   });
+});
+
+describe("manifests: counted against the quota, and capped", () => {
+  /** A manifest of `count` paths of `length` characters each (all one hash), numbered from `from`. */
+  function manifest(prefix: string, count: number, length: number, from = 0): Record<string, string> {
+    const files: Record<string, string> = {};
+    for (let i = from; i < from + count; i++) files[`${prefix}${String(i).padStart(length - prefix.length, "0")}`] = "a".repeat(64);
+    return files;
+  }
+
+  it("attack: manifest entries count against the team's quota, together with its blobs", async () => {
+    const t = await asTeam("manifest-quota", { TEAM_BLOB_QUOTA_BYTES: "4096" });
+    // Each entry counts its workspace, path and hash: 7 + 12 + 64 bytes.
+    expect((await t.json("/v1/workspaces/default/manifest", { files: manifest("/p/f", 10, 12) }, "PUT")).status).toBe(200);
+    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 0, manifestBytes: 830 });
+    const tooBig = bytesOf(3_300);
+    const refused = await t.call(`/v1/blobs/${await sha256Hex(tooBig)}`, { method: "PUT", body: tooBig });
+    expect(refused.status).toBe(413);
+    expect((await errorOf(refused)).message).toContain("830 in workspace manifests");
+    const fits = bytesOf(3_200);
+    expect((await t.call(`/v1/blobs/${await sha256Hex(fits)}`, { method: "PUT", body: fits })).status).toBe(201);
+    const more = await t.json("/v1/workspaces/default/manifest", { files: manifest("/p/f", 1, 12, 10) }, "PUT");
+    expect(more.status).toBe(413);
+    expect(await errorOf(more)).toMatchObject({ error: "quota_exceeded", message: expect.stringContaining("Registering these files would pass") });
+    // Registering a path again adds nothing.
+    expect((await t.json("/v1/workspaces/default/manifest", { files: manifest("/p/f", 10, 12) }, "PUT")).status).toBe(200);
+    expect(await t.usage()).toEqual({ storedBytes: 3_200, reservedBytes: 0, manifestBytes: 830 });
+  });
+
+  it("attack: five 8 MiB manifests leave the team's manifests at their cap, the oldest entries let go", async () => {
+    const t = await asTeam("manifest-flood");
+    // 20,000 entries of 340-character paths: just under the 8 MiB a manifest request may hold.
+    const batches = Array.from({ length: 5 }, (_, batch) => manifest(`/flood/${batch}/`, 20_000, 340));
+    for (const files of batches) expect((await t.json("/v1/workspaces/default/manifest", { files }, "PUT")).status).toBe(200);
+    const { manifestBytes } = await t.usage();
+    expect(manifestBytes).toBeLessThanOrEqual(MAX_MANIFEST_BYTES);
+    expect(manifestBytes).toBeGreaterThan(MAX_MANIFEST_BYTES - 411);
+    const team = t.workerEnv.TEAMS.getByName(t.team);
+    const firstPaths = Object.keys(batches[0] ?? {}).slice(0, 100);
+    const lastPaths = Object.keys(batches[4] ?? {}).slice(0, 100);
+    expect(await team.lookupFiles("default", firstPaths)).toEqual([]);
+    expect(await team.lookupFiles("default", lastPaths)).toHaveLength(100);
+    const databaseBytes = await runInDurableObject(team, (_, state) => state.storage.sql.databaseSize);
+    expect(databaseBytes).toBeLessThan(3 * MAX_MANIFEST_BYTES);
+  }, 120_000);
 });
 
 describe("completion: sealed, then hashed, then committed as hashed", () => {
@@ -303,9 +349,9 @@ describe("images: limits checked before any chunk is read", () => {
   const GEMINI = { GEMINI_API_KEY: "k", GEMINI_BASE_URL: "https://gemini.test" };
   const PNG_HEADER = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-  async function chatWithImages(t: Awaited<ReturnType<typeof asTeam>>, images: string[]) {
+  async function chatWithImages(t: Awaited<ReturnType<typeof asTeam>>, images: string[], model = "flash") {
     const client = await connectClient(t.workerEnv, { authorization: `Bearer ${t.team}` });
-    const result = await client.callTool({ name: "chat", arguments: { prompt: "what is this", model: "flash", images } });
+    const result = await client.callTool({ name: "chat", arguments: { prompt: "what is this", model, images } });
     await client.close();
     return { isError: result.isError === true, text: (result.content as Array<{ text: string }>)[0]?.text ?? "" };
   }
@@ -329,6 +375,54 @@ describe("images: limits checked before any chunk is read", () => {
     expect(result.isError).toBe(true);
     expect(result.text).toContain("'/shots/huge.png' is 21.0 MB; each image may be at most 20 MB");
     expect(sent).toHaveLength(0);
+  });
+
+  /** Uploads a PNG of `bytes` bytes under `path`, then deletes its chunks: any read of it would now fail. */
+  async function unreadableImage(t: Awaited<ReturnType<typeof asTeam>>, path: string, bytes: number, seed: number): Promise<void> {
+    const image = bytesOf(bytes, seed);
+    image.set(PNG_HEADER);
+    const sha = await sha256Hex(image);
+    expect((await t.call(`/v1/blobs/${sha}`, { method: "PUT", body: image, headers: { "content-type": "image/png" } })).status).toBe(201);
+    await register(t, { [path]: sha });
+    await runInDurableObject(t.stub(sha), (_, state) => void state.storage.sql.exec("DELETE FROM chunks"));
+  }
+
+  it("attack: two 19.9 MB images under the per-image limit are refused from their stored sizes, without reading a chunk", async () => {
+    const sent = mockUpstream();
+    const t = await asTeam("two-large-images", GEMINI);
+    await unreadableImage(t, "/shots/a.png", Math.round(19.9 * MIB), 1);
+    await unreadableImage(t, "/shots/b.png", Math.round(19.9 * MIB), 2);
+    const result = await chatWithImages(t, ["/shots/a.png", "/shots/b.png"]);
+    expect(result.isError).toBe(true);
+    expect(result.text).toContain("The images total 39.8 MB; at most 20.0 MB can be sent with one request");
+    expect(sent).toHaveLength(0);
+  });
+
+  it("attack: images the chosen model refuses for their size are never read", async () => {
+    const sent = mockUpstream();
+    const t = await asTeam("model-image-cap", { OPENROUTER_API_KEY: "k", OPENROUTER_BASE_URL: "https://openrouter.test/api/v1" });
+    await unreadableImage(t, "/shots/c.png", 3 * MIB, 3);
+    await unreadableImage(t, "/shots/d.png", 3 * MIB, 4);
+    const result = await chatWithImages(t, ["/shots/c.png", "/shots/d.png"], "sonnet");
+    expect(result.isError).toBe(true);
+    expect(result.text).toContain("The images total 6.0 MB; anthropic/claude-sonnet-4.5 accepts at most 5 MB per request");
+    expect(sent).toHaveLength(0);
+  });
+
+  it("an image the model accepts is read and sent whole", async () => {
+    const sent = mockUpstream();
+    const t = await asTeam("image-sent", GEMINI);
+    // Over one chunk, and not a multiple of three bytes: encoded across chunk boundaries.
+    const image = bytesOf(MIB + 7, 5);
+    image.set(PNG_HEADER);
+    const sha = await sha256Hex(image);
+    await t.call(`/v1/blobs/${sha}`, { method: "PUT", body: image, headers: { "content-type": "image/png" } });
+    await register(t, { "/shots/e.png": sha });
+    const result = await chatWithImages(t, ["/shots/e.png"]);
+    expect(result.isError).toBe(false);
+    const parts = (sent[0]?.body["contents"] as Array<{ parts: Array<{ inlineData?: { data: string } }> }>)[0]?.parts ?? [];
+    const data = parts.find((part) => part.inlineData)?.inlineData?.data ?? "";
+    expect(Uint8Array.from(atob(data), (char) => char.charCodeAt(0))).toEqual(image);
   });
 
   it("an image blob of another media type is refused by name", async () => {
@@ -364,9 +458,10 @@ describe("images: limits checked before any chunk is read", () => {
     await expect(loadImages(scope, ["data:image/svg+xml;base64,PHN2Zz4="])).rejects.toThrow("send images as PNG, JPEG, GIF or WebP");
     await expect(loadImages(scope, ["data:text/html,<script>"])).rejects.toThrow("is not a base64 data URL");
     const fifteen = `data:image/png;base64,${"A".repeat(20 * MIB)}`;
-    await expect(loadImages(scope, [fifteen, fifteen, fifteen])).rejects.toThrow("at most 40.0 MB can be sent with one request");
+    await expect(loadImages(scope, [fifteen, fifteen])).rejects.toThrow("at most 20.0 MB can be sent with one request");
     const small = await loadImages(scope, ["data:image/PNG;base64,iVBO Rw0K"]);
-    expect(small.inputs).toEqual([{ mediaType: "image/png", data: "iVBORw0K" }]);
+    expect(small.inputs).toMatchObject([{ mediaType: "image/png", bytes: 6 }]);
+    expect(await small.inputs[0]?.read()).toBe("iVBORw0K");
   });
 });
 

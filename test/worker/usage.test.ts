@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { shippedModelsOf } from "../../src/providers/capabilities";
-import { callWorker, connectClient, deferredWorkDone, mcpPost, rpcMessages, testEnv } from "./helpers";
+import { callWorker, connectClient, deferredWorkDone, mcpPost, rpcMessages, testEnv, watchedNamespace } from "./helpers";
 import { mockUpstream } from "./upstream-mock";
 
 afterEach(() => {
@@ -133,24 +133,7 @@ describe("usage accounting", () => {
     const workerEnv = await teamsEnv("usage-gathered");
     const team = "usage-gathered";
     let writes = 0;
-    const teams = workerEnv.TEAMS;
-    workerEnv.TEAMS = new Proxy(teams, {
-      get: (target, property) =>
-        property === "getByName"
-          ? (name: string) => {
-              const stub = target.getByName(name);
-              return new Proxy(stub, {
-                get: (object, method) =>
-                  method === "recordActivity"
-                    ? (...args: Parameters<typeof stub.recordActivity>) => {
-                        writes++;
-                        return object.recordActivity(...args);
-                      }
-                    : (...args: unknown[]) => (object as unknown as Record<PropertyKey, (...a: unknown[]) => unknown>)[method]!(...args),
-              });
-            }
-          : Reflect.get(target, property),
-    });
+    workerEnv.TEAMS = watchedNamespace(workerEnv.TEAMS, ["recordActivity"], () => writes++);
     const calls = await Promise.all(Array.from({ length: 8 }, (_, i) => callTool(workerEnv, team, "chat", { prompt: `question ${i}`, model: "flash" })));
     expect(calls.every((call) => !call.isError)).toBe(true);
     const { body } = await getUsage(workerEnv, team);

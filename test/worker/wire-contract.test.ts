@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { UPLOADED_FILE_FIELDS } from "../../src/files/wire-contract";
+import { UPLOADED_FILE_FIELDS } from "../../src/core/wire-contract.ts";
 import { connectClient } from "./helpers";
 
 describe("wire contract", () => {

@@ -4,7 +4,7 @@
  * client and a double of the binding.
  */
 import { describe, expect, it } from "vitest";
-import type { Env } from "../../src/env";
+import type { Env } from "../../src/core/env.ts";
 import { callWorker, connectClient, testEnv } from "./helpers";
 import { DONE, event, fails, reply, streamed, WorkersAiDouble } from "./providers/workers-ai-double";
 

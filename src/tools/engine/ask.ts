@@ -1,6 +1,6 @@
 import { callModel, type ChosenModel } from "../../providers/call";
 import type { CallOptions, CallResult, ModelRequest } from "../../providers/types";
-import { recordUsage } from "../../usage/ledger";
+import { recordUsage } from "../../providers/usage.ts";
 import type { ToolContext } from "../define";
 
 /**

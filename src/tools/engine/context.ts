@@ -1,13 +1,13 @@
 import { budgetFor, type TokenBudget } from "../../conversation/budget";
 import { historyFilePaths, renderHistory } from "../../conversation/history";
 import { loadThread, storedFiles } from "../../conversation/threads";
-import type { StoredFile, Thread, Turn } from "../../conversation/types";
-import { ToolError } from "../../errors";
+import type { StoredFile, Thread, Turn } from "../../core/rpc/conversation.ts";
+import { ToolError } from "../../core/errors.ts";
 import { embedSources, estimateTokens } from "../../files/embed";
 import { loadImages } from "../../files/images";
-import type { FileReference } from "../../files/references";
-import { resolveReferences, sourcesOf, type FileEntry } from "../../files/resolve";
-import { MAX_FILES_PER_CALL } from "../../files/wire-contract";
+import { isUsableReference, type FileReference } from "../../files/references";
+import { MAX_REFERENCES_PER_CALL, resolveReferences, sourcesOf, type FileEntry } from "../../files/resolve";
+import { MAX_FILES_PER_CALL } from "../../core/wire-contract.ts";
 import { chooseModel, type ChosenModel } from "../../providers/call";
 import type { ToolCategory } from "../../providers/registry";
 import type { ImageInput } from "../../providers/types";
@@ -43,14 +43,26 @@ export interface RequestInputs {
   skipped: SkippedFile[];
 }
 
-/** Resolves a call's file references and images; a ToolError for references that cannot be paths. */
-export async function resolveInputs(ctx: ToolContext, files: FileReference[], images: string[]): Promise<RequestInputs> {
-  const resolved = await resolveReferences(ctx, files);
-  if (resolved.invalid.length > 0) {
+/**
+ * Refuses file references no file can be named by (too many, or relative paths), without looking
+ * any up: a paused step records them and checks them the same.
+ */
+export function checkReferences(files: FileReference[]): void {
+  if (files.length > MAX_REFERENCES_PER_CALL) {
     throw new ToolError(
-      `File paths must be full absolute paths (or 'sha256:<hex>', or {path, content} inline). Received: ${resolved.invalid.join(", ")}`,
+      `A call may name at most ${MAX_REFERENCES_PER_CALL} files or directories; got ${files.length}. Name a directory instead of its files, or split the work.`,
     );
   }
+  const invalid = files.filter((file): file is string => typeof file === "string" && !isUsableReference(file));
+  if (invalid.length > 0) {
+    throw new ToolError(`File paths must be full absolute paths (or 'sha256:<hex>', or {path, content} inline). Received: ${invalid.join(", ")}`);
+  }
+}
+
+/** Resolves a call's file references and images; a ToolError for references that cannot be paths. */
+export async function resolveInputs(ctx: ToolContext, files: FileReference[], images: string[]): Promise<RequestInputs> {
+  checkReferences(files);
+  const resolved = await resolveReferences(ctx, files);
   const loaded = await loadImages(ctx, images);
   const skipped =
     resolved.overLimit > 0

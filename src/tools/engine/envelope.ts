@@ -32,13 +32,16 @@ export function jsonResult(output: object, options: { isError?: boolean } = {}):
   return { output: output as Record<string, unknown>, ...(options.isError ? { isError: true } : {}) };
 }
 
-/** The offer to continue a stored thread, or null when it has no room left. */
-export function continuationOffer(threadId: string, remainingExchanges: number): ContinuationOffer | null {
-  if (remainingExchanges <= 0) return null;
+/**
+ * The offer to continue a stored thread, or null when it has no room left. Like the original's,
+ * `remaining_turns` counts turns (a request and a model's answer are two; a paused step is one).
+ */
+export function continuationOffer(threadId: string, remainingTurns: number): ContinuationOffer | null {
+  if (remainingTurns <= 0) return null;
   return {
     continuation_id: threadId,
-    note: `You can continue this conversation for ${remainingExchanges} more exchanges: pass this continuation_id to any tool.`,
-    remaining_turns: remainingExchanges,
+    note: `You can continue this conversation for ${remainingTurns} more turns (an exchange with a model takes two): pass this continuation_id to any tool.`,
+    remaining_turns: remainingTurns,
   };
 }
 
@@ -53,9 +56,12 @@ export function resendPromptOutput(tool: string, field: string, size: number, li
   });
 }
 
-/** Files the server lacks: the original's `files_required_to_continue` contract. */
-export function filesRequiredOutput(tool: string, missing: string[]): ToolOutput {
-  return toolOutput({
+/**
+ * Files the server lacks: the original's `files_required_to_continue` contract. A step tool adds
+ * `next_steps` saying how to send the same step again.
+ */
+export function filesRequiredOutput(tool: string, missing: string[], nextSteps?: string): ToolOutput & { next_steps?: string } {
+  const output = toolOutput({
     status: "files_required_to_continue",
     content: JSON.stringify({
       mandatory_instructions:
@@ -66,4 +72,5 @@ export function filesRequiredOutput(tool: string, missing: string[]): ToolOutput
     content_type: "json",
     metadata: { tool_name: tool },
   });
+  return nextSteps ? { ...output, next_steps: nextSteps } : output;
 }

@@ -1,6 +1,6 @@
-import type { ThinkingMode } from "../../config";
+import type { ThinkingMode } from "../../core/config.ts";
 import { remainingExchanges, ThreadWriter, type CommitResult } from "../../conversation/threads";
-import type { Json, NewTurn } from "../../conversation/types";
+import type { Json, NewTurn } from "../../core/rpc/conversation.ts";
 import type { FileReference } from "../../files/references";
 import type { ModelCapabilities } from "../../providers/capabilities";
 import type { ToolCategory } from "../../providers/registry";
@@ -27,7 +27,7 @@ export interface ExchangeRequest {
 }
 
 export type ExchangeOutcome =
-  | { kind: "answered"; call: CallResult; threadId: string; remainingExchanges: number; skipped: SkippedFile[] }
+  | { kind: "answered"; call: CallResult; threadId: string; remainingTurns: number; skipped: SkippedFile[] }
   | { kind: "files_required"; missing: string[] }
   | { kind: "prompt_too_large"; size: number; limit: number };
 
@@ -76,9 +76,9 @@ export function modelTurn(tool: string, call: CallResult, content = call.respons
   };
 }
 
-/** Remaining exchanges after a commit; none when the turns could not be stored (no id is handed out then). */
+/** Turns the thread has room for after a commit; none when the turns could not be stored (no id is handed out then). */
 export function remainingAfter(commit: CommitResult, ctx: ToolContext): number {
-  return commit.stored ? remainingExchanges(commit.info.turnCount, ctx.config) : 0;
+  return commit.stored ? Math.max(0, ctx.config.maxConversationTurns - commit.info.turnCount) : 0;
 }
 
 /**
@@ -129,7 +129,7 @@ export async function exchange(ctx: ToolContext, request: ExchangeRequest): Prom
     kind: "answered",
     call,
     threadId: writer.threadId,
-    remainingExchanges: remainingAfter(commit, ctx),
+    remainingTurns: remainingAfter(commit, ctx),
     skipped: [...inputs.skipped, ...context.skipped],
   };
 }
@@ -152,9 +152,9 @@ export function renderExchange(
     case "files_required":
       return jsonResult(filesRequiredOutput(tool, outcome.missing));
     case "answered": {
-      const { call, threadId, remainingExchanges: remaining, skipped } = outcome;
+      const { call, threadId, remainingTurns, skipped } = outcome;
       const { text, extra } = decorate(call.response.text);
-      const offer = continuationOffer(threadId, remaining);
+      const offer = continuationOffer(threadId, remainingTurns);
       const output = toolOutput({
         status: offer ? "continuation_available" : "success",
         content: text + AGENT_TURN,

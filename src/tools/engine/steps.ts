@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { Thread } from "../../conversation/types";
-import { fileReference } from "../../files/references";
+import type { Thread } from "../../core/rpc/conversation.ts";
+import type { FileReference } from "../../files/references";
 import { advertise, filesField, imagesField } from "../fields";
 
 /**
@@ -11,8 +11,23 @@ import { advertise, filesField, imagesField } from "../fields";
 
 export const CONFIDENCE_LEVELS = ["exploring", "low", "medium", "high", "very_high", "almost_certain", "certain"] as const;
 
-const issue = z.object({ severity: z.enum(["critical", "high", "medium", "low"]), description: z.string() });
+/** Severities from the most to the least serious ("info" notes what needs no fix). */
+export const SEVERITIES = ["critical", "high", "medium", "low", "info"] as const;
+
+/**
+ * An issue the agent found: its severity and description, and whatever else it says about it
+ * (type, location, fix, ...), all kept for the completion and the expert's prompt.
+ */
+const issue = z.looseObject({ severity: z.enum(SEVERITIES), description: z.string() });
 export type Issue = z.infer<typeof issue>;
+
+/**
+ * A list field that takes a string as an empty list, as the original's schemas did: an assistant
+ * sometimes sends one path as a plain string, and the step should not fail for it.
+ */
+function stringAsEmptyList<T extends z.ZodType>(list: T) {
+  return z.preprocess((value) => (typeof value === "string" ? [] : value), list);
+}
 
 /** The five fields every step sends. */
 export const stepCore = {
@@ -25,9 +40,9 @@ export const stepCore = {
 /** The investigation fields of the tools that gather findings (all but planner). */
 export const investigationFields = {
   findings: z.string(),
-  relevant_files: filesField.optional(),
-  files_checked: z.array(z.string()).optional(),
-  relevant_context: z.array(z.string()).optional(),
+  relevant_files: stringAsEmptyList(filesField).optional(),
+  files_checked: stringAsEmptyList(z.array(z.string())).optional(),
+  relevant_context: stringAsEmptyList(z.array(z.string())).optional(),
   issues_found: advertise(z.array(issue), { type: "array", items: { type: "object" } }).optional(),
   // The server instructions list the levels, so the schema need not.
   confidence: advertise(z.enum(CONFIDENCE_LEVELS), { type: "string" }).optional(),
@@ -44,7 +59,7 @@ export interface StepArgs {
   total_steps: number;
   next_step_required: boolean;
   findings?: string;
-  relevant_files?: Array<z.infer<typeof fileReference>>;
+  relevant_files?: FileReference[];
   files_checked?: string[];
   relevant_context?: string[];
   issues_found?: Issue[];
@@ -70,8 +85,10 @@ export interface StepRecord {
   issues: Issue[];
   hypothesis?: string;
   confidence?: string;
-  /** Image paths (data URLs are used in their own step only: they do not fit a stored row). */
+  /** Image paths (data URLs are not kept: they do not fit a stored row). */
   images: string[];
+  /** How many images the step sent inline as data URLs (counted, not kept). */
+  inlineImages: number;
   /** The tool's own fields of this step (planner's branches, docgen's counters, ...). */
   extra: Record<string, unknown>;
 }
@@ -104,17 +121,27 @@ export function withStep(state: WorkflowState, args: StepArgs, extra: Record<str
     step: args.step,
     findings: args.findings ?? "",
     filesChecked: args.files_checked ?? [],
-    relevantFiles: (args.relevant_files ?? []).map((file) => (typeof file === "string" ? file : file.path)),
+    relevantFiles: (args.relevant_files ?? []).map(pathOf),
     relevantContext: args.relevant_context ?? [],
     issues: args.issues_found ?? [],
     ...(args.hypothesis ? { hypothesis: args.hypothesis } : {}),
     ...(args.confidence ? { confidence: args.confidence } : {}),
-    images: (args.images ?? []).filter((image) => !image.startsWith("data:")),
+    images: (args.images ?? []).filter((image) => !isDataUrl(image)),
+    inlineImages: (args.images ?? []).filter(isDataUrl).length,
     extra,
   };
   const steps = [...state.steps.filter((s) => s.stepNumber !== args.step_number), record].sort((a, b) => a.stepNumber - b.stepNumber);
   // A step past the announced total raises it, as the original did.
   return { ...state, steps, totalSteps: Math.max(args.total_steps, args.step_number) };
+}
+
+export function isDataUrl(image: string): boolean {
+  return image.startsWith("data:");
+}
+
+/** A file reference's path (inline files are named by theirs). */
+export function pathOf(file: FileReference): string {
+  return typeof file === "string" ? file : file.path;
 }
 
 function unique<T>(items: T[], key: (item: T) => string = String): T[] {
@@ -130,17 +157,20 @@ function unique<T>(items: T[], key: (item: T) => string = String): T[] {
 /** The session's findings consolidated across its steps, derived from them. */
 export function consolidate(state: WorkflowState) {
   const steps = state.steps;
+  const images = unique(steps.flatMap((s) => s.images));
   return {
     filesChecked: unique(steps.flatMap((s) => [...s.filesChecked, ...s.relevantFiles])),
     relevantFiles: unique(steps.flatMap((s) => s.relevantFiles)),
     relevantContext: unique(steps.flatMap((s) => s.relevantContext)),
+    // An issue repeated at a later step counts once; the same description at another location is another issue.
     issues: unique(
       steps.flatMap((s) => s.issues),
-      (i) => `${i.severity}:${i.description}`,
+      (i) => JSON.stringify(i),
     ),
     hypotheses: steps.flatMap((s) => (s.hypothesis ? [{ step: s.stepNumber, hypothesis: s.hypothesis, confidence: s.confidence ?? "low" }] : [])),
     findings: steps.filter((s) => s.findings.trim() !== "").map((s) => `Step ${s.stepNumber}: ${s.findings}`),
-    images: unique(steps.flatMap((s) => s.images)),
+    images,
+    imagesCollected: images.length + steps.reduce((sum, s) => sum + s.inlineImages, 0),
     confidence: steps.at(-1)?.confidence ?? "low",
   };
 }

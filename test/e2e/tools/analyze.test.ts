@@ -29,8 +29,8 @@ describe("analyze: a full analysis", () => {
       status: "pause_for_analysis",
       step_number: 1,
       total_steps: 3,
-      analysis_required: true,
-      analysis_status: { files_checked: 2, relevant_files: 1, current_confidence: "low" },
+      analyze_required: true,
+      analysis_status: { files_checked: 2, relevant_files: 1, current_confidence: "low", insights_by_severity: {} },
       file_context: { type: "reference_only", note: "Files referenced in this step: /app/service.ts" },
       metadata: { tool_name: "analyze" },
     });
@@ -46,14 +46,21 @@ describe("analyze: a full analysis", () => {
     expect(second.json?.required_actions).toContain("Back each finding with the exact code (file:line)");
     expect(env.upstream.requests()).toHaveLength(0);
 
+    // The paused steps kept only the file's path: the expert is shown it once the final step sends its content.
+    const asked = await env.call("analyze", step(3, 3, false, { continuation_id: id, confidence: "certain" }));
+    expect(asked.json).toMatchObject({ status: "files_required_to_continue" });
+    expect(JSON.parse(asked.json?.content).files_needed).toEqual(["/app/service.ts"]);
+    expect(env.upstream.requests()).toHaveLength(0);
+
     // Certain confidence does not skip analyze's expert: analyze has no skip rule.
     env.upstream.fault({ replyText: "## Actions\n1. Batch the lookups in service.ts:2 (effort: low)" });
-    const last = await env.call("analyze", step(3, 3, false, { continuation_id: id, confidence: "certain" }));
+    const last = await env.call("analyze", step(3, 3, false, { continuation_id: id, confidence: "certain", relevant_files: [SERVICE] }));
     expect(last.isError).toBe(false);
     expect(last.json).toMatchObject({
       status: "calling_expert_analysis",
       step_number: 3,
       expert_analysis: { status: "analysis_complete", raw_analysis: "## Actions\n1. Batch the lookups in service.ts:2 (effort: low)", format: "text" },
+      analysis_complete: true,
       complete_analysis: { steps_taken: 3, relevant_files: ["/app/service.ts"], confidence_level: "certain" },
       metadata: { tool_name: "analyze", model_used: "flash", provider_used: "google" },
     });
@@ -64,7 +71,7 @@ describe("analyze: a full analysis", () => {
     expect(sent).toContain("=== ANALYSIS REQUEST ===\\nAnalysis step 1");
     // The scope given at step 1 holds for the whole session.
     expect(sent).toContain("=== ANALYSIS SCOPE ===\\nAnalysis type: performance\\nOutput format: actionable");
-    // Step 1's file, sent inline once, is shown to the expert at the end, with line numbers.
+    // Step 1's file is shown to the expert at the end, with line numbers.
     expect(sent).toContain("=== FILES TO ANALYZE ===");
     expect(sent).toContain("   2│   return ids.map(fetchOne);");
     expect(sent).toContain("strategic findings");
@@ -83,21 +90,21 @@ describe("analyze: a full analysis", () => {
     const first = await env.call("analyze", step(1, 2, true, { continuation_id: chatId, relevant_files: [SERVICE], analysis_type: "security" }));
     expect(first.json?.status).toBe("pause_for_analysis");
     env.upstream.fault({ replyText: "## Overview\nNo injection paths." });
-    await env.call("analyze", step(2, 2, false, { continuation_id: chatId }));
+    await env.call("analyze", step(2, 2, false, { continuation_id: chatId, relevant_files: [SERVICE] }));
     const sent = lastUpstreamRequest();
     expect(sent).toContain("Analysis type: security\\nOutput format: detailed");
     // The expert also sees the chat that came before the analysis.
     expect(sent).toContain("Is our service layer sound?");
   });
 
-  it("completes without the expert when use_assistant_model is false", async () => {
+  it("completes locally when use_assistant_model is false", async () => {
     const alone = await env.call("analyze", step(1, 1, false, { relevant_files: [SERVICE], use_assistant_model: false }));
     expect(alone.json).toMatchObject({
-      status: "analysis_complete_ready_for_implementation",
-      skip_expert_analysis: true,
-      expert_analysis: { status: "skipped_by_user" },
+      status: "local_work_complete",
+      analysis_complete: true,
       complete_analysis: { steps_taken: 1, relevant_files: ["/app/service.ts"] },
     });
+    expect(alone.json).not.toHaveProperty("expert_analysis");
     expect(env.upstream.requests()).toHaveLength(0);
   });
 

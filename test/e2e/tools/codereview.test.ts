@@ -43,8 +43,8 @@ describe("codereview: a full review", () => {
       status: "pause_for_code_review",
       step_number: 1,
       total_steps: 3,
-      code_review_required: true,
-      code_review_status: { relevant_files: 1, issues_found: 1, issues_by_severity: { critical: 1, high: 0, medium: 0, low: 0 } },
+      codereview_required: true,
+      code_review_status: { relevant_files: 1, issues_found: 1, issues_by_severity: { critical: 1 }, review_validation_type: "external" },
       file_context: { type: "reference_only", note: "Files referenced in this step: /app/auth.py" },
     });
     expect(first.json?.required_actions).toContain("Read every file under review in full and note its purpose, structure and dependencies");
@@ -64,19 +64,22 @@ describe("codereview: a full review", () => {
     expect(second.json).toMatchObject({
       status: "pause_for_code_review",
       continuation_id: id,
-      code_review_status: { issues_found: 2, issues_by_severity: { critical: 1, high: 1, medium: 0, low: 0 } },
+      code_review_status: { issues_found: 2, issues_by_severity: { critical: 1, high: 1 } },
     });
     expect(second.json?.required_actions).toContain("Confirm each issue in the code and rule out false positives");
 
     env.upstream.fault({ replyText: "```json\n" + JSON.stringify(EXPERT_JSON) + "\n```" });
-    const last = await env.call("codereview", step(3, 3, false, { continuation_id: id, confidence: "high" }));
+    // Without the bridge the paused steps kept only the file's path: the final step, which shows it to the expert, sends it again.
+    const last = await env.call("codereview", step(3, 3, false, { continuation_id: id, confidence: "high", relevant_files: [AUTH] }));
     expect(last.isError).toBe(false);
     expect(last.json).toMatchObject({
       status: "calling_expert_analysis",
       step_number: 3,
       expert_analysis: EXPERT_JSON,
-      code_review_status: { issues_by_severity: { critical: 1, high: 1, medium: 0, low: 0 } },
+      code_review_complete: true,
+      code_review_status: { issues_by_severity: { critical: 1, high: 1 } },
       complete_code_review: { steps_taken: 3, relevant_files: ["/app/auth.py"], confidence_level: "high" },
+      file_context: { type: "fully_embedded", files_embedded: 1 },
       metadata: { tool_name: "codereview", model_used: "flash", provider_used: "google" },
     });
     expect(last.json?.next_steps).toContain("critical to low");
@@ -127,7 +130,7 @@ describe("codereview: step-1 validation", () => {
 });
 
 describe("codereview: skip rules", () => {
-  it("finishes an internal review without the expert", async () => {
+  it("finishes an internal review without the expert, with the original's skip status", async () => {
     const internal = await env.call(
       "codereview",
       step(1, 1, false, { relevant_files: [AUTH], review_validation_type: "internal", issues_found: [{ severity: "low", description: "naming" }] }),
@@ -135,33 +138,34 @@ describe("codereview: skip rules", () => {
     expect(internal.json).toMatchObject({
       status: "code_review_complete_ready_for_implementation",
       skip_expert_analysis: true,
-      expert_analysis: { status: "skipped_by_tool_rule" },
-      code_review_status: { issues_by_severity: { critical: 0, high: 0, medium: 0, low: 1 } },
+      expert_analysis: { status: "skipped_due_to_internal_analysis_type" },
+      code_review_status: { issues_by_severity: { low: 1 }, review_validation_type: "internal" },
       complete_code_review: { steps_taken: 1, issues_found: [{ severity: "low", description: "naming" }] },
     });
-    expect(internal.json?.expert_analysis.reason).toContain("internal validation");
+    expect(internal.json?.expert_analysis.reason).toContain("internal");
     expect(env.upstream.requests()).toHaveLength(0);
   });
 
-  it("asks the expert for an internal review that continues an earlier conversation", async () => {
+  it("sends nothing out for an internal review that continues an earlier conversation", async () => {
     const chat = await env.call("chat", { prompt: "We store users in SQLite; names come from a web form.", model: "flash" });
     const chatId: string = chat.json?.continuation_offer.continuation_id;
-    env.upstream.fault({ replyText: JSON.stringify(EXPERT_JSON) });
     const continued = await env.call(
       "codereview",
       step(1, 1, false, { continuation_id: chatId, relevant_files: [AUTH], review_validation_type: "internal" }),
     );
-    expect(continued.json).toMatchObject({ status: "calling_expert_analysis", expert_analysis: EXPERT_JSON, continuation_id: chatId });
-    expect(env.upstream.requests()).toHaveLength(2);
-    expect(lastExpertPrompt()).toContain("names come from a web form");
+    expect(continued.json).toMatchObject({
+      status: "code_review_complete_ready_for_implementation",
+      expert_analysis: { status: "skipped_due_to_internal_analysis_type" },
+      continuation_id: chatId,
+    });
+    // The chat's one call, and none for the review.
+    expect(env.upstream.requests()).toHaveLength(1);
   });
 
-  it("finishes without the expert when use_assistant_model is false", async () => {
+  it("finishes locally when use_assistant_model is false", async () => {
     const alone = await env.call("codereview", step(1, 1, false, { relevant_files: [AUTH], use_assistant_model: false }));
-    expect(alone.json).toMatchObject({
-      status: "code_review_complete_ready_for_implementation",
-      expert_analysis: { status: "skipped_by_user" },
-    });
+    expect(alone.json).toMatchObject({ status: "local_work_complete", code_review_complete: true });
+    expect(alone.json?.next_steps).toContain("present your findings");
     expect(env.upstream.requests()).toHaveLength(0);
   });
 });
@@ -181,7 +185,7 @@ describe("codereview: the expert's answers", () => {
     const first = await env.call("codereview", step(1, 2, true, { continuation_id: chatId, relevant_files: [AUTH], review_type: "performance" }));
     expect(first.json?.status).toBe("pause_for_code_review");
     env.upstream.fault({ replyText: JSON.stringify(EXPERT_JSON) });
-    await env.call("codereview", step(2, 2, false, { continuation_id: chatId }));
+    await env.call("codereview", step(2, 2, false, { continuation_id: chatId, relevant_files: [AUTH] }));
     expect(lastExpertPrompt()).toContain("=== REVIEW TYPE ===\nperformance");
   });
 });

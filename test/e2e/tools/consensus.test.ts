@@ -40,10 +40,10 @@ describe("consensus, one model per step", () => {
       model_consulted: "flash",
       model_stance: "for",
       model_response: { status: "success", model: "flash", stance: "for", metadata: { provider: "google" } },
-      agent_analysis: "Postgres is already a dependency.",
-      metadata: { tool_name: "consensus", workflow_type: "multi_model_consensus" },
+      agent_analysis: { initial_analysis: PROPOSAL, findings: "Postgres is already a dependency." },
+      metadata: { tool_name: "consensus", workflow_type: "multi_model_consensus", models_to_consult: ["flash:for", "gpt-5:against", "pro:neutral"] },
     });
-    expect(first.json?.next_steps).toContain("gpt-5 (against)");
+    expect(first.json?.next_steps).toContain("gpt-5:against");
     const id = first.json?.continuation_id;
     const flash = bodyFor("gemini-2.5-flash");
     expect(flash).toContain("YOUR STANCE: SUPPORTIVE");
@@ -61,9 +61,10 @@ describe("consensus, one model per step", () => {
     const last = await env.call("consensus", { step: "Last one.", step_number: 3, total_steps: 3, next_step_required: false, findings: "", continuation_id: id });
     expect(last.json).toMatchObject({
       status: "consensus_workflow_complete",
+      consensus_complete: true,
       next_step_required: false,
       model_consulted: "pro",
-      complete_consensus: { initial_prompt: PROPOSAL, total_responses: 3 },
+      complete_consensus: { initial_prompt: PROPOSAL, models_consulted: ["flash:for", "gpt-5:against", "pro:neutral"], total_responses: 3 },
       consensus_workflow_status: { models_consulted: 3, total_models: 3 },
     });
     expect(last.json?.accumulated_responses.map((v: { status: string }) => v.status)).toEqual(["success", "error", "success"]);
@@ -99,16 +100,18 @@ describe("consensus in parallel", () => {
 });
 
 describe("consensus input checks", () => {
-  it("asks for models at step 1, refuses duplicate pairs and unknown models", async () => {
+  it("asks for models at step 1, refuses duplicate pairs, and answers an unknown model as that model's error", async () => {
     const base = { step: PROPOSAL, step_number: 1, total_steps: 2, next_step_required: true, findings: "" };
     const none = await env.call("consensus", base);
     expect(none.isError).toBe(true);
     expect(none.json).toMatchObject({ status: "consensus_failed" });
     const twice = await env.call("consensus", { ...base, models: [{ model: "flash" }, { model: "FLASH" }] });
     expect(twice.json?.error).toContain("once");
-    const unknown = await env.call("consensus", { ...base, models: [{ model: "flash" }, { model: "no-such-model" }] });
-    expect(unknown.isError).toBe(true);
-    expect(unknown.json?.error).toContain("no-such-model");
+    expect(env.upstream.requests()).toHaveLength(0);
+    const unknown = await env.call("consensus", { ...base, models: [{ model: "no-such-model" }, { model: "flash" }] });
+    expect(unknown.isError).toBe(false);
+    expect(unknown.json).toMatchObject({ status: "analysis_and_first_model_consulted", model_response: { model: "no-such-model", status: "error" } });
+    expect(unknown.json?.model_response.error).toContain("no-such-model");
     expect(env.upstream.requests()).toHaveLength(0);
   });
 });

@@ -52,6 +52,8 @@ describe("debug: a full investigation", () => {
       step_number: 3,
       next_step_required: false,
       expert_analysis: EXPERT_JSON,
+      investigation_complete: true,
+      file_context: { type: "fully_embedded", files_embedded: 1 },
       complete_investigation: { steps_taken: 3, relevant_files: ["/app/cache.py"], confidence_level: "high" },
       metadata: { tool_name: "debug", model_used: "flash", provider_used: "google" },
     });
@@ -65,19 +67,18 @@ describe("debug: a full investigation", () => {
     expect(sent).toContain("   1│ def key(path):");
   });
 
-  it("skips the expert when the agent is certain, or when use_assistant_model is false", async () => {
+  it("skips the expert when the agent is certain, and finishes locally when use_assistant_model is false", async () => {
     const certain = await env.call("debug", step(1, 1, false, { confidence: "certain", relevant_files: [{ path: "/a.py", content: "x = 1\n" }] }));
     expect(certain.json).toMatchObject({
       status: "certain_confidence_proceed_with_fix",
       skip_expert_analysis: true,
-      expert_analysis: { status: "skipped_by_tool_rule" },
+      expert_analysis: { status: "skipped_due_to_certain_confidence" },
       complete_investigation: { steps_taken: 1, confidence_level: "certain" },
     });
-    const alone = await env.call("debug", step(1, 1, false, { confidence: "high", use_assistant_model: false, relevant_files: ["sha256:" + "0".repeat(64)] }));
-    // An unknown content reference is asked for before anything else.
-    expect(alone.json?.status).toBe("files_required_to_continue");
-    const noExpert = await env.call("debug", step(1, 1, false, { confidence: "high", use_assistant_model: false, issues_found: [{ severity: "high", description: "leak" }] }));
-    expect(noExpert.json).toMatchObject({ status: "certain_confidence_proceed_with_fix", expert_analysis: { status: "skipped_by_user" } });
+    // No model is shown the files, so an unknown content reference is not asked for.
+    const alone = await env.call("debug", step(1, 1, false, { confidence: "medium", use_assistant_model: false, relevant_files: ["sha256:" + "0".repeat(64)] }));
+    expect(alone.json).toMatchObject({ status: "local_work_complete", investigation_complete: true, complete_investigation: { confidence_level: "medium" } });
+    expect(alone.json?.next_steps).toContain("present your findings");
     expect(env.upstream.requests()).toHaveLength(0);
   });
 
@@ -87,7 +88,7 @@ describe("debug: a full investigation", () => {
     expect(env.upstream.requests()).toHaveLength(0);
   });
 
-  it("wraps a plain-text expert reply, and promotes an expert's request for files", async () => {
+  it("wraps a plain-text expert reply, and promotes an expert's request for files from a prose reply", async () => {
     env.upstream.fault({ replyText: "The bug is in the loop bound." });
     const plain = await env.call("debug", step(1, 1, false, { issues_found: [{ severity: "medium", description: "off by one" }] }));
     expect(plain.json?.expert_analysis).toEqual({
@@ -98,10 +99,11 @@ describe("debug: a full investigation", () => {
     });
 
     const request = { status: "files_required_to_continue", mandatory_instructions: "Send the caller", files_needed: ["/app/caller.py"] };
-    env.upstream.fault({ replyText: JSON.stringify(request) });
+    env.upstream.fault({ replyText: "I need the caller first.\n\n```json\n" + JSON.stringify(request) + "\n```" });
     const paused = await env.call("debug", step(1, 1, false, { issues_found: [{ severity: "medium", description: "off by one" }] }));
     expect(paused.json?.status).toBe("files_required_to_continue");
     expect(JSON.parse(paused.json?.content)).toEqual(request);
+    expect(paused.json?.next_steps).toContain("relevant_files");
     expect(paused.json?.expert_analysis).toBeUndefined();
   });
 

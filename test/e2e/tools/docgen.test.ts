@@ -21,15 +21,24 @@ function step(n: number, total: number, more: boolean, documented: number, files
 }
 
 describe("docgen: the advertised tool", () => {
-  it("has no model or model settings, requires the two counters and leaves the options optional", async () => {
+  it("has no model or model settings, takes the original's other fields, requires the two counters and leaves the options optional", async () => {
     const { tools } = await env.client.listTools();
     const docgen = tools.find((tool) => tool.name === "docgen");
     expect(docgen).toBeDefined();
     const properties = Object.keys(docgen?.inputSchema.properties ?? {});
     expect(properties).toEqual(
-      expect.arrayContaining(["document_complexity", "document_flow", "update_existing", "comments_on_complex_logic", "relevant_files"]),
+      expect.arrayContaining([
+        "document_complexity",
+        "document_flow",
+        "update_existing",
+        "comments_on_complex_logic",
+        "relevant_files",
+        "relevant_context",
+        "issues_found",
+        "use_assistant_model",
+      ]),
     );
-    for (const absent of ["model", "temperature", "thinking_mode", "use_assistant_model", "confidence", "hypothesis", "images", "files_checked"]) {
+    for (const absent of ["model", "temperature", "thinking_mode", "confidence", "hypothesis", "images", "files_checked"]) {
       expect(properties).not.toContain(absent);
     }
     expect(docgen?.inputSchema.required).toEqual(
@@ -87,12 +96,14 @@ describe("docgen: documenting three files", () => {
     expect(early.json?.required_actions.join("\n")).toContain("every function, method and class");
     expect(early.json?.next_steps).toContain("step_number 4 of 4");
     expect(early.json).not.toHaveProperty("complete_documentation_analysis");
+    expect(early.json).not.toHaveProperty("documentation_analysis_complete");
     expect(early.json).not.toHaveProperty("summary");
 
     const last = await env.call("docgen", step(4, 4, false, 3, 3, { continuation_id: id }));
     expect(last.isError).toBe(false);
     expect(last.json).toMatchObject({
-      status: "docgen_complete",
+      status: "documentation_analysis_complete",
+      documentation_analysis_complete: true,
       step_number: 4,
       total_steps: 4,
       next_step_required: false,
@@ -124,7 +135,7 @@ describe("docgen: documenting three files", () => {
 
   it("completes at once when nothing is left to document", async () => {
     const only = await env.call("docgen", step(1, 1, false, 0, 0));
-    expect(only.json).toMatchObject({ status: "docgen_complete", complete_documentation_analysis: { steps_taken: 1 } });
+    expect(only.json).toMatchObject({ status: "documentation_analysis_complete", complete_documentation_analysis: { steps_taken: 1 } });
     expect(env.upstream.requests()).toHaveLength(0);
   });
 });

@@ -12,13 +12,13 @@ function step(n: number, total: number, more: boolean, text: string, extra: Reco
 }
 
 describe("planner: the advertised tool", () => {
-  it("has no model, model settings or investigation fields, and is not open-world", async () => {
+  it("has the original's model and use_assistant_model but no model settings or investigation fields, and is not open-world", async () => {
     const { tools } = await env.client.listTools();
     const planner = tools.find((tool) => tool.name === "planner");
     expect(planner).toBeDefined();
     const properties = Object.keys(planner?.inputSchema.properties ?? {});
-    expect(properties).toContain("is_branch_point");
-    for (const absent of ["model", "temperature", "thinking_mode", "use_assistant_model", "findings", "relevant_files", "confidence"]) {
+    expect(properties).toEqual(expect.arrayContaining(["is_branch_point", "model", "use_assistant_model"]));
+    for (const absent of ["temperature", "thinking_mode", "findings", "relevant_files", "confidence"]) {
       expect(properties).not.toContain(absent);
     }
     expect(planner?.inputSchema.required).toEqual(["step", "step_number", "total_steps", "next_step_required"]);
@@ -36,15 +36,15 @@ describe("planner: a plan with a revision and a branch", () => {
       step_number: 1,
       total_steps: 6,
       next_step_required: true,
-      planning_required: true,
-      planning_status: { steps_recorded: 1, revisions: 0, branches: [] },
+      planner_required: true,
+      planner_status: { steps_recorded: 1, revisions: 0, branches: [] },
     });
     expect(first.json?.required_thinking.length).toBeGreaterThan(2);
     expect(first.json?.required_actions.length).toBeGreaterThan(0);
     expect(first.json?.next_steps).toContain("required_thinking");
     expect(first.json?.next_steps).toContain("step_number 2 of 6");
     // A tool without investigation fields reports none, and a tool without a model reports no model.
-    expect(first.json?.planning_status).not.toHaveProperty("current_confidence");
+    expect(first.json?.planner_status).not.toHaveProperty("current_confidence");
     expect(first.json).not.toHaveProperty("file_context");
     expect(first.json?.metadata).toEqual({ tool_name: "planner" });
     const id: string = first.json?.continuation_id;
@@ -62,17 +62,24 @@ describe("planner: a plan with a revision and a branch", () => {
 
     const revision = { continuation_id: id, is_step_revision: true, revises_step_number: 2 };
     const fourth = await env.call("planner", step(4, 6, true, "Design the Postgres schema with a tenant column", revision));
-    expect(fourth.json).toMatchObject({ status: "pause_for_planning", step_number: 4, planning_status: { steps_recorded: 4, revisions: 1 } });
+    expect(fourth.json).toMatchObject({ status: "pause_for_planning", step_number: 4, planner_status: { steps_recorded: 4, revisions: 1 } });
     expect(fourth.json).not.toHaveProperty("required_thinking");
     expect(fourth.json?.next_steps).not.toContain("required_thinking");
 
     const branch = { continuation_id: id, is_branch_point: true, branch_from_step: 3, branch_id: "big-bang" };
     const fifth = await env.call("planner", step(5, 6, true, "Alternative: copy everything in one maintenance window", branch));
-    expect(fifth.json?.planning_status).toEqual({ steps_recorded: 5, revisions: 1, branches: ["big-bang"] });
+    expect(fifth.json?.planner_status).toEqual({ steps_recorded: 5, revisions: 1, branches: ["big-bang"] });
 
     const last = await env.call("planner", step(6, 6, false, "Switch reads to Postgres, then retire SQLite", { continuation_id: id }));
     expect(last.isError).toBe(false);
-    expect(last.json).toMatchObject({ status: "planning_complete", step_number: 6, total_steps: 6, next_step_required: false, continuation_id: id });
+    expect(last.json).toMatchObject({
+      status: "planning_complete",
+      planning_complete: true,
+      step_number: 6,
+      total_steps: 6,
+      next_step_required: false,
+      continuation_id: id,
+    });
     expect(last.json?.plan_summary).toEqual({
       steps: [
         { step_number: 1, step: "Goal: move user sessions from SQLite to Postgres without downtime" },
@@ -157,7 +164,7 @@ describe("planner: sessions", () => {
     const id = first.json?.continuation_id;
     await env.call("planner", step(2, 2, false, "old: finish A", { continuation_id: id }));
     const again = await env.call("planner", step(1, 2, true, "new: plan B", { continuation_id: id }));
-    expect(again.json?.planning_status.steps_recorded).toBe(1);
+    expect(again.json?.planner_status.steps_recorded).toBe(1);
     const done = await env.call("planner", step(2, 2, false, "new: finish B", { continuation_id: id }));
     expect(done.json?.plan_summary.steps).toEqual([
       { step_number: 1, step: "new: plan B" },
@@ -201,11 +208,14 @@ describe("planner: validation", () => {
     }
     // None of the refused steps was stored: the plan still has its first step only.
     const next = await env.call("planner", step(2, 3, true, "A second step", { continuation_id: id }));
-    expect(next.json?.planning_status.steps_recorded).toBe(2);
+    expect(next.json?.planner_status.steps_recorded).toBe(2);
   });
 
-  it("rejects model settings and investigation fields it does not have", async () => {
-    for (const extra of [{ model: "flash" }, { temperature: 0.5 }, { findings: "x" }, { use_assistant_model: false }]) {
+  it("rejects model settings and investigation fields it does not have, and names model and use_assistant_model ignored", async () => {
+    const ignored = await env.call("planner", step(1, 2, true, "A plan", { model: "flash", use_assistant_model: false }));
+    expect(ignored.isError).toBe(false);
+    expect(Object.keys(ignored.json?.metadata.ignored_arguments)).toEqual(["model", "use_assistant_model"]);
+    for (const extra of [{ temperature: 0.5 }, { findings: "x" }, { thinking_mode: "high" }]) {
       const refused = await env.call("planner", step(1, 2, true, "A plan", extra));
       expect(refused.isError).toBe(true);
       expect(refused.text).toContain("Invalid arguments for planner");

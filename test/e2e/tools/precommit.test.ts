@@ -36,8 +36,8 @@ describe("precommit: a full validation", () => {
       status: "pause_for_validation",
       step_number: 1,
       total_steps: 3,
-      validation_required: true,
-      validation_status: { files_checked: 0, relevant_files: 0 },
+      precommit_required: true,
+      validation_status: { files_checked: 0, relevant_files: 0, issues_identified: 0, precommit_type: "external" },
     });
     const actions: string[] = first.json?.required_actions;
     expect(actions).toContain("In /repo, run `git status` to see every changed and untracked file");
@@ -58,11 +58,13 @@ describe("precommit: a full validation", () => {
     expect(second.json?.required_actions.join("\n")).not.toContain("git status");
 
     env.upstream.fault({ replyText: "```json\n" + JSON.stringify(EXPERT_JSON) + "\n```" });
-    const last = await env.call("precommit", step(3, 3, false, { continuation_id: id, confidence: "high" }));
+    // Without the bridge step 2 kept only the paths: the final step, which shows the files to the expert, sends them again.
+    const last = await env.call("precommit", step(3, 3, false, { continuation_id: id, confidence: "high", relevant_files: [DIFF, BILLING] }));
     expect(last.isError).toBe(false);
     expect(last.json).toMatchObject({
       status: "calling_expert_analysis",
       expert_analysis: EXPERT_JSON,
+      validation_complete: true,
       complete_validation: { steps_taken: 3, relevant_files: ["/repo/changes.diff", "/repo/billing.py"], confidence_level: "high" },
       metadata: { tool_name: "precommit", model_used: "flash", provider_used: "google" },
     });
@@ -152,20 +154,20 @@ describe("precommit: step validation", () => {
 });
 
 describe("precommit: skip and expert rules", () => {
-  it("finishes an internal validation without the expert", async () => {
+  it("finishes an internal validation without the expert, with the original's skip status", async () => {
     const internal = await env.call("precommit", step(1, 1, false, { path: "/repo", precommit_type: "internal", relevant_files: [DIFF] }));
     expect(internal.json).toMatchObject({
       status: "validation_complete_ready_for_commit",
       skip_expert_analysis: true,
-      expert_analysis: { status: "skipped_by_tool_rule" },
+      expert_analysis: { status: "skipped_due_to_internal_analysis_type" },
       complete_validation: { steps_taken: 1, relevant_files: ["/repo/changes.diff"] },
     });
     expect(env.upstream.requests()).toHaveLength(0);
   });
 
-  it("finishes without the expert when use_assistant_model is false", async () => {
+  it("finishes locally when use_assistant_model is false", async () => {
     const alone = await env.call("precommit", step(1, 3, false, { path: "/repo", relevant_files: [DIFF], use_assistant_model: false }));
-    expect(alone.json).toMatchObject({ status: "validation_complete_ready_for_commit", expert_analysis: { status: "skipped_by_user" } });
+    expect(alone.json).toMatchObject({ status: "local_work_complete", validation_complete: true });
     expect(env.upstream.requests()).toHaveLength(0);
   });
 
@@ -182,14 +184,14 @@ describe("precommit: skip and expert rules", () => {
     expect(lastExpertPrompt()).toContain("I changed how billing rounds totals.");
   });
 
-  it("asks the expert for an internal validation that continues a conversation", async () => {
+  it("sends nothing out for an internal validation that continues a conversation", async () => {
     const chat = await env.call("chat", { prompt: "Rounding change ahead.", model: "flash" });
     const chatId: string = chat.json?.continuation_offer.continuation_id;
-    env.upstream.fault({ replyText: JSON.stringify(EXPERT_JSON) });
     const continued = await env.call(
       "precommit",
       step(1, 1, false, { path: "/repo", precommit_type: "internal", relevant_files: [DIFF], continuation_id: chatId }),
     );
-    expect(continued.json?.status).toBe("calling_expert_analysis");
+    expect(continued.json).toMatchObject({ status: "validation_complete_ready_for_commit", expert_analysis: { status: "skipped_due_to_internal_analysis_type" } });
+    expect(env.upstream.requests()).toHaveLength(1);
   });
 });

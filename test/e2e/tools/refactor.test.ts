@@ -53,33 +53,44 @@ describe("refactor: a full refactoring analysis", () => {
     expect(first.isError).toBe(false);
     expect(first.json).toMatchObject({
       status: "pause_for_refactoring_analysis",
-      refactoring_analysis_required: true,
+      refactor_required: true,
       // No confidence sent: refactor's default, on its own scale.
-      refactoring_analysis_status: { relevant_files: 1, current_confidence: "incomplete" },
+      refactoring_status: { relevant_files: 1, current_confidence: "incomplete", opportunities_by_type: {} },
       metadata: { tool_name: "refactor" },
     });
     expect(first.json?.required_actions.join(" ")).toContain("style_guide_examples");
     const id: string = first.json?.continuation_id;
 
     const other = await connectMcp(env.worker.mcpUrl);
-    const second = await callTool(other, "refactor", step(2, 3, true, { continuation_id: id, confidence: "partial" }));
+    const second = await callTool(
+      other,
+      "refactor",
+      step(2, 3, true, { continuation_id: id, confidence: "partial", issues_found: [{ severity: "medium", type: "decompose", description: "handle does three jobs" }] }),
+    );
     await other.close();
     expect(second.json).toMatchObject({
       status: "pause_for_refactoring_analysis",
       continuation_id: id,
-      refactoring_analysis_status: { current_confidence: "partial" },
+      refactoring_status: { current_confidence: "partial", opportunities_by_type: { decompose: 1 } },
     });
     // partial maps to the confirming actions.
     expect(second.json?.required_actions).toContain("Order the changes so each is safe on its own");
     expect(env.upstream.requests()).toHaveLength(0);
 
     env.upstream.fault({ replyText: "```json\n" + JSON.stringify(PLAN, null, 2) + "\n```" });
-    const last = await env.call("refactor", step(3, 3, false, { continuation_id: id, confidence: "partial", relevant_files: [STYLE] }));
+    // The paused steps kept only the path of orders.ts: the final step, which shows it to the expert, sends it again.
+    const last = await env.call("refactor", step(3, 3, false, { continuation_id: id, confidence: "partial", relevant_files: [ORDERS, STYLE] }));
     expect(last.isError).toBe(false);
     expect(last.json).toMatchObject({
       status: "calling_expert_analysis",
       expert_analysis: PLAN,
-      complete_refactoring_analysis: { steps_taken: 3, relevant_files: ["/app/orders.ts", "/app/style/payments.ts"], confidence_level: "partial" },
+      refactoring_complete: true,
+      complete_refactoring: {
+        steps_taken: 3,
+        relevant_files: ["/app/orders.ts", "/app/style/payments.ts"],
+        confidence_level: "partial",
+        issues_found: [{ severity: "medium", type: "decompose", description: "handle does three jobs" }],
+      },
       metadata: { tool_name: "refactor", model_used: "flash" },
     });
 
@@ -92,6 +103,7 @@ describe("refactor: a full refactoring analysis", () => {
     expect(sent).toContain("=== CODE TO REFACTOR ===");
     expect(sent).toContain("   3│   price(order);");
     expect(sent).toContain("   1│ export const pay");
+    expect(sent).toContain("[MEDIUM] handle does three jobs (type: decompose)");
     expect(sent).toContain("refactoring_paused");
   });
 
@@ -102,19 +114,16 @@ describe("refactor: a full refactoring analysis", () => {
     expect(env.upstream.requests()).toHaveLength(0);
   });
 
-  it("skips the expert when the analysis is complete, or when use_assistant_model is false", async () => {
+  it("skips the expert when the analysis is complete, and finishes locally when use_assistant_model is false", async () => {
     const complete = await env.call("refactor", step(1, 1, false, { relevant_files: [ORDERS], confidence: "complete" }));
     expect(complete.json).toMatchObject({
       status: "refactoring_analysis_complete_ready_for_implementation",
       skip_expert_analysis: true,
-      expert_analysis: { status: "skipped_by_tool_rule" },
-      complete_refactoring_analysis: { confidence_level: "complete" },
+      expert_analysis: { status: "skipped_due_to_complete_refactoring_confidence" },
+      complete_refactoring: { confidence_level: "complete" },
     });
     const alone = await env.call("refactor", step(1, 1, false, { relevant_files: [ORDERS], confidence: "partial", use_assistant_model: false }));
-    expect(alone.json).toMatchObject({
-      status: "refactoring_analysis_complete_ready_for_implementation",
-      expert_analysis: { status: "skipped_by_user" },
-    });
+    expect(alone.json).toMatchObject({ status: "local_work_complete", refactoring_complete: true });
     expect(env.upstream.requests()).toHaveLength(0);
   });
 
@@ -122,7 +131,7 @@ describe("refactor: a full refactoring analysis", () => {
     env.upstream.fault({ replyText: JSON.stringify(PLAN) });
     const done = await env.call("refactor", step(1, 1, false, { relevant_files: [ORDERS] }));
     expect(done.json?.status).toBe("calling_expert_analysis");
-    expect(done.json?.complete_refactoring_analysis.confidence_level).toBe("incomplete");
+    expect(done.json?.complete_refactoring.confidence_level).toBe("incomplete");
     const sent = lastUpstreamRequest();
     expect(sent).toContain("=== REFACTOR TYPE ===\\ncodesmells");
     expect(sent).not.toContain("STYLE GUIDE EXAMPLES");
@@ -135,6 +144,7 @@ describe("refactor: a full refactoring analysis", () => {
     expect(result.json?.status).toBe("refactoring_paused");
     expect(JSON.parse(result.json?.content)).toEqual(paused);
     expect(result.json?.expert_analysis).toBeUndefined();
+    expect(result.json?.next_steps).toContain("final step again");
   });
 
   it("refuses a first step without the code to refactor", async () => {

@@ -51,8 +51,8 @@ describe("secaudit: a full audit", () => {
     expect(first.json).toMatchObject({
       status: "pause_for_security_audit",
       step_number: 1,
-      security_audit_required: true,
-      security_audit_status: { relevant_files: 1 },
+      secaudit_required: true,
+      security_audit_status: { relevant_files: 1, vulnerabilities_by_severity: {} },
     });
     expect(first.json?.warning).toBeUndefined();
     expect(first.json?.required_actions).toContain("Map the application: stack, entry points, trust boundaries, sensitive data and how it flows");
@@ -67,15 +67,21 @@ describe("secaudit: a full audit", () => {
       step(2, 3, true, { continuation_id: id, confidence: "low", issues_found: [{ severity: "high", description: "no owner check on orders" }] }),
     );
     await other.close();
-    expect(second.json).toMatchObject({ status: "pause_for_security_audit", continuation_id: id, security_audit_status: { issues_found: 1 } });
+    expect(second.json).toMatchObject({
+      status: "pause_for_security_audit",
+      continuation_id: id,
+      security_audit_status: { issues_found: 1, vulnerabilities_by_severity: { high: 1 } },
+    });
     expect(second.json?.required_actions).toContain("Trace untrusted input to queries, commands, templates, file paths and outbound requests");
 
     env.upstream.fault({ replyText: "```json\n" + JSON.stringify(EXPERT_JSON) + "\n```" });
-    const last = await env.call("secaudit", step(3, 3, false, { continuation_id: id, confidence: "high" }));
+    // Without the bridge the paused steps kept only the file's path: the final step, which shows it to the expert, sends it again.
+    const last = await env.call("secaudit", step(3, 3, false, { continuation_id: id, confidence: "high", relevant_files: [ORDERS] }));
     expect(last.isError).toBe(false);
     expect(last.json).toMatchObject({
       status: "calling_expert_analysis",
       expert_analysis: EXPERT_JSON,
+      security_audit_complete: true,
       complete_security_audit: { steps_taken: 3, relevant_files: ["/srv/orders.js"], issues_found: [{ severity: "high", description: "no owner check on orders" }] },
       metadata: { tool_name: "secaudit", model_used: "flash", provider_used: "google" },
     });
@@ -124,20 +130,20 @@ describe("secaudit: a first step without a scope", () => {
 });
 
 describe("secaudit: skip and expert rules", () => {
-  it("finishes without the expert when the agent is certain", async () => {
+  it("finishes without the expert when the agent is certain, with the original's skip status", async () => {
     const certain = await env.call("secaudit", step(1, 1, false, { security_scope: "orders API", relevant_files: [ORDERS], confidence: "certain" }));
     expect(certain.json).toMatchObject({
       status: "security_analysis_complete",
       skip_expert_analysis: true,
-      expert_analysis: { status: "skipped_by_tool_rule" },
+      expert_analysis: { status: "skipped_due_to_certain_audit_confidence" },
       complete_security_audit: { steps_taken: 1, confidence_level: "certain" },
     });
     expect(env.upstream.requests()).toHaveLength(0);
   });
 
-  it("finishes without the expert when use_assistant_model is false", async () => {
+  it("finishes locally when use_assistant_model is false", async () => {
     const alone = await env.call("secaudit", step(1, 1, false, { security_scope: "orders API", relevant_files: [ORDERS], use_assistant_model: false }));
-    expect(alone.json).toMatchObject({ status: "security_analysis_complete", expert_analysis: { status: "skipped_by_user" } });
+    expect(alone.json).toMatchObject({ status: "local_work_complete", security_audit_complete: true });
     expect(env.upstream.requests()).toHaveLength(0);
   });
 

@@ -40,8 +40,8 @@ describe("testgen: a full test analysis", () => {
     expect(first.isError).toBe(false);
     expect(first.json).toMatchObject({
       status: "pause_for_test_analysis",
-      test_analysis_required: true,
-      test_analysis_status: { relevant_files: 2, current_confidence: "low" },
+      testgen_required: true,
+      test_generation_status: { relevant_files: 2, current_confidence: "low" },
       metadata: { tool_name: "testgen" },
     });
     expect(first.json?.required_actions.join(" ")).toContain("existing test file");
@@ -50,13 +50,15 @@ describe("testgen: a full test analysis", () => {
 
     env.upstream.fault({ replyText: TESTS_REPLY });
     const other = await connectMcp(env.worker.mcpUrl);
-    const last = await callTool(other, "testgen", step(2, 2, false, { continuation_id: id, confidence: "high" }));
+    // Without the bridge step 1 kept only the paths: the final step, which shows the files to the expert, sends them again.
+    const last = await callTool(other, "testgen", step(2, 2, false, { continuation_id: id, confidence: "high", relevant_files: [PARSER, EXISTING_TEST] }));
     await other.close();
     expect(last.isError).toBe(false);
     expect(last.json).toMatchObject({
       status: "calling_expert_analysis",
       continuation_id: id,
-      complete_test_analysis: { steps_taken: 2, relevant_files: ["/app/config.ts", "/app/config.test.ts"] },
+      test_generation_complete: true,
+      complete_test_generation: { steps_taken: 2, relevant_files: ["/app/config.ts", "/app/config.test.ts"] },
       metadata: { tool_name: "testgen", model_used: "flash" },
     });
     // The JSON fixture inside the answer does not replace the answer.
@@ -76,19 +78,16 @@ describe("testgen: a full test analysis", () => {
     expect(sent).toContain("edge cases");
   });
 
-  it("skips the expert when the agent is certain, or when use_assistant_model is false", async () => {
+  it("skips the expert when the agent is certain, and finishes locally when use_assistant_model is false", async () => {
     const certain = await env.call("testgen", step(1, 1, false, { relevant_files: [PARSER], confidence: "certain" }));
     expect(certain.json).toMatchObject({
       status: "test_generation_complete_ready_for_implementation",
       skip_expert_analysis: true,
-      expert_analysis: { status: "skipped_by_tool_rule" },
-      complete_test_analysis: { confidence_level: "certain" },
+      expert_analysis: { status: "skipped_due_to_certain_test_confidence" },
+      complete_test_generation: { confidence_level: "certain" },
     });
     const alone = await env.call("testgen", step(1, 1, false, { relevant_files: [PARSER], confidence: "high", use_assistant_model: false }));
-    expect(alone.json).toMatchObject({
-      status: "test_generation_complete_ready_for_implementation",
-      expert_analysis: { status: "skipped_by_user" },
-    });
+    expect(alone.json).toMatchObject({ status: "local_work_complete", test_generation_complete: true });
     expect(env.upstream.requests()).toHaveLength(0);
   });
 

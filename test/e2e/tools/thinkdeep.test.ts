@@ -24,7 +24,14 @@ describe("thinkdeep: a full session", () => {
       step(1, 3, true, { confidence: "exploring", problem_context: "Orders table at 2 TB, 80% of writes", focus_areas: ["scalability", "operability"] }),
     );
     expect(first.isError).toBe(false);
-    expect(first.json).toMatchObject({ status: "pause_for_thinkdeep", step_number: 1, total_steps: 3, next_step_required: true });
+    expect(first.json).toMatchObject({
+      status: "pause_for_thinkdeep",
+      step_number: 1,
+      total_steps: 3,
+      next_step_required: true,
+      thinkdeep_required: true,
+      thinking_status: { current_step: 1, thinking_confidence: "exploring", analysis_focus: ["scalability", "operability"] },
+    });
     expect(first.json?.required_actions).toContain("State the problem, constraints and success criteria");
     const id: string = first.json?.continuation_id;
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
@@ -45,8 +52,12 @@ describe("thinkdeep: a full session", () => {
       next_step_required: false,
       continuation_id: id,
       expert_analysis: EXPERT_JSON,
+      thinkdeep_complete: true,
+      thinking_complete: true,
+      complete_thinking: { steps_completed: 3, final_confidence: "high", files_analyzed: ["/app/schema.sql"] },
       metadata: { tool_name: "thinkdeep", model_used: "flash", provider_used: "google" },
     });
+    expect(last.json?.completion_message).toContain("complete");
     expect(last.progress.some((message) => message.includes("expert"))).toBe(true);
 
     // The other model sees every step, the context and focus the agent gave, and the file with line numbers.
@@ -61,11 +72,12 @@ describe("thinkdeep: a full session", () => {
   it("finishes without the other model when the agent is certain or turns it off", async () => {
     const certain = await env.call("thinkdeep", step(1, 1, false, { confidence: "certain" }));
     expect(certain.json).toMatchObject({ status: "deep_thinking_complete_ready_for_implementation", skip_expert_analysis: true });
-    expect(certain.json?.expert_analysis).toMatchObject({ status: "skipped_by_tool_rule" });
+    expect(certain.json?.expert_analysis).toMatchObject({ status: "skipped_due_to_certain_thinking_confidence" });
+    expect(certain.json?.completion_message).toContain("certain confidence");
 
     const alone = await env.call("thinkdeep", step(1, 1, false, { confidence: "high", use_assistant_model: false }));
-    expect(alone.json).toMatchObject({ status: "deep_thinking_complete_ready_for_implementation" });
-    expect(alone.json?.expert_analysis).toMatchObject({ status: "skipped_by_user" });
+    expect(alone.json).toMatchObject({ status: "local_work_complete", thinking_complete: true });
+    expect(alone.json).not.toHaveProperty("expert_analysis");
     expect(env.upstream.requests()).toHaveLength(0);
   });
 

@@ -22,13 +22,15 @@ function step(n: number, total: number, more: boolean, extra: Record<string, unk
 }
 
 describe("tracer: the advertised tool", () => {
-  it("has no model or model settings, keeps target_description required and trace_mode optional", async () => {
+  it("has the original's fields but no model settings, keeps target_description required and trace_mode optional", async () => {
     const { tools } = await env.client.listTools();
     const tracer = tools.find((tool) => tool.name === "tracer");
     expect(tracer).toBeDefined();
     const properties = Object.keys(tracer?.inputSchema.properties ?? {});
-    expect(properties).toEqual(expect.arrayContaining(["trace_mode", "target_description", "findings", "relevant_files", "relevant_context"]));
-    for (const absent of ["model", "temperature", "thinking_mode", "use_assistant_model", "confidence", "hypothesis", "images"]) {
+    expect(properties).toEqual(
+      expect.arrayContaining(["trace_mode", "target_description", "findings", "relevant_files", "relevant_context", "model", "use_assistant_model", "confidence", "images"]),
+    );
+    for (const absent of ["temperature", "thinking_mode", "hypothesis", "issues_found"]) {
       expect(properties).not.toContain(absent);
     }
     expect(tracer?.inputSchema.required).toContain("target_description");
@@ -55,12 +57,11 @@ describe("tracer: a precision trace", () => {
     expect(second.json).toMatchObject({
       status: "pause_for_tracing",
       step_number: 2,
-      tracing_required: true,
-      tracing_status: { files_checked: 1, relevant_context: 1 },
+      tracer_required: true,
+      tracer_status: { files_checked: 1, relevant_context: 1, current_confidence: "low", images_collected: 0 },
       continuation_id: id,
     });
-    expect(second.json?.tracing_status).not.toHaveProperty("current_confidence");
-    expect(second.json?.tracing_status).not.toHaveProperty("issues_found");
+    expect(second.json?.tracer_status).not.toHaveProperty("issues_found");
     expect(second.json?.required_actions.join("\n")).toContain("execution order");
 
     // The final step leaves trace_mode out: the mode chosen in the session holds.
@@ -69,6 +70,7 @@ describe("tracer: a precision trace", () => {
     expect(last.isError).toBe(false);
     expect(last.json).toMatchObject({
       status: "tracing_complete",
+      tracing_complete: true,
       step_number: 3,
       next_step_required: false,
       complete_tracing: {
@@ -79,7 +81,7 @@ describe("tracer: a precision trace", () => {
       },
       output: { trace_mode: "precision" },
     });
-    expect(last.json?.complete_tracing).not.toHaveProperty("confidence_level");
+
     const rendering: string = last.json?.output.rendering_instructions;
     expect(rendering).toContain("call-flow diagram");
     expect(rendering).toContain("file:line");
@@ -114,6 +116,7 @@ describe("tracer: no mode chosen at the end", () => {
     expect(only.isError).toBe(false);
     expect(only.json).toMatchObject({ status: "mode_selection_required", step_number: 1, total_steps: 2, next_step_required: true });
     expect(only.json).not.toHaveProperty("complete_tracing");
+    expect(only.json).not.toHaveProperty("tracing_complete");
     expect(only.json).not.toHaveProperty("output");
     const id = only.json?.continuation_id;
     const done = await env.call("tracer", step(2, 2, false, { continuation_id: id, trace_mode: "precision" }));
@@ -123,13 +126,13 @@ describe("tracer: no mode chosen at the end", () => {
 });
 
 describe("tracer: validation", () => {
-  it("requires target_description and a known trace_mode, and has no model fields", async () => {
+  it("requires target_description and a known trace_mode, and has no model settings", async () => {
     const { target_description: _omitted, ...withoutTarget } = step(1, 2, true);
     const cases: Array<[Record<string, unknown>, string]> = [
       [withoutTarget, "target_description"],
       [step(1, 2, true, { trace_mode: "everything" }), "trace_mode"],
-      [step(1, 2, true, { model: "flash" }), "model"],
-      [step(1, 2, true, { confidence: "high" }), "confidence"],
+      [step(1, 2, true, { temperature: 0.5 }), "temperature"],
+      [step(1, 2, true, { hypothesis: "x" }), "hypothesis"],
     ];
     for (const [args, field] of cases) {
       const refused = await env.call("tracer", args);

@@ -1,11 +1,13 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { PROVIDER_IDS, type Config } from "../../../src/config";
+import { PROVIDER_IDS, type Config } from "../../../src/core/config.ts";
 import type { BreakerSettings } from "../../../src/durable/breaker";
-import type { Env } from "../../../src/env";
+import type { Env } from "../../../src/core/env.ts";
 import { callModel, chooseModel } from "../../../src/providers/call";
+import { withImagesRead } from "../../../src/providers/index";
 import { ModelResolutionError, NO_PROVIDER_MESSAGE } from "../../../src/providers/registry";
-import { ProviderError, type CallDeps, type CallOptions, type CallResult, type ModelChoice, type ModelRequest } from "../../../src/providers/types";
+import { ProviderError, type CallDeps, type CallOptions, type CallResult, type ImageInput, type ModelChoice, type ModelRequest } from "../../../src/providers/types";
 import { callDeps, configWith, mockFetch, type Sent } from "./support";
 
 /** Chooses the model as a tool would, then calls it. */
@@ -55,7 +57,7 @@ afterEach(async () => {
   vi.restoreAllMocks();
   // Breakers are named by provider and storage lives for the file: close them all again.
   const settings = settingsOf(configWith(VARS));
-  await Promise.all(PROVIDER_IDS.map((id) => realEnv.BREAKERS.getByName(`test:${id}`).recordSuccess(settings)));
+  await Promise.all(PROVIDER_IDS.map((id) => realEnv.BREAKERS.getByName(`test:${id}`).recordSuccess(settings, false)));
 });
 
 describe("callModel: resolution", () => {
@@ -167,6 +169,31 @@ describe("callModel: circuit breaker", () => {
     await deps.settle();
   });
 
+  it("attack: made-up OpenRouter model names leave no breaker storage; a model that replied keeps its state", async () => {
+    const madeUp = Array.from({ length: 4 }, (_, i) => `made-up/model-${i}`);
+    let realCalls = 0;
+    mockFetch((sent) => {
+      const model = String(sent.body["model"]);
+      // A real model replies once, then fails.
+      if (model === "vendor/real-model") return realCalls++ === 0 ? answer("fine")(sent) : unavailable();
+      // Made-up names: the provider refuses some, and fails on others.
+      return model.endsWith("0") || model.endsWith("1") ? Response.json({ error: { message: `${model} is not a valid model ID` } }, { status: 400 }) : unavailable();
+    });
+    const deps = callDeps(quickConfig());
+    for (const name of madeUp) {
+      for (let i = 0; i < 3; i++) await chooseAndCall(deps, { requested: name, category: "balanced" }, request).catch(() => undefined);
+    }
+    // Failing names still pause for the isolates that ask their objects, in memory.
+    await expect(chooseAndCall(deps, { requested: "made-up/model-2", category: "balanced" }, request)).rejects.toMatchObject({ kind: "breaker_open" });
+    await expect(chooseAndCall(deps, { requested: "vendor/real-model", category: "balanced" }, request)).resolves.toMatchObject({ response: { text: "fine" } });
+    for (let i = 0; i < 2; i++) await chooseAndCall(deps, { requested: "vendor/real-model", category: "balanced" }, request).catch(() => undefined);
+    await deps.settle();
+    const stored = (name: string) =>
+      runInDurableObject(realEnv.BREAKERS.getByName(`test:openrouter:${name}`), (_instance, state) => state.storage.kv.get<{ state: string }>("breaker"));
+    for (const name of madeUp) expect(await stored(name), name).toBeUndefined();
+    expect(await stored("vendor/real-model")).toMatchObject({ state: "open", answered: true });
+  });
+
   it("does not count final errors (400) against the provider", async () => {
     mockFetch(() => Response.json({ error: { message: "bad request" } }, { status: 400 }));
     const deps = callDeps(quickConfig());
@@ -231,7 +258,7 @@ describe("callModel: circuit breaker", () => {
     for (let i = 0; i < 2; i++) await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
     await deps.settle();
     await new Promise((resolve) => setTimeout(resolve, 150));
-    const tooMany = Array.from({ length: 6 }, () => ({ mediaType: "image/png", data: "AAAA" }));
+    const tooMany = Array.from({ length: 6 }, () => ({ mediaType: "image/png", bytes: 3, read: async () => "AAAA" }));
     await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, { ...request, images: tooMany })).rejects.toMatchObject({ kind: "final" });
     await deps.settle();
     expect((await realEnv.BREAKERS.getByName("test:google").state(settingsOf(deps.config))).state).toBe("half_open");
@@ -353,7 +380,16 @@ describe("callModel: empty replies", () => {
 });
 
 describe("callModel: images and cancellation", () => {
-  const png = (bytes: number) => ({ mediaType: "image/png", data: "A".repeat(Math.ceil((bytes * 4) / 3)) });
+  /** An image of `bytes` bytes, as loadImages hands it on; `reads` counts the reads of its bytes. */
+  let reads = 0;
+  const png = (bytes: number): ImageInput => ({
+    mediaType: "image/png",
+    bytes,
+    read: async () => {
+      reads++;
+      return "A".repeat(Math.ceil((bytes * 4) / 3));
+    },
+  });
 
   it("refuses images for a model without vision, naming models that have it", async () => {
     const sent = mockFetch(answer("never"));
@@ -374,6 +410,48 @@ describe("callModel: images and cancellation", () => {
     await expect(chooseAndCall(deps, { requested: "gemini-2.5-pro", category: "balanced" }, { ...request, images: [png(21 * 1024 * 1024)] })).rejects.toThrow(
       /at most 20 MB/,
     );
+  });
+
+  it("attack: reads no byte of images the chosen model refuses (two 19.9 MB images for a 20 MB model)", async () => {
+    const sent = mockFetch(answer("never"));
+    const deps = callDeps(quickConfig());
+    reads = 0;
+    const large = [png(Math.round(19.9 * 1024 * 1024)), png(Math.round(19.9 * 1024 * 1024))];
+    await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, { ...request, images: large })).rejects.toThrow(
+      /total 39\.8 MB; this server sends at most 20 MB per request/,
+    );
+    await expect(chooseAndCall(deps, { requested: "sonnet", category: "balanced" }, { ...request, images: [png(3 * 1024 * 1024), png(3 * 1024 * 1024)] })).rejects.toThrow(
+      /claude-sonnet-4\.5 accepts at most 5 MB/,
+    );
+    expect(reads).toBe(0);
+    expect(sent).toHaveLength(0);
+  });
+
+  it("holds no more image bytes at once than an isolate can: a call whose images do not fit waits for the one before", async () => {
+    const twelve = 12 * 1024 * 1024;
+    const sending = Promise.withResolvers<void>();
+    const answered = Promise.withResolvers<void>();
+    const first = withImagesRead([png(twelve)], undefined, async () => {
+      sending.resolve();
+      await answered.promise;
+    });
+    await sending.promise;
+    reads = 0;
+    const second = withImagesRead([png(twelve)], undefined, async (read) => read?.length);
+    const cancelled = new AbortController();
+    const third = withImagesRead([png(1024)], cancelled.signal, async () => "sent");
+    // Were the second call granted room, it would read its image within this turn.
+    await scheduler.wait(0);
+    expect(reads).toBe(0);
+    // One that gives up while waiting leaves the queue, and sends nothing.
+    cancelled.abort(new Error("the client hung up"));
+    await expect(third).rejects.toThrow("the client hung up");
+    answered.resolve();
+    await first;
+    expect(await second).toBe(1);
+    expect(reads).toBe(1);
+    // All the room is back.
+    expect(await withImagesRead([png(20 * 1024 * 1024)], undefined, async (read) => read?.length)).toBe(1);
   });
 
   it("sends images a vision model accepts", async () => {

@@ -113,6 +113,17 @@ describe("postJson", () => {
     expect((error as Error).message).toContain("OPENAI_API_KEY");
   });
 
+  it("attack: a key straddling the cut of a long error body leaves no part of itself in the message", async () => {
+    // Whitespace is trimmed from the upstream's message, so the padding would put the key's start first.
+    for (const shown of [1, 4, 8, 13]) {
+      mockFetch(new Response(`${" ".repeat(16 * 1024 - shown)}sk-live-123456 was rejected`, { status: 401 }));
+      const error = (await postJson(upstream, QUICK, echo).catch((e: unknown) => e)) as Error;
+      expect(error).toMatchObject({ kind: "final", status: 401 });
+      expect(error.message, `${shown} characters before the cut`).toBe("OpenAI returned HTTP 401: [redacted]. Check OPENAI_API_KEY.");
+      vi.restoreAllMocks();
+    }
+  });
+
   it("treats a quota 429 as final", async () => {
     const sent = mockFetch(Response.json({ error: { message: "You exceeded your current quota", code: "insufficient_quota" } }, { status: 429 }));
     await expect(postJson(upstream, QUICK, echo)).rejects.toMatchObject({ kind: "final", status: 429 });

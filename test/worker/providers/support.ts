@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
-import { parseConfig, type Config, type ProviderConfig, type ProviderId } from "../../../src/config";
-import type { Env } from "../../../src/env";
+import { parseConfig, type Config, type ProviderConfig, type ProviderId } from "../../../src/core/config.ts";
+import type { Env } from "../../../src/core/env.ts";
 import { parseModelEntry, type ModelCapabilities } from "../../../src/providers/capabilities";
 import type { GenerateOptions } from "../../../src/providers/http";
 import { ModelRegistry, type ResolvedModel } from "../../../src/providers/registry";

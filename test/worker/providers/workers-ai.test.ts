@@ -6,8 +6,8 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { configOf, parseConfig, type Config } from "../../../src/config";
-import type { Env } from "../../../src/env";
+import { configOf, parseConfig, type Config } from "../../../src/core/config.ts";
+import type { Env } from "../../../src/core/env.ts";
 import { callModel, chooseModel } from "../../../src/providers/call";
 import type { GenerateOptions } from "../../../src/providers/http";
 import { ModelRegistry, type ResolvedModel } from "../../../src/providers/registry";
@@ -18,7 +18,7 @@ import { DONE, event, fails, reply, sseStream, streamed, WorkersAiDouble } from 
 
 const realEnv = env as unknown as Env;
 const BOUND = { workersAi: true };
-const request: ModelRequest = { systemPrompt: "You review code.", prompt: "Is this loop correct?", temperature: 3 };
+const request = { systemPrompt: "You review code.", prompt: "Is this loop correct?", temperature: 3 } satisfies ModelRequest;
 
 function registry(vars: Record<string, string> = {}): ModelRegistry {
   return new ModelRegistry(parseConfig(vars, BOUND));
@@ -40,7 +40,7 @@ function call(binding: WorkersAiDouble, extra: Partial<GenerateOptions> = {}, na
 afterEach(async () => {
   // Breaker storage lives for the file: close the provider's breaker again.
   const config = parseConfig({}, BOUND);
-  await realEnv.BREAKERS.getByName("test:workers-ai").recordSuccess({ ...config.breaker, probeLeaseMs: config.providerCall.deadlineMs });
+  await realEnv.BREAKERS.getByName("test:workers-ai").recordSuccess({ ...config.breaker, probeLeaseMs: config.providerCall.deadlineMs }, false);
 });
 
 describe("Workers AI: configuration", () => {
@@ -276,7 +276,7 @@ describe("Workers AI: through callModel", () => {
       expect(result.response.text).toBe("From Cloudflare.");
       await d.settle();
     } finally {
-      await realEnv.BREAKERS.getByName("test:google").recordSuccess(settings);
+      await realEnv.BREAKERS.getByName("test:google").recordSuccess(settings, false);
     }
   });
 });

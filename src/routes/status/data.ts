@@ -1,15 +1,15 @@
-import type { Config, ProviderId } from "../config";
-import { loadThread, listThreads, type ThreadScope } from "../conversation/threads";
-import type { Thread } from "../conversation/types";
-import type { BreakerSnapshot, BreakerState } from "../durable/breaker";
-import type { ThreadSummary } from "../durable/team";
-import { ToolError } from "../errors";
-import { cacheStats } from "../kv-cache/cache";
-import { breakerName, ProviderBreakers } from "../providers/breaker";
-import { capabilityRank } from "../providers/capabilities";
-import { NO_PROVIDER_MESSAGE, registryFor, type ModelRegistry, type ResolvedModel } from "../providers/registry";
-import { readUsage, type UsageReport } from "../usage/ledger";
-import { SERVER_NAME, SERVER_VERSION } from "../version";
+import type { Config, ProviderId } from "../../core/config.ts";
+import { loadThread, listThreads, type ThreadScope } from "../../conversation/threads.ts";
+import type { Thread } from "../../core/rpc/conversation.ts";
+import type { BreakerSnapshot, BreakerState } from "../../durable/breaker.ts";
+import type { ThreadSummary } from "../../durable/team.ts";
+import { ToolError } from "../../core/errors.ts";
+import { cacheStats } from "../../kv-cache/cache.ts";
+import { breakerName, ProviderBreakers } from "../../providers/breaker.ts";
+import { capabilityRank } from "../../providers/capabilities.ts";
+import { NO_PROVIDER_MESSAGE, registryFor, type ModelRegistry, type ResolvedModel } from "../../providers/registry.ts";
+import { readUsage, type UsageReport } from "../../providers/usage.ts";
+import { SERVER_NAME, SERVER_VERSION } from "../../core/version.ts";
 
 /** What anyone may see: the server is up (and has a provider), and its version. */
 export interface Health {

@@ -1,10 +1,10 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import { configOf } from "../config";
-import { CHUNK_BYTES, type BlobDO, type UploadRequest } from "../durable/blob";
-import type { BlobUsage } from "../durable/team";
-import type { AppBindings } from "../env";
+import { configOf } from "../core/config.ts";
+import { CHUNK_BYTES, type BlobDO, type UploadRequest } from "../durable/blob.ts";
+import type { QuotaUsage } from "../durable/team.ts";
+import type { AppBindings } from "../core/env.ts";
 import {
   BrokenBodyError,
   ChunkRefusedError,
@@ -16,8 +16,8 @@ import {
   chunkStream,
   parseMediaType,
   storeChunks,
-} from "./blob-store";
-import { WORKSPACE_PATTERN, WORKSPACE_RULE } from "./wire-contract";
+} from "../files/blob-store.ts";
+import { WORKSPACE_PATTERN, WORKSPACE_RULE } from "../core/wire-contract.ts";
 
 type AppContext = Context<AppBindings>;
 type BlobStub = DurableObjectStub<BlobDO>;
@@ -66,13 +66,13 @@ function tooLarge(c: AppContext, maxBytes: number): Response {
   return jsonError(c, 413, "too_large", `The file is over ${maxBytes} bytes, the most this server stores in one file (MAX_BLOB_BYTES).`);
 }
 
-function quotaExceeded(c: AppContext, usage: BlobUsage): Response {
+function quotaExceeded(c: AppContext, usage: QuotaUsage, what = "The file"): Response {
   const quota = configOf(c.env).blobs.teamQuotaBytes;
   return jsonError(
     c,
     413,
     "quota_exceeded",
-    `The file would pass the team's storage quota of ${quota} bytes (${usage.storedBytes} stored, ${usage.reservedBytes} reserved by uploads in progress; TEAM_BLOB_QUOTA_BYTES). Uploads abandoned for an hour give their room back.`,
+    `${what} would pass the team's storage quota of ${quota} bytes (${usage.storedBytes} stored, ${usage.reservedBytes} reserved by uploads in progress, ${usage.manifestBytes} in workspace manifests; TEAM_BLOB_QUOTA_BYTES). Uploads abandoned for an hour give their room back.`,
   );
 }
 
@@ -106,7 +106,7 @@ function uploadRequest(c: AppContext, sha256: string, size: number | null, media
 /** A stream of unknown length that passed the room left in the team's quota. */
 class QuotaExceededError extends Error {
   override name = "QuotaExceededError";
-  constructor(readonly usage: BlobUsage) {
+  constructor(readonly usage: QuotaUsage) {
     super("the team's storage quota is used up");
   }
 }
@@ -374,6 +374,7 @@ workspaceRoutes.put("/:workspace/manifest", jsonBodyLimit(MANIFEST_BODY_BYTES), 
   if (entries.length > MAX_MANIFEST_ENTRIES) {
     return jsonError(c, 413, "too_many_files", `Register at most ${MAX_MANIFEST_ENTRIES} files per request.`);
   }
-  const registered = await c.env.TEAMS.getByName(c.get("team")).registerFiles(workspace, entries);
-  return c.json({ workspace, registered });
+  const registration = await c.env.TEAMS.getByName(c.get("team")).registerFiles(workspace, entries, configOf(c.env).blobs.teamQuotaBytes);
+  if (registration.status === "quota_exceeded") return quotaExceeded(c, registration.usage, "Registering these files");
+  return c.json({ workspace, registered: registration.registered });
 });

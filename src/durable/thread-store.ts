@@ -1,4 +1,4 @@
-import type { AppendResult, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, Turn, WorkflowWrite } from "./types";
+import type { AppendResult, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, Turn, WorkflowWrite } from "../core/rpc/conversation.ts";
 
 /** What a thread's storage needs from the Durable Object it lives in. */
 export interface ThreadHost {

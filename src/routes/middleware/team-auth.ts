@@ -1,8 +1,10 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { configOf } from "../config";
-import type { AppBindings } from "../env";
-import { grantOfAccessToken, publicOrigin, RESOURCE_METADATA_PATH } from "../oauth/server";
-import { isLoopback, requestHostname } from "./host-origin";
+import { configOf } from "../../core/config.ts";
+import type { AppBindings } from "../../core/env.ts";
+import { grantOfAccessToken, isGrantCurrent, publicOrigin, RESOURCE_METADATA_PATH } from "../oauth/server.ts";
+import { isLoopbackConnection } from "./client-address.ts";
+import { isLoopback, requestHostname } from "./host-origin.ts";
+import { refusedAddress, takeForAddress } from "./rate-limit.ts";
 
 type AppContext = Context<AppBindings>;
 
@@ -38,18 +40,19 @@ export async function teamOfToken(token: string, tokens: ReadonlyMap<string, str
 /**
  * How a request is served:
  * - "tokens": TEAM_TOKENS is set; every request needs a team token (at /mcp, or an OAuth access token).
- * - "open": no TEAM_TOKENS and a loopback host (a local server), or ALLOW_UNAUTHENTICATED=true:
- *   the single team "default", no token.
- * - "locked": no TEAM_TOKENS and any other host: refused, since anyone who finds it could use it.
+ * - "open": no TEAM_TOKENS and a request from this machine to a loopback host (a local server),
+ *   or ALLOW_UNAUTHENTICATED=true: the single team "default", no token. The connection decides,
+ *   not the Host header alone, which any client (or a proxy) can set to 127.0.0.1.
+ * - "locked": no TEAM_TOKENS and any other request: refused, since anyone who finds it could use it.
  */
 function accessMode(c: AppContext): "tokens" | "open" | "locked" {
   const config = configOf(c.env);
   if (config.teamTokens) return "tokens";
-  return config.allowUnauthenticated || isLoopback(requestHostname(c)) ? "open" : "locked";
+  return config.allowUnauthenticated || (isLoopbackConnection(c) && isLoopback(requestHostname(c))) ? "open" : "locked";
 }
 
 const LOCKED_MESSAGE =
-  "This server has no TEAM_TOKENS, so it answers only on loopback (127.0.0.1, localhost, [::1]). " +
+  "This server has no TEAM_TOKENS, so it answers only requests from its own machine to a loopback host (127.0.0.1, localhost, [::1]). " +
   "An admin makes a token with `npm run token -- <team>`, adds the entry it prints to TEAM_TOKENS " +
   "(`npx wrangler secret put TEAM_TOKENS`), and clients send 'Authorization: Bearer <token>'. " +
   "To serve everyone without a token instead, set ALLOW_UNAUTHENTICATED=true.";
@@ -58,6 +61,11 @@ interface Refusal {
   message: string;
   /** A token was presented and is not valid (RFC 6750 error="invalid_token"). */
   invalidToken: boolean;
+}
+
+/** Refused without a verdict on the token: its client address is past its budget (the 429 to send). */
+interface AddressRefusal {
+  response: Response;
 }
 
 /** The bearer token of the Authorization header; null when the header is there but malformed. */
@@ -71,8 +79,10 @@ function bearerToken(c: AppContext): string | undefined | null {
  * Authenticates a request: a team token, or where `acceptOAuth` (the MCP endpoint, the resource
  * OAuth tokens are issued for) an OAuth access token whose grant's team token is still listed
  * for the same team, so removing a token from TEAM_TOKENS also ends the sign-ins made with it.
+ * A token that is not valid is paid for by the client address's budget; an address past it is
+ * refused before its token is even looked at, so tokens cannot be guessed faster than that.
  */
-async function authenticate(c: AppContext, acceptOAuth: boolean, token = bearerToken(c)): Promise<Caller | Refusal> {
+async function authenticate(c: AppContext, acceptOAuth: boolean, token = bearerToken(c)): Promise<Caller | Refusal | AddressRefusal> {
   const mode = accessMode(c);
   if (mode === "open") return { team: "default" };
   if (mode === "locked") return { message: LOCKED_MESSAGE, invalidToken: false };
@@ -82,16 +92,20 @@ async function authenticate(c: AppContext, acceptOAuth: boolean, token = bearerT
     return { message: `This server requires 'Authorization: Bearer <team token>'. Ask your admin for a token.${oauthHint}`, invalidToken: false };
   }
   if (token === null) return { message: "The Authorization header must be 'Bearer <token>'.", invalidToken: false };
+  const refused = refusedAddress(c);
+  if (refused) return { response: refused };
   const caller = await teamOfToken(token, tokens);
   if (caller) return caller;
   if (acceptOAuth) {
     const grant = await grantOfAccessToken(c.env, publicOrigin(c.req.url), token);
-    if (grant && tokens.get(grant.tokenDigest) === grant.team) return grant;
+    if (grant && isGrantCurrent(c.env, grant)) return grant;
   }
+  const limited = await takeForAddress(c);
+  if (limited) return { response: limited };
   return { message: "The bearer token is not valid for this server.", invalidToken: true };
 }
 
-function isCaller(result: Caller | Refusal): result is Caller {
+function isCaller(result: Caller | Refusal | AddressRefusal): result is Caller {
   return "team" in result;
 }
 
@@ -116,7 +130,7 @@ function unauthorized(c: AppContext, refusal: Refusal, acceptOAuth: boolean): Re
   return c.json({ error: "unauthorized", message: refusal.message }, 401, { "www-authenticate": challenge });
 }
 
-/** Without TEAM_TOKENS, a host other than loopback gets only the bare /health. */
+/** Without TEAM_TOKENS, a request that is not local gets only the bare /health. */
 export function refuseWhenLocked(): MiddlewareHandler<AppBindings> {
   return async (c, next) => {
     if (accessMode(c) === "locked" && c.req.path !== "/health") {
@@ -128,10 +142,11 @@ export function refuseWhenLocked(): MiddlewareHandler<AppBindings> {
 
 let announcedSingleTeam = false;
 
-/** Puts the caller's team (and token digest) on the context, or answers 401. */
+/** Puts the caller's team (and token digest) on the context, or answers 401 (429 for an address past its budget). */
 export function teamAuth(options: { acceptOAuth: boolean }): MiddlewareHandler<AppBindings> {
   return async (c, next) => {
     const result = await authenticate(c, options.acceptOAuth);
+    if ("response" in result) return result.response;
     if (!isCaller(result)) return unauthorized(c, result, options.acceptOAuth);
     if (result.tokenDigest === undefined && !announcedSingleTeam) {
       announcedSingleTeam = true;

@@ -1,5 +1,5 @@
-import type { TeamActivity, ThreadSummary, UsageRow } from "./durable/team";
-import type { Env } from "./env";
+import type { TeamActivity, ThreadSummary, UsageRow } from "./team.ts";
+import type { Env } from "../core/env.ts";
 
 /** Who tells: the authenticated team, and a way to keep the request alive for the write. */
 export interface ActivityScope {

@@ -1,7 +1,7 @@
-import { shiftDay, USAGE_RETENTION_DAYS, type UsageRow } from "../durable/team";
-import type { Env } from "../env";
-import { tellTeam } from "../team-activity";
-import type { CallResult } from "../providers/types";
+import { shiftDay, USAGE_RETENTION_DAYS, type UsageRow } from "../durable/team.ts";
+import type { Env } from "../core/env.ts";
+import { tellTeam } from "../durable/team-activity.ts";
+import type { CallResult } from "./types.ts";
 
 /** The team whose usage is recorded or read: the authenticated one, never a caller's argument. */
 export interface UsageScope {

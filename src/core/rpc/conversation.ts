@@ -3,7 +3,7 @@
  * knows these shapes but no tool: step state crosses it as an opaque JSON string.
  */
 
-import type { FileEntry } from "../files/resolve";
+import type { FileEntry } from "../../files/resolve.ts";
 
 type JsonLeaf = string | number | boolean | null;
 /**

@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { configOf } from "../config";
-import type { AppBindings } from "../env";
+import { configOf } from "../../core/config.ts";
+import type { AppBindings } from "../../core/env.ts";
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 

@@ -1,5 +1,5 @@
-import type { UsageReport } from "../usage/ledger";
-import { shiftDay } from "../durable/team";
+import type { UsageReport } from "../../providers/usage.ts";
+import { shiftDay } from "../../durable/team.ts";
 
 /** One model's tokens on one day, placed in the chart's coordinates (viewBox units). */
 export interface ChartBar {

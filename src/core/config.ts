@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Env } from "./env";
+import type { Env } from "./env.ts";
 
 /**
  * The providers this server can call, in the order a model name is resolved against them (and
@@ -42,7 +42,11 @@ export interface Config {
   teamTokens: ReadonlyMap<string, string> | null;
   /** Without TEAM_TOKENS: serve hosts other than loopback too, unauthenticated (ALLOW_UNAUTHENTICATED). */
   allowUnauthenticated: boolean;
-  /** Requests per minute to /mcp and /v1/*, per team and per token; 0 turns a limit off. */
+  /**
+   * Requests per minute to /mcp and /v1/*, per team and per token, and, per client address,
+   * what no token pays for (OAuth registration and authorization, failed authentications);
+   * 0 turns a limit off.
+   */
   rateLimits: RateLimits;
   allowedHostnames: string[];
   maxRequestBodyBytes: number;
@@ -55,6 +59,7 @@ export interface Config {
 export interface RateLimits {
   teamPerMinute: number;
   tokenPerMinute: number;
+  addressPerMinute: number;
 }
 
 /**
@@ -255,6 +260,7 @@ export function parseConfig(vars: Vars, bound: BoundProviders = NOTHING_BOUND): 
     rateLimits: {
       teamPerMinute: integer(vars, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
       tokenPerMinute: integer(vars, "RATE_LIMIT_PER_TOKEN_PER_MINUTE", 300, 0, 1_000_000),
+      addressPerMinute: integer(vars, "RATE_LIMIT_PER_ADDRESS_PER_MINUTE", 30, 0, 1_000_000),
     },
     allowedHostnames: list(vars, "ALLOWED_HOSTNAMES"),
     maxRequestBodyBytes: integer(vars, "MAX_REQUEST_BODY_BYTES", 4 * 1024 * 1024, 1_024, 100 * 1024 * 1024),

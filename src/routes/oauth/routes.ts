@@ -1,22 +1,26 @@
 import { AuthorizationError, authorizationErrorRedirect, type AuthRequest, type OAuthHelpers } from "@cloudflare/workers-oauth-provider";
 import { Hono, type Context, type Handler, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { configOf } from "../config";
-import type { AppBindings } from "../env";
-import { teamOfToken } from "../middleware/team-auth";
-import { authorizationErrorPage, consentPage } from "./consent-page";
+import { configOf } from "../../core/config.ts";
+import type { AppBindings } from "../../core/env.ts";
+import { addressRateLimit } from "../middleware/rate-limit.ts";
+import { teamOfToken } from "../middleware/team-auth.ts";
+import { authorizationErrorPage, consentPage } from "./consent-page.ts";
 import {
   AUTHORIZE_PATH,
   authorizationServerFor,
+  clientRegistrarFor,
+  isMetadataDocumentClient,
   type GrantProps,
   MCP_PATH,
   mcpResource,
   publicOrigin,
   REGISTER_PATH,
+  REGISTRATION_BODY_BYTES,
   RESOURCE_METADATA_PATH,
   SERVER_METADATA_PATH,
   TOKEN_PATH,
-} from "./server";
+} from "./server.ts";
 
 type AppContext = Context<AppBindings>;
 
@@ -24,7 +28,7 @@ type AppContext = Context<AppBindings>;
  * OAuth 2.1 for MCP clients that sign in rather than send a team token (claude.ai connectors):
  * discovery documents, dynamic client registration, the token endpoint, and the consent page
  * where a person proves team membership with a team token. The grant carries the team, and its
- * access token then authenticates /mcp like a team token (src/middleware/team-auth.ts).
+ * access token then authenticates /mcp like a team token (src/routes/middleware/team-auth.ts).
  */
 export const oauthRoutes = new Hono<AppBindings>();
 
@@ -57,9 +61,27 @@ oauthRoutes.get(`${RESOURCE_METADATA_PATH}${MCP_PATH}`, oauthAvailable, protecte
 const authorizationServer: Handler<AppBindings> = (c) =>
   // Hono types the runtime's ExecutionContext with fewer members; it is the same object.
   authorizationServerFor(publicOrigin(c.req.url)).fetch(c.req.raw, c.env, c.executionCtx as ExecutionContext);
+const clientRegistrar: Handler<AppBindings> = (c) =>
+  clientRegistrarFor(publicOrigin(c.req.url)).fetch(c.req.raw, c.env, c.executionCtx as ExecutionContext);
 oauthRoutes.on(["GET", "OPTIONS"], SERVER_METADATA_PATH, oauthAvailable, authorizationServer);
 oauthRoutes.all(TOKEN_PATH, oauthAvailable, authorizationServer);
-oauthRoutes.all(REGISTER_PATH, oauthAvailable, authorizationServer);
+// Anyone may register a client, so each registration is paid for by its client address and bounded.
+oauthRoutes.all(
+  REGISTER_PATH,
+  oauthAvailable,
+  addressRateLimit(),
+  bodyLimit({
+    maxSize: REGISTRATION_BODY_BYTES,
+    onError: (c) =>
+      c.json({ error: "invalid_client_metadata", error_description: `The registration is over ${REGISTRATION_BODY_BYTES} bytes.` }, 413),
+  }),
+  clientRegistrar,
+);
+
+/** 128 random bits, hex. */
+function opaqueId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
 
 function helpersOf(c: AppContext): OAuthHelpers {
   return authorizationServerFor(publicOrigin(c.req.url)).getOAuthApi(c.env);
@@ -94,7 +116,8 @@ async function showConsent(oauth: OAuthHelpers, request: AuthRequest, error?: st
   return new Response(body, { status: error ? 401 : 200, headers: consent.headers });
 }
 
-oauthRoutes.get(AUTHORIZE_PATH, oauthAvailable, async (c) => {
+// Every authorization page stores a consent record, so each is paid for by its client address.
+oauthRoutes.get(AUTHORIZE_PATH, oauthAvailable, addressRateLimit(), async (c) => {
   const oauth = helpersOf(c);
   const request = await parseAuthorization(c, oauth);
   return request instanceof Response ? request : showConsent(oauth, request);
@@ -103,6 +126,7 @@ oauthRoutes.get(AUTHORIZE_PATH, oauthAvailable, async (c) => {
 oauthRoutes.post(
   AUTHORIZE_PATH,
   oauthAvailable,
+  addressRateLimit(),
   bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.html(authorizationErrorPage("The form is too large."), 413) }),
   async (c) => {
     const oauth = helpersOf(c);
@@ -124,12 +148,17 @@ oauthRoutes.post(
       const props: GrantProps = { team: caller.team, tokenDigest: caller.tokenDigest };
       const { redirectTo } = await oauth.completeAuthorization({
         request: approved.request,
-        // One grant per person (team token) and client: signing in again replaces it.
-        userId: `${caller.team}.${caller.tokenDigest.slice(0, 16)}`,
+        // Codes and tokens carry the user id: an opaque one, naming neither the team nor the team
+        // token. A new one per sign-in, so there is no earlier grant of it to replace.
+        userId: opaqueId(),
+        revokeExistingGrants: false,
         metadata: { team: caller.team },
         scope: approved.request.scope,
         props,
       });
+      // A registered client has signed someone in: it now lives as long as the sign-in, not an
+      // hour. A client named by its metadata document's URL is stored by no one: its document is it.
+      if (!isMetadataDocumentClient(approved.request.clientId)) await oauth.updateClient(approved.request.clientId, {});
       approved.headers.set("location", redirectTo);
       return new Response(null, { status: 302, headers: approved.headers });
     } catch (error) {

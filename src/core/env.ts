@@ -1,13 +1,13 @@
-import type { BlobDO } from "./durable/blob";
-import type { ConversationDO } from "./durable/conversation";
-import type { ProviderBreakerDO } from "./durable/breaker";
-import type { RateLimiterDO } from "./durable/rate-limiter";
-import type { TeamDO } from "./durable/team";
-import type { WorkersAiBinding } from "./providers/workers-ai";
+import type { BlobDO } from "../durable/blob.ts";
+import type { ConversationDO } from "../durable/conversation.ts";
+import type { ProviderBreakerDO } from "../durable/breaker.ts";
+import type { RateLimiterDO } from "../durable/rate-limiter.ts";
+import type { TeamDO } from "../durable/team.ts";
+import type { WorkersAiBinding } from "../providers/workers-ai.ts";
 
 /**
  * The Worker's bindings: Durable Objects and KV from wrangler.toml, and the configuration as
- * string vars and secrets (parsed and checked by src/config.ts, never read raw elsewhere).
+ * string vars and secrets (parsed and checked by src/core/config.ts, never read raw elsewhere).
  */
 export interface Env {
   CONVERSATIONS: DurableObjectNamespace<ConversationDO>;
