@@ -2,6 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, freemem, loadavg, platform, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
+import { summarize } from "./stats.ts";
 import type { TargetCheck } from "./targets.ts";
 
 export const RESULTS_DIR = resolve(import.meta.dirname, "../results");
@@ -26,6 +27,12 @@ export interface Row {
   ratio?: number;
   baseline?: string;
   target?: TargetCheck;
+}
+
+/** A row of samples' order statistics (n, min, median, p99). */
+export function sampleRow(metric: string, unit: string, values: readonly number[], extra: Partial<Row> = {}): Row {
+  const s = summarize(values);
+  return { metric, unit, n: s.n, min: s.min, median: s.median, p99: s.p99, ...extra };
 }
 
 export interface Machine {
