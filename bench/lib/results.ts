@@ -1,4 +1,5 @@
 /** Result rows, the machine they were measured on, and writing bench/results/<name>.json. */
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, freemem, loadavg, platform, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
@@ -46,6 +47,9 @@ export interface Machine {
   /** 1-minute load average when the benchmark started and ended: above the core count, numbers are noisy. */
   loadAverageStart: number;
   loadAverageEnd?: number;
+  /** The commit measured, and whether the work tree had changes to tracked files (then it is not quite that commit). */
+  commit: string;
+  treeClean: boolean;
 }
 
 export interface BenchResult {
@@ -64,6 +68,14 @@ export interface BenchResult {
   notes: string[];
   /** Raw samples and anything else worth keeping. */
   data: Record<string, unknown>;
+}
+
+function git(...args: string[]): string {
+  try {
+    return execFileSync("git", args, { cwd: resolve(import.meta.dirname, "../.."), encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
 }
 
 function wranglerVersion(): string {
@@ -86,6 +98,8 @@ export function machineInfo(): Machine {
     platform: `${platform()} ${release()}`,
     wrangler: wranglerVersion(),
     loadAverageStart: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+    commit: git("rev-parse", "--short", "HEAD"),
+    treeClean: git("status", "--porcelain", "--untracked-files=no") === "",
   };
 }
 
