@@ -1,4 +1,4 @@
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 
 /**
  * One Durable Object's SQLite state as JSON: the DDL of its tables and indexes (as sqlite_master
@@ -38,9 +38,14 @@ export async function dumpObject(binding: DurableDump["binding"], stub: DurableO
   });
 }
 
-/** Writes a dump's rows into an object that holds nothing, with the DDL the dump was taken with. */
+/**
+ * Leaves an object holding exactly the dump (its DDL and rows, nothing else), then evicts it: its
+ * next call wakes it as a release that finds this state stored.
+ */
 export async function restoreObject(stub: DurableObjectStub, dump: DurableDump): Promise<void> {
-  await runInDurableObject(stub, (_, state) => {
+  await runInDurableObject(stub, async (_, state) => {
+    // What its constructor may have created on this wake (the team's object creates its tables).
+    await state.storage.deleteAll();
     const sql = state.storage.sql;
     state.storage.transactionSync(() => {
       for (const statement of dump.schema) sql.exec(statement);
@@ -55,6 +60,7 @@ export async function restoreObject(stub: DurableObjectStub, dump: DurableDump):
       }
     });
   });
+  await evictDurableObject(stub);
 }
 
 function toJson(value: SqlStorageValue): DumpValue {
