@@ -1,4 +1,5 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { callWorker, connectClient, testEnv } from "./helpers";
 
 /**
  * One Durable Object's SQLite state as JSON: the DDL of its tables and indexes (as sqlite_master
@@ -82,4 +83,23 @@ export async function sha256Hex(data: string | Uint8Array): Promise<string> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const digest = await crypto.subtle.digest("SHA-256", bytes);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The fixtures' team: its worker env (with a Gemini key, for the mocked upstream), tool calls and requests. */
+export async function fixtureTeam() {
+  const workerEnv = testEnv({
+    GEMINI_API_KEY: "k",
+    GEMINI_BASE_URL: "https://gemini.test",
+    TEAM_TOKENS: JSON.stringify({ [await sha256Hex(`token-${FIXTURE_TEAM}`)]: FIXTURE_TEAM }),
+  });
+  const headers = { authorization: `Bearer token-${FIXTURE_TEAM}` };
+  const tool = async (name: string, args: Record<string, unknown>) => {
+    const client = await connectClient(workerEnv, headers);
+    const result = await client.callTool({ name, arguments: args });
+    await client.close();
+    return { isError: result.isError === true, text: (result.content as Array<{ text: string }>)[0]?.text ?? "" };
+  };
+  const request = (path: string, init: RequestInit = {}) =>
+    callWorker(new Request(`http://localhost${path}`, { ...init, headers: { ...headers, ...(init.headers as Record<string, string>) } }), workerEnv);
+  return { workerEnv, tool, request };
 }

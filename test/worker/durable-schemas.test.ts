@@ -15,7 +15,7 @@ import blobFixture from "../fixtures/durable-v1/blob.json";
 import teamFixture from "../fixtures/durable-v1/team.json";
 import chatFixture from "../fixtures/durable-v1/thread-chat.json";
 import workflowFixture from "../fixtures/durable-v1/thread-workflow.json";
-import { dumpObject, FIXTURE_TEAM, FIXTURE_TIME, restoreObject, sha256Hex, type DurableDump } from "./durable-dump";
+import { dumpObject, FIXTURE_TEAM, FIXTURE_TIME, fixtureTeam, restoreObject, sha256Hex, type DurableDump } from "./durable-dump";
 import { callWorker, connectClient, deferredWorkDone, testEnv } from "./helpers";
 import { mockUpstream, promptOf } from "./upstream-mock";
 
@@ -43,31 +43,13 @@ function versionOf(stub: DurableObjectStub, schema: Schema): Promise<{ version: 
   }));
 }
 
-/** A team's worker env and tool calls, with the fixture's team. */
-async function fixtureTeam() {
-  const workerEnv = testEnv({
-    GEMINI_API_KEY: "k",
-    GEMINI_BASE_URL: "https://gemini.test",
-    TEAM_TOKENS: JSON.stringify({ [await sha256Hex(`token-${FIXTURE_TEAM}`)]: FIXTURE_TEAM }),
-  });
-  const headers = { authorization: `Bearer token-${FIXTURE_TEAM}` };
-  const tool = async (name: string, args: Record<string, unknown>) => {
-    const client = await connectClient(workerEnv, headers);
-    const result = await client.callTool({ name, arguments: args });
-    await client.close();
-    return { isError: result.isError === true, text: (result.content as Array<{ text: string }>)[0]?.text ?? "" };
-  };
-  const get = (path: string) => callWorker(new Request(`http://localhost${path}`, { headers }), workerEnv);
-  return { workerEnv, tool, get };
-}
-
 describe("objects stored by the release before schema versions", () => {
   it("open at version 1 with nothing to do: threads read and continue, the team lists them and its usage, the blob reads", async () => {
     // The fixtures' clock, a minute on: their threads have not expired and their usage is today's.
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(FIXTURE_TIME + 60_000);
     const sent = mockUpstream(() => "Use an asyncio.Lock.");
-    const { workerEnv, tool, get } = await fixtureTeam();
+    const { workerEnv, tool, request } = await fixtureTeam();
     for (const dump of Object.values(fixtures)) await restoreObject(stubOf(workerEnv, dump), dump);
     const chatId = fixtures.chat.rows["thread"]?.[0]?.["thread_id"] as string;
     const workflowId = fixtures.workflow.rows["thread"]?.[0]?.["thread_id"] as string;
@@ -106,9 +88,9 @@ describe("objects stored by the release before schema versions", () => {
     const listed = await tool("threads", {});
     expect(listed.text).toContain(chatId);
     expect(listed.text).toContain(workflowId);
-    const usage = (await (await get("/v1/usage?days=1")).json()) as { rows: Array<{ day: string; model: string; calls: number }> };
+    const usage = (await (await request("/v1/usage?days=1")).json()) as { rows: Array<{ day: string; model: string; calls: number }> };
     expect(usage.rows).toEqual([expect.objectContaining({ day: "2026-12-01", model: "gemini-2.5-flash", calls: 4 })]);
-    const blob = await get(`/v1/blobs/${blobSha}`);
+    const blob = await request(`/v1/blobs/${blobSha}`);
     expect(blob.status).toBe(200);
     expect(await blob.text()).toBe("import threading\nlock = threading.Lock()\n");
 
