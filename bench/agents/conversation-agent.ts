@@ -25,7 +25,7 @@ export class ConversationDO extends Agent<Env, ExpiryState> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new ThreadStore({
-      sql: ctx.storage.sql,
+      storage: ctx.storage,
       // schedule() is asynchronous: the call that wrote the turns moves the schedule before it returns.
       expireAt: (at) => {
         this.requestedExpiry = Math.max(this.requestedExpiry ?? 0, at);
