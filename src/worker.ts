@@ -83,6 +83,7 @@ app.post("/mcp", async (c) => {
     config,
     registry: registryFor(config),
     team: c.get("team"),
+    tokenDigest: c.get("tokenDigest"),
     workspace,
     requestId: c.get("requestId"),
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),

@@ -43,9 +43,9 @@ export interface Config {
   /** Without TEAM_TOKENS: serve hosts other than loopback too, unauthenticated (ALLOW_UNAUTHENTICATED). */
   allowUnauthenticated: boolean;
   /**
-   * Requests per minute to /mcp and /v1/*, per team and per token, and, per client address,
-   * what no token pays for (OAuth registration and authorization, failed authentications);
-   * 0 turns a limit off.
+   * Per minute: tool calls that reach a model, per team and per token; requests to /mcp, /v1/*
+   * and the status page per team; and, per client address, what no token pays for (OAuth
+   * registration and authorization, failed authentications). 0 turns a limit off.
    */
   rateLimits: RateLimits;
   allowedHostnames: string[];
@@ -57,8 +57,11 @@ export interface Config {
 }
 
 export interface RateLimits {
+  /** Tool calls that reach a model, per minute per team and per team token. */
   teamPerMinute: number;
   tokenPerMinute: number;
+  /** Requests of any kind per minute per team: a bound against abuse, far above what sessions need. */
+  requestsPerMinute: number;
   addressPerMinute: number;
 }
 
@@ -260,6 +263,7 @@ export function parseConfig(vars: Vars, bound: BoundProviders = NOTHING_BOUND): 
     rateLimits: {
       teamPerMinute: integer(vars, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
       tokenPerMinute: integer(vars, "RATE_LIMIT_PER_TOKEN_PER_MINUTE", 300, 0, 1_000_000),
+      requestsPerMinute: integer(vars, "RATE_LIMIT_REQUESTS_PER_MINUTE", 6_000, 0, 10_000_000),
       addressPerMinute: integer(vars, "RATE_LIMIT_PER_ADDRESS_PER_MINUTE", 30, 0, 1_000_000),
     },
     allowedHostnames: list(vars, "ALLOWED_HOSTNAMES"),

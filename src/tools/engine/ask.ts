@@ -35,6 +35,7 @@ async function withHeartbeat<T>(ctx: ToolContext, label: string, status: () => s
  * added to the team's usage (in the background: the reply never waits for it).
  */
 async function callAndRecord(ctx: ToolContext, chosen: ChosenModel, request: ModelRequest, options: CallOptions): Promise<CallResult> {
+  await ctx.beforeModelCall();
   const result = await callModel(ctx, chosen, request, options);
   recordUsage(ctx, result);
   return result;
@@ -73,6 +74,8 @@ export async function askModels(
       settled++;
     }
   };
+  // The panel is one tool call: charged (or refused) once, before any of its models is asked.
+  await ctx.beforeModelCall();
   await withHeartbeat(
     ctx,
     panelLabel(asks.map((ask) => ask.chosen.model.capabilities.modelName)),
