@@ -62,7 +62,7 @@ export async function askModels(
 ): Promise<Array<PromiseSettledResult<CallResult>>> {
   let settled = 0;
   // Each call settles into its own result, so one failure stops none of the others.
-  const ask = async ({ chosen, request }: (typeof asks)[number]): Promise<PromiseSettledResult<CallResult>> => {
+  const askOne = async ({ chosen, request }: (typeof asks)[number]): Promise<PromiseSettledResult<CallResult>> => {
     try {
       return { status: "fulfilled", value: await callAndRecord(ctx, chosen, request, { signal: ctx.signal }) };
     } catch (reason) {
@@ -75,7 +75,7 @@ export async function askModels(
     ctx,
     panelLabel(asks.map((ask) => ask.chosen.model.capabilities.modelName)),
     () => `, ${settled} of ${asks.length} answered`,
-    () => mapLimit(asks, MAX_MODELS_IN_FLIGHT, ask),
+    () => mapLimit(asks, MAX_MODELS_IN_FLIGHT, askOne),
   );
 }
 
