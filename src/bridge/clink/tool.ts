@@ -12,7 +12,7 @@ import { MAX_EXCHANGE_PROMPT_CHARS, type StoredExchange } from "../../core/wire-
 import type { RemoteOptions } from "../remote.ts";
 import { configDirectory, type CliClient } from "./clients.ts";
 import { limitAnswer } from "./output.ts";
-import { OutputError, parsers, type MetadataValue } from "./parsers.ts";
+import { OutputError, parsers, type MetadataValue, type ParsedAnswer } from "./parsers.ts";
 import { ROLES } from "./roles.ts";
 import { MAX_STREAM_BYTES, runCli, type RunOutcome } from "./run.ts";
 import { readThread, renderThread, storeExchange } from "./threads.ts";
@@ -209,7 +209,7 @@ export async function runClink(rawArguments: Record<string, unknown> | undefined
     );
   }
 
-  let reply;
+  let reply: ParsedAnswer;
   try {
     reply = parsers[client.parser](outcome.stdout);
   } catch (error) {
