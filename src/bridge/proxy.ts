@@ -160,11 +160,12 @@ export async function saveGeneratedCode(result: CallToolResult, directory: strin
 }
 
 /**
- * Progress for one tool call, under the assistant's progress token. Upload steps come first, and
- * the remote's values are shifted past them, so the sequence only ever increases.
+ * Progress for one tool call, under the assistant's progress token. The bridge's own steps
+ * (uploads, or clink's CLI at work) come first, and the remote's values are shifted past them,
+ * so the sequence only ever increases.
  */
 class ProgressRelay {
-  private uploadSteps = 0;
+  private localSteps = 0;
   private readonly token: ProgressToken | undefined;
   private readonly send: (params: ProgressNotificationParams) => Promise<void>;
 
@@ -176,16 +177,16 @@ class ProgressRelay {
   /** A step of the bridge's own: an upload, or clink's CLI at work. */
   local = (message: string): void => {
     if (this.token === undefined) return;
-    this.uploadSteps++;
-    this.send({ progressToken: this.token, progress: this.uploadSteps, message }).catch(() => undefined);
+    this.localSteps++;
+    this.send({ progressToken: this.token, progress: this.localSteps, message }).catch(() => undefined);
   };
 
   remote = (progress: Progress): void => {
     if (this.token === undefined) return;
     this.send({
       progressToken: this.token,
-      progress: this.uploadSteps + progress.progress,
-      ...(progress.total !== undefined ? { total: this.uploadSteps + progress.total } : {}),
+      progress: this.localSteps + progress.progress,
+      ...(progress.total !== undefined ? { total: this.localSteps + progress.total } : {}),
       ...(progress.message !== undefined ? { message: progress.message } : {}),
     }).catch(() => undefined);
   };
