@@ -7,7 +7,7 @@ import { ConfigError, configOf } from "./core/config.ts";
 import { listThreads } from "./conversation/threads";
 import type { AppBindings } from "./core/env.ts";
 import { blobRoutes, workspaceOf, workspaceRoutes } from "./routes/blobs.ts";
-import { WORKSPACE_HEADER, WORKSPACE_RULE } from "./core/wire-contract.ts";
+import { THREADS_PATH, WORKSPACE_HEADER, WORKSPACE_RULE } from "./core/wire-contract.ts";
 import { handleMcpRequest } from "./mcp/handler";
 import { hostOriginGuard } from "./routes/middleware/host-origin.ts";
 import { rateLimit } from "./routes/middleware/rate-limit.ts";
@@ -16,6 +16,7 @@ import { oauthRoutes } from "./routes/oauth/routes.ts";
 import { registryFor } from "./providers/registry";
 import { healthDetails, healthOf } from "./routes/status/data.ts";
 import { statusRoutes } from "./routes/status/routes.tsx";
+import { threadRoutes } from "./routes/threads.ts";
 import { valid, wholeNumber } from "./routes/validation.ts";
 import { DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS, readUsage } from "./providers/usage.ts";
 
@@ -110,6 +111,9 @@ app.get(
     return c.json({ team: c.get("team"), threads: await listThreads({ env: c.env, team: c.get("team") }, limit) });
   },
 );
+
+// Exchanges produced outside the server (the bridge's clink), stored in threads; a thread read back.
+app.route(THREADS_PATH, threadRoutes);
 
 app.get(
   "/v1/usage",

@@ -2,7 +2,8 @@
  * The bridge proper: a stdio MCP server for the assistant that forwards every request to the
  * remote zen-mcp-worker over Streamable HTTP. Before a tool call it uploads the local files the
  * arguments name, so the absolute paths the assistant passes mean something on the server; the
- * call itself is forwarded unchanged.
+ * call itself is forwarded unchanged. One tool is the bridge's own: `clink` runs an AI CLI on this
+ * machine (src/bridge/clink/), which the server cannot.
  *
  * Both sides speak both protocol eras. On stdio the opening message decides, per connection:
  * the 2026-07-28 revision (a per-request envelope, no handshake) or the 2025-era `initialize`
@@ -29,6 +30,8 @@ import {
 import { Server, type ServerContext } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { WORKSPACE_HEADER } from "../core/wire-contract.ts";
+import { configDirectory, loadCliClients } from "./clink/clients.ts";
+import { CLINK_TOOL, clinkTool, runClink } from "./clink/tool.ts";
 import { pathCandidates } from "./paths.ts";
 import { ServerError, answerError, authHeaders, describeCause, type RemoteOptions } from "./remote.ts";
 import { replaceFile } from "./replace-file.ts";
@@ -157,11 +160,12 @@ export async function saveGeneratedCode(result: CallToolResult, directory: strin
 }
 
 /**
- * Progress for one tool call, under the assistant's progress token. Upload steps come first, and
- * the remote's values are shifted past them, so the sequence only ever increases.
+ * Progress for one tool call, under the assistant's progress token. The bridge's own steps
+ * (uploads, or clink's CLI at work) come first, and the remote's values are shifted past them,
+ * so the sequence only ever increases.
  */
 class ProgressRelay {
-  private uploadSteps = 0;
+  private localSteps = 0;
   private readonly token: ProgressToken | undefined;
   private readonly send: (params: ProgressNotificationParams) => Promise<void>;
 
@@ -170,18 +174,19 @@ class ProgressRelay {
     this.send = send;
   }
 
-  upload = (message: string): void => {
+  /** A step of the bridge's own: an upload, or clink's CLI at work. */
+  local = (message: string): void => {
     if (this.token === undefined) return;
-    this.uploadSteps++;
-    this.send({ progressToken: this.token, progress: this.uploadSteps, message }).catch(() => undefined);
+    this.localSteps++;
+    this.send({ progressToken: this.token, progress: this.localSteps, message }).catch(() => undefined);
   };
 
   remote = (progress: Progress): void => {
     if (this.token === undefined) return;
     this.send({
       progressToken: this.token,
-      progress: this.uploadSteps + progress.progress,
-      ...(progress.total !== undefined ? { total: this.uploadSteps + progress.total } : {}),
+      progress: this.localSteps + progress.progress,
+      ...(progress.total !== undefined ? { total: this.localSteps + progress.total } : {}),
       ...(progress.message !== undefined ? { message: progress.message } : {}),
     }).catch(() => undefined);
   };
@@ -211,10 +216,10 @@ async function remoteInfo(remote: RemoteSession, options: RemoteOptions): Promis
   }
 }
 
-/** Only what the bridge forwards: tools and prompts. */
+/** Only what the bridge forwards, tools and prompts; tools always, since clink is the bridge's own. */
 function mirroredCapabilities(remote: ServerCapabilities): ServerCapabilities {
   return {
-    ...(remote.tools ? { tools: remote.tools } : {}),
+    tools: remote.tools ?? {},
     ...(remote.prompts ? { prompts: remote.prompts } : {}),
   };
 }
@@ -233,6 +238,7 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
   const directory = options.directory ?? process.cwd();
   const info = await remoteInfo(remote, options);
   const capabilities = mirroredCapabilities(info.capabilities);
+  const cliClients = await loadCliClients(configDirectory(), log);
 
   /** Forwards a request that has no local work; failures become JSON-RPC errors. */
   const forward = async <T>(call: (client: Client) => Promise<T>): Promise<T> => {
@@ -245,6 +251,9 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
 
   const callTool = async (request: CallToolRequest, ctx: ServerContext): Promise<CallToolResult> => {
     const relay = new ProgressRelay(ctx.mcpReq._meta?.progressToken, (params) => ctx.mcpReq.notify({ method: "notifications/progress", params }));
+    if (request.params.name === CLINK_TOOL) {
+      return runClink(request.params.arguments, { remote: options, clients: cliClients, cwd: directory, signal: ctx.mcpReq.signal, progress: relay.local });
+    }
     let client: Client;
     try {
       // Connect first: a refused token is reported with the server's message before any upload.
@@ -256,7 +265,7 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
           scope: options.scope,
           cache: hashes,
           signal: ctx.mcpReq.signal,
-          onProgress: relay.upload,
+          onProgress: relay.local,
         });
         for (const warning of summary.warnings) log(`zen-bridge: ${warning}`);
         log(summaryLine(summary));
@@ -288,10 +297,12 @@ export async function runBridge(options: BridgeOptions): Promise<void> {
       capabilities,
       ...(info.instructions !== undefined ? { instructions: info.instructions } : {}),
     });
-    if (capabilities.tools) {
-      server.setRequestHandler("tools/list", (request) => forward((client) => client.listTools(request.params)));
-      server.setRequestHandler("tools/call", callTool);
-    }
+    server.setRequestHandler("tools/list", async (request) => {
+      const listed = await forward((client) => client.listTools(request.params));
+      // clink goes on the first page; the server's own list is passed on unchanged.
+      return request.params?.cursor === undefined ? { ...listed, tools: [...listed.tools, clinkTool(cliClients)] } : listed;
+    });
+    server.setRequestHandler("tools/call", callTool);
     if (capabilities.prompts) {
       server.setRequestHandler("prompts/list", (request) => forward((client) => client.listPrompts(request.params)));
       server.setRequestHandler("prompts/get", (request) => forward((client) => client.getPrompt(request.params)));

@@ -63,3 +63,63 @@ export const WORKSPACE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** WORKSPACE_PATTERN in words, for error messages. */
 export const WORKSPACE_RULE = "1-64 letters, digits, '_', '.' or '-'";
+
+/**
+ * Threads on the REST side, for exchanges produced outside the server (the bridge's `clink`
+ * runs a local AI CLI): `POST THREADS_PATH` starts a thread with one exchange, `POST
+ * threadExchangesPath(id)` appends one to a thread, `GET threadPath(id)` reads a thread. All
+ * take the team's token; a thread is visible to its own team only.
+ */
+export const THREADS_PATH = "/v1/threads";
+
+export function threadPath(threadId: string): string {
+  return `${THREADS_PATH}/${encodeURIComponent(threadId)}`;
+}
+
+export function threadExchangesPath(threadId: string): string {
+  return `${threadPath(threadId)}/exchanges`;
+}
+
+/** The most one exchange's JSON body may take, and the most each of its texts may hold. */
+export const MAX_EXCHANGE_BODY_BYTES = 1024 * 1024;
+export const MAX_EXCHANGE_PROMPT_CHARS = 100_000;
+export const MAX_EXCHANGE_ANSWER_CHARS = 40_000;
+
+/** Names a tool or an agent in an exchange: what the thread's history shows. */
+export const EXCHANGE_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** One request and its answer, produced outside the server. */
+export interface ExternalExchange {
+  /** The tool that ran it (`clink`). */
+  tool: string;
+  /** Who answered (the CLI's name), shown in the history as the model. */
+  agent: string;
+  prompt: string;
+  answer: string;
+  /** Short facts for the history (role, exit code...). */
+  metadata?: Record<string, string | number | boolean | null>;
+}
+
+/** The answer to a stored exchange: the thread to continue, and the turns it has room for. */
+export interface StoredExchange {
+  continuation_id: string;
+  remaining_turns: number;
+}
+
+export interface ThreadTurnView {
+  role: "user" | "assistant";
+  tool: string;
+  /** The model or agent that answered (assistant turns). */
+  model?: string;
+  content: string;
+  files: string[];
+}
+
+/** A thread as `GET threadPath(id)` shows it. */
+export interface ThreadView {
+  continuation_id: string;
+  creator_tool: string;
+  turn_count: number;
+  remaining_turns: number;
+  turns: ThreadTurnView[];
+}

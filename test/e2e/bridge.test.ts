@@ -495,7 +495,8 @@ describe("both protocol eras through the bridge", () => {
     try {
       const bridge = await modernBridgeIn(root, proxied.mcpUrl);
       expect(bridge.client.getServerVersion()).toEqual({ name: "legacy-server", version: "2025.1.0" });
-      expect((await bridge.client.listTools()).tools.map((tool) => tool.name)).toEqual(["echo"]);
+      // The server's tools, then clink, the bridge's own.
+      expect((await bridge.client.listTools()).tools.map((tool) => tool.name)).toEqual(["echo", "clink"]);
       const result = await bridge.client.callTool({ name: "echo", arguments: { text: "across the eras" } });
       expect(texts(result)).toEqual(["across the eras"]);
 
