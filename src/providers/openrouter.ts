@@ -1,8 +1,9 @@
-import type { Generate } from "./http";
+import { key, list, text, url } from "../core/config.ts";
+import { allowedModels, settingsFrom, type Generate, type ProviderDescriptor } from "./descriptor";
+import models from "./models/openrouter.json";
 import { bearer, generateChat } from "./openai-compatible";
 
-/** OpenRouter: Chat Completions plus its attribution headers (which app is calling). */
-export const generate: Generate = (provider, model, request, options) => {
+const generate: Generate = (provider, model, request, options) => {
   const headers = {
     ...bearer(provider.apiKey),
     ...(provider.referer ? { "HTTP-Referer": provider.referer } : {}),
@@ -14,4 +15,42 @@ export const generate: Generate = (provider, model, request, options) => {
     request,
     options,
   );
+};
+
+const KEY = "OPENROUTER_API_KEY";
+const BASE_URL = { variable: "OPENROUTER_BASE_URL", default: "https://openrouter.ai/api/v1" } as const;
+const REFERER = "OPENROUTER_REFERER";
+const TITLE = "OPENROUTER_TITLE";
+const ALLOW_LIST = "OPENROUTER_ALLOWED_MODELS";
+
+/** OpenRouter: Chat Completions plus its attribution headers (which app is calling). */
+export const openrouter: ProviderDescriptor = {
+  id: "openrouter",
+  label: "OpenRouter",
+  title: "OpenRouter",
+  keyVariable: KEY,
+  requiredVariables: [KEY],
+  baseUrl: BASE_URL,
+  allowListVariables: [ALLOW_LIST],
+  settings: settingsFrom(
+    {
+      [KEY]: key(),
+      [BASE_URL.variable]: url(BASE_URL.default),
+      [REFERER]: text("https://github.com/zen-mcp-worker"),
+      [TITLE]: text("Zen MCP Worker"),
+      [ALLOW_LIST]: list(),
+    },
+    (vars) =>
+      vars[KEY]
+        ? {
+            apiKey: vars[KEY],
+            baseUrl: vars[BASE_URL.variable],
+            referer: vars[REFERER],
+            title: vars[TITLE],
+            allowedModels: allowedModels(vars[ALLOW_LIST]),
+          }
+        : null,
+  ),
+  models,
+  generate,
 };

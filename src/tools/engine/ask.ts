@@ -1,5 +1,5 @@
-import { callModel, type ChosenModel } from "../../providers/call";
-import type { CallOptions, CallResult, ModelRequest } from "../../providers/types";
+import { callModel, type CallOptions, type CallResult, type ChosenModel } from "../../providers/call";
+import type { ModelRequest } from "../../providers/types";
 import { recordUsage } from "../../providers/usage.ts";
 import type { ToolContext } from "../define";
 

@@ -1,0 +1,97 @@
+import { z } from "zod";
+import type { WorkersAiBinding } from "../core/env.ts";
+import type { ModelCapabilities } from "./capabilities";
+import type { GenerationProgress, ModelResponse, ProviderId, ProviderRequest } from "./types";
+
+/** A configured provider: its descriptor's facts and what its variables set. */
+export interface ProviderConfig extends Omit<ProviderSettings, "models"> {
+  id: ProviderId;
+  label: string;
+  keyVariable: string;
+  /** Every model it serves before the allow-list: the shipped registry, or Azure's `AZURE_MODELS`. */
+  models: readonly ModelCapabilities[];
+}
+
+/** What a provider's variables say, read by its descriptor's schema. */
+export interface ProviderSettings {
+  apiKey: string;
+  baseUrl: string;
+  /** Lower-cased names and aliases from its allow-list variables; null means every model is allowed. */
+  allowedModels: ReadonlySet<string> | null;
+  /** Azure and DIAL put an api-version on every URL. */
+  apiVersion?: string;
+  /** OpenRouter's attribution headers. */
+  referer?: string;
+  title?: string;
+  /** The custom endpoint's default model. */
+  modelName?: string;
+  /** Azure's models, from `AZURE_MODELS` (every other provider ships its registry). */
+  models?: ModelCapabilities[];
+}
+
+export interface ResolvedModel {
+  capabilities: ModelCapabilities;
+  provider: ProviderConfig;
+  /** The name as the caller gave it (an alias stays an alias), echoed in responses. */
+  requestedName: string;
+  /** The part after `model:`, e.g. an Ollama tag; undefined when none was given. */
+  option?: string;
+}
+
+/** How long one model call may take and how often it is attempted. */
+export interface CallPolicy {
+  /** Budget for the whole call: every attempt and every backoff sleep. */
+  deadlineMs: number;
+  maxAttempts: number;
+  /** First backoff before jitter, doubling per attempt up to maxBackoffMs (defaults 1 s and 8 s). */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export interface GenerateOptions {
+  signal?: AbortSignal;
+  /** Given when the caller shows progress; streaming is used only then (and only if the model streams). */
+  onProgress?: (progress: GenerationProgress) => void;
+  policy: CallPolicy;
+  /** The deploy's Workers AI binding, when it has one; only the workers-ai provider uses it. */
+  ai?: WorkersAiBinding;
+}
+
+/** One model call in the provider-neutral shape, mapped to the provider's wire format. */
+export type Generate = (provider: ProviderConfig, model: ResolvedModel, request: ProviderRequest, options: GenerateOptions) => Promise<ModelResponse>;
+
+/** Everything about one provider; the catalog (catalog.ts) gathers them in resolution order. */
+export interface ProviderDescriptor {
+  id: ProviderId;
+  /** The name users know it by, in messages. */
+  label: string;
+  /** The heading of its section in `listmodels`. */
+  title: string;
+  /** What to check when it refuses the credentials. */
+  keyVariable: string;
+  /** The variables that must all be set for it to be configured (what `deploy:check` asks for). */
+  requiredVariables: readonly string[];
+  /** Its base URL's variable and default ("" when the variable is required). */
+  baseUrl: { variable: string; default: string } | null;
+  /** The variables whose names and aliases restrict its models. */
+  allowListVariables: readonly string[];
+  /** Reads its variables from the env: its settings, or null when it is not configured. */
+  settings: z.ZodType<ProviderSettings | null>;
+  /** Its shipped model registry (src/providers/models/*.json). */
+  models: { models: unknown[] };
+  generate: Generate;
+}
+
+/** The allow-list of one or more allow-list variables; null (every model) when all are empty. */
+export function allowedModels(...lists: string[][]): ReadonlySet<string> | null {
+  const entries = lists.flat();
+  return entries.length > 0 ? new Set(entries) : null;
+}
+
+/** A provider's settings schema: its variables, read as an object, and what they configure. */
+export function settingsFrom<Shape extends z.ZodRawShape>(
+  variables: Shape,
+  configure: (vars: z.output<z.ZodObject<Shape>>) => ProviderSettings | null,
+): z.ZodType<ProviderSettings | null> {
+  return z.object(variables).transform(configure);
+}
