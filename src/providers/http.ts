@@ -1,3 +1,4 @@
+import { createParser } from "eventsource-parser";
 import type { CallPolicy, GenerateOptions, ProviderConfig } from "./descriptor";
 import { ProviderError, type ProviderErrorKind } from "./types";
 
@@ -280,48 +281,26 @@ function startAtEnd(text: string, secret: string): number {
 }
 
 /**
- * Server-sent events from a byte stream: `event:` and `data:` fields, multi-line data, comments,
- * and lines split across chunks (LF, CRLF or CR endings). The stream is cancelled if the consumer
- * stops early, so the connection is released.
+ * Server-sent events from a byte stream (parsed by eventsource-parser). A last event whose blank
+ * line never came is still whole if its lines were; a partial last line is dropped. The stream is
+ * cancelled if the consumer stops early, so the connection is released.
  */
 export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
+  const parsed: SseEvent[] = [];
+  const parser = createParser({ onEvent: ({ event, data }) => parsed.push({ event: event ?? "message", data }) });
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  let event = "";
-  let data: string[] = [];
   let finished = false;
-  const takeLine = (atEnd: boolean): string | undefined => {
-    const end = buffer.search(/[\r\n]/);
-    if (end === -1) return undefined;
-    // A CR at the end of a chunk may be the first half of a CRLF.
-    if (buffer[end] === "\r" && end === buffer.length - 1 && !atEnd) return undefined;
-    const line = buffer.slice(0, end);
-    buffer = buffer.slice(buffer[end] === "\r" && buffer[end + 1] === "\n" ? end + 2 : end + 1);
-    return line;
-  };
+  let endsOnLineBreak = false;
   try {
-    for (;;) {
-      const chunk = await reader.read();
-      finished = chunk.done;
-      if (!chunk.done) buffer += chunk.value;
-      for (let line = takeLine(finished); line !== undefined; line = takeLine(finished)) {
-        if (line === "") {
-          if (data.length > 0) yield { event: event || "message", data: data.join("\n") };
-          event = "";
-          data = [];
-          continue;
-        }
-        if (line.startsWith(":")) continue;
-        const colon = line.indexOf(":");
-        const name = colon === -1 ? line : line.slice(0, colon);
-        const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
-        if (name === "data") data.push(value);
-        else if (name === "event") event = value;
-      }
-      if (finished) break;
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      parser.feed(chunk.value);
+      if (chunk.value !== "") endsOnLineBreak = /[\r\n]$/.test(chunk.value);
+      yield* parsed.splice(0);
     }
-    // A last event whose blank line never came is still whole if its lines were; a partial line is not.
-    if (buffer === "" && data.length > 0) yield { event: event || "message", data: data.join("\n") };
+    finished = true;
+    // The blank line that ends an event (after completing a CR that may have been half a CRLF).
+    if (endsOnLineBreak) parser.feed("\n\n");
+    yield* parsed.splice(0);
   } finally {
     if (!finished) await reader.cancel().catch(() => undefined);
   }
