@@ -39,24 +39,20 @@ export const azure: ProviderDescriptor = {
   baseUrl: BASE_URL,
   allowListVariables: ALLOW_LISTS,
   settings: settingsFrom(
+    { [KEY]: key(), [BASE_URL.variable]: url(BASE_URL.default) },
     {
-      [KEY]: key(),
-      [BASE_URL.variable]: url(BASE_URL.default),
       [API_VERSION]: text("2024-02-15-preview"),
       [MODELS]: json(modelEntries, MODELS_FORMAT),
       [ALLOW_LISTS[0]]: list(),
       [ALLOW_LISTS[1]]: list(),
     },
-    (vars) =>
-      vars[KEY] && vars[BASE_URL.variable]
-        ? {
-            apiKey: vars[KEY],
-            baseUrl: vars[BASE_URL.variable],
-            apiVersion: vars[API_VERSION],
-            models: (vars[MODELS] ?? []).map((entry) => parseModelEntry("azure", entry, MODELS)),
-            allowedModels: allowedModels(vars[ALLOW_LISTS[0]], vars[ALLOW_LISTS[1]]),
-          }
-        : null,
+    (vars) => ({
+      apiKey: vars[KEY],
+      baseUrl: vars[BASE_URL.variable],
+      apiVersion: vars[API_VERSION],
+      models: (vars[MODELS] ?? []).map((entry) => parseModelEntry("azure", entry, MODELS)),
+      allowedModels: allowedModels(vars[ALLOW_LISTS[0]], vars[ALLOW_LISTS[1]]),
+    }),
   ),
   models,
   generate,

@@ -32,11 +32,14 @@ export const custom: ProviderDescriptor = {
   baseUrl: BASE_URL,
   allowListVariables: [ALLOW_LIST],
   settings: settingsFrom(
-    { [KEY]: key(), [BASE_URL.variable]: url(BASE_URL.default), [MODEL_NAME]: text("llama3.2"), [ALLOW_LIST]: list() },
-    (vars) =>
-      vars[BASE_URL.variable]
-        ? { apiKey: vars[KEY], baseUrl: vars[BASE_URL.variable], modelName: vars[MODEL_NAME], allowedModels: allowedModels(vars[ALLOW_LIST]) }
-        : null,
+    { [BASE_URL.variable]: url(BASE_URL.default) },
+    { [KEY]: key(), [MODEL_NAME]: text("llama3.2"), [ALLOW_LIST]: list() },
+    (vars) => ({
+      apiKey: vars[KEY],
+      baseUrl: vars[BASE_URL.variable],
+      modelName: vars[MODEL_NAME],
+      allowedModels: allowedModels(vars[ALLOW_LIST]),
+    }),
   ),
   models,
   generate,

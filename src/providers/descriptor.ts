@@ -8,7 +8,7 @@ export interface ProviderConfig extends Omit<ProviderSettings, "models"> {
   id: ProviderId;
   label: string;
   keyVariable: string;
-  /** Every model it serves before the allow-list: the shipped registry, or Azure's `AZURE_MODELS`. */
+  /** Every model it serves before the allow-list: its shipped registry, or the models its settings list. */
   models: readonly ModelCapabilities[];
 }
 
@@ -25,7 +25,7 @@ export interface ProviderSettings {
   title?: string;
   /** The custom endpoint's default model. */
   modelName?: string;
-  /** Azure's models, from `AZURE_MODELS` (every other provider ships its registry). */
+  /** The models, for a provider whose settings list them (its shipped registry is empty). */
   models?: ModelCapabilities[];
 }
 
@@ -88,10 +88,24 @@ export function allowedModels(...lists: string[][]): ReadonlySet<string> | null 
   return entries.length > 0 ? new Set(entries) : null;
 }
 
-/** A provider's settings schema: its variables, read as an object, and what they configure. */
-export function settingsFrom<Shape extends z.ZodRawShape>(
-  variables: Shape,
-  configure: (vars: z.output<z.ZodObject<Shape>>) => ProviderSettings | null,
+/**
+ * A provider's settings schema. It is configured when every `required` variable is set (a key,
+ * a URL, a binding); only then are its `optional` ones read, so a stray variable of a provider
+ * that is not configured is ignored.
+ */
+export function settingsFrom<Required extends z.ZodRawShape, Optional extends z.ZodRawShape>(
+  required: Required,
+  optional: Optional,
+  configure: (vars: z.output<z.ZodObject<Required>> & z.output<z.ZodObject<Optional>>) => ProviderSettings,
 ): z.ZodType<ProviderSettings | null> {
-  return z.object(variables).transform(configure);
+  const optionalSchema = z.object(optional);
+  return z.looseObject(required).transform((vars, context) => {
+    if (!Object.keys(required).every((name) => vars[name])) return null;
+    const parsed = optionalSchema.safeParse(vars);
+    if (!parsed.success) {
+      for (const { message, path } of parsed.error.issues) context.addIssue({ code: "custom", message, path });
+      return z.NEVER;
+    }
+    return configure({ ...vars, ...parsed.data });
+  });
 }

@@ -25,11 +25,14 @@ export const dial: ProviderDescriptor = {
   baseUrl: BASE_URL,
   allowListVariables: [ALLOW_LIST],
   settings: settingsFrom(
-    { [KEY]: key(), [BASE_URL.variable]: url(BASE_URL.default), [API_VERSION]: text("2024-12-01-preview"), [ALLOW_LIST]: list() },
-    (vars) =>
-      vars[KEY]
-        ? { apiKey: vars[KEY], baseUrl: vars[BASE_URL.variable], apiVersion: vars[API_VERSION], allowedModels: allowedModels(vars[ALLOW_LIST]) }
-        : null,
+    { [KEY]: key() },
+    { [BASE_URL.variable]: url(BASE_URL.default), [API_VERSION]: text("2024-12-01-preview"), [ALLOW_LIST]: list() },
+    (vars) => ({
+      apiKey: vars[KEY],
+      baseUrl: vars[BASE_URL.variable],
+      apiVersion: vars[API_VERSION],
+      allowedModels: allowedModels(vars[ALLOW_LIST]),
+    }),
   ),
   models,
   generate,

@@ -140,9 +140,11 @@ export const gemini: ProviderDescriptor = {
   requiredVariables: [KEY],
   baseUrl: BASE_URL,
   allowListVariables: [ALLOW_LIST],
-  settings: settingsFrom({ [KEY]: key(), [BASE_URL.variable]: url(BASE_URL.default), [ALLOW_LIST]: list() }, (vars) =>
-    vars[KEY] ? { apiKey: vars[KEY], baseUrl: vars[BASE_URL.variable], allowedModels: allowedModels(vars[ALLOW_LIST]) } : null,
-  ),
+  settings: settingsFrom({ [KEY]: key() }, { [BASE_URL.variable]: url(BASE_URL.default), [ALLOW_LIST]: list() }, (vars) => ({
+    apiKey: vars[KEY],
+    baseUrl: vars[BASE_URL.variable],
+    allowedModels: allowedModels(vars[ALLOW_LIST]),
+  })),
   models,
   generate,
 };

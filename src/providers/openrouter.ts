@@ -33,23 +33,20 @@ export const openrouter: ProviderDescriptor = {
   baseUrl: BASE_URL,
   allowListVariables: [ALLOW_LIST],
   settings: settingsFrom(
+    { [KEY]: key() },
     {
-      [KEY]: key(),
       [BASE_URL.variable]: url(BASE_URL.default),
       [REFERER]: text("https://github.com/zen-mcp-worker"),
       [TITLE]: text("Zen MCP Worker"),
       [ALLOW_LIST]: list(),
     },
-    (vars) =>
-      vars[KEY]
-        ? {
-            apiKey: vars[KEY],
-            baseUrl: vars[BASE_URL.variable],
-            referer: vars[REFERER],
-            title: vars[TITLE],
-            allowedModels: allowedModels(vars[ALLOW_LIST]),
-          }
-        : null,
+    (vars) => ({
+      apiKey: vars[KEY],
+      baseUrl: vars[BASE_URL.variable],
+      referer: vars[REFERER],
+      title: vars[TITLE],
+      allowedModels: allowedModels(vars[ALLOW_LIST]),
+    }),
   ),
   models,
   generate,

@@ -136,7 +136,7 @@ export class ModelRegistry {
   }
 }
 
-/** What configures a keyed provider, e.g. "GEMINI_API_KEY" or "AZURE_OPENAI_API_KEY with AZURE_OPENAI_ENDPOINT". */
+/** What configures each keyed provider: its required variables, in resolution order. */
 const [firstKeyed, ...otherKeyed] = PROVIDERS.filter((p) => p.requiredVariables.length > 0).map((p) => p.requiredVariables.join(" with "));
 
 export const NO_PROVIDER_MESSAGE =

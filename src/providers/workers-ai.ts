@@ -177,9 +177,11 @@ export const workersAi: ProviderDescriptor = {
   requiredVariables: [],
   baseUrl: null,
   allowListVariables: [ALLOW_LIST],
-  settings: settingsFrom({ AI: z.unknown().optional(), [ALLOW_LIST]: list() }, (vars) =>
-    vars.AI === undefined ? null : { apiKey: "", baseUrl: "", allowedModels: allowedModels(vars[ALLOW_LIST]) },
-  ),
+  settings: settingsFrom({ AI: z.unknown().optional() }, { [ALLOW_LIST]: list() }, (vars) => ({
+    apiKey: "",
+    baseUrl: "",
+    allowedModels: allowedModels(vars[ALLOW_LIST]),
+  })),
   models,
   generate,
 };
