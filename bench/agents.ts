@@ -25,14 +25,14 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { bundle } from "./lib/bundle.ts";
 import { CHAT_PROMPT, continuationIds } from "./lib/chat-calls.ts";
-import { callAtOnce, type AtOnceRound } from "./lib/at-once.ts";
+import { callAtOnce, cpuRow, errorsOf, firstProgressRow, roundForJson, wallRow, type AtOnceRound } from "./lib/at-once.ts";
 import { wranglerProcesses, type ProcessGroup } from "./lib/cpu.ts";
 import { checkBalanced, interleavedOrder, measureInterleaved } from "./lib/interleave.ts";
 import { closeAll, connect, connectMany, textOf, timedCall, type Client } from "./lib/mcp.ts";
-import { AGENTS_CONFIG, geminiVars, PROJECT_CONFIG, startAgentsProject, startProject, startUpstream } from "./lib/processes.ts";
-import type { Row } from "./lib/results.ts";
+import { AGENTS_CONFIG, geminiVars, PROJECT_CONFIG, startProject, startVariant, startUpstream } from "./lib/processes.ts";
+import { sampleRow, type Row } from "./lib/results.ts";
 import { runBenchmark } from "./lib/run.ts";
-import { median, pairedRatio, ratioOfMedians, summarize } from "./lib/stats.ts";
+import { median, pairedRatio, ratioOfMedians } from "./lib/stats.ts";
 import { check, type TargetCheck } from "./lib/targets.ts";
 import type { WorkerProcess } from "../test/support/worker-process.ts";
 
@@ -147,7 +147,7 @@ await runBenchmark({
     const upstream = await startUpstream();
     await upstream.setLatency({ firstByteMs: 0, chunkDelayMs: 0 });
     ctx.log("starting the plain and the Agent variant");
-    const [plain, agent] = await Promise.all([startProject(geminiVars(upstream.url)), startAgentsProject(geminiVars(upstream.url))]);
+    const [plain, agent] = await Promise.all([startProject(geminiVars(upstream.url)), startVariant("agents", geminiVars(upstream.url))]);
     const clients: Record<Variant, Client> = { plain: await connect(plain.mcpUrl), agent: await connect(agent.mcpUrl) };
 
     const probes = { plain: await probeUnknownIds(plain, clients.plain), agent: await probeUnknownIds(agent, clients.agent) };
@@ -216,18 +216,11 @@ await runBenchmark({
       }
     }
     ctx.data["concurrencyOrderBalance"] = Object.fromEntries(Object.entries(concurrentOrders).map(([n, list]) => [n, checkBalanced(list, [["plain", "agent"]])]));
-    ctx.data["concurrencyRounds"] = concurrentRounds.map(({ latencyMs, firstProgressMs, ...rest }) => ({
-      ...rest,
-      latency: summarize(latencyMs),
-      firstProgress: summarize(firstProgressMs),
-    }));
+    ctx.data["concurrencyRounds"] = concurrentRounds.map(roundForJson);
 
     const rounded = (x: number) => Math.round(x * 1000) / 1000;
     const kib = (bytes: number) => Math.round((bytes / 1024) * 10) / 10;
-    const sequential = (metric: string, kind: Kind, extra: Partial<Row> = {}): Row => {
-      const s = summarize(samples[kind]);
-      return { metric, unit: "ms", n: s.n, min: s.min, median: s.median, p99: s.p99, ...extra };
-    };
+    const sequential = (metric: string, kind: Kind, extra: Partial<Row> = {}): Row => sampleRow(metric, "ms", samples[kind], extra);
     const newRatio = pairedRatio(samples.agentNew, samples.plainNew);
     const continueRatio = pairedRatio(samples.agentContinue, samples.plainContinue);
     ctx.note(
@@ -270,7 +263,6 @@ await runBenchmark({
       sequential("chat, continuation, plain", "plainContinue"),
     ];
     const targets: TargetCheck[] = [];
-    const errorsOf = (list: Round[]) => list.reduce((sum, r) => sum + r.errors, 0);
     for (const n of [...new Set(concurrentRounds.map((r) => r.n))]) {
       const of = (variant: Variant) => concurrentRounds.filter((r) => r.n === n && r.variant === variant).sort((a, b) => a.cycle - b.cycle);
       const [p, a] = [of("plain"), of("agent")];
@@ -282,30 +274,17 @@ await runBenchmark({
         a.map((r) => median(r.firstProgressMs)),
         p.map((r) => median(r.firstProgressMs)),
       );
-      const wall = (variant: Variant, list: Round[], extra: Partial<Row> = {}): Row => {
-        const s = summarize(list.map((r) => r.wallMs));
-        return { metric: `N=${n} ${variant} wall (${errorsOf(list)} errors)`, unit: "ms", n: s.n, min: s.min, median: s.median, p99: s.p99, ...extra };
-      };
-      const progress = (variant: Variant, list: Round[], extra: Partial<Row> = {}): Row => {
-        const s = summarize(list.flatMap((r) => r.firstProgressMs));
-        return { metric: `N=${n} ${variant} first progress (per call)`, unit: "ms", n: s.n, min: s.min, median: s.median, p99: s.p99, ...extra };
-      };
-      const cpu = (variant: Variant, list: Round[]): Row => {
-        const labels = Object.keys(list[0]?.cpuSeconds ?? {});
-        const each = labels.map((label) => `${label.replace(/ \(.*\)/, "")} ${median(list.map((r) => r.cpuSeconds[label] ?? 0)).toFixed(2)}`);
-        return { metric: `N=${n} ${variant} CPU s per round: ${each.join(", ")}`, unit: "" };
-      };
       rows.push(
-        wall("agent", a, {
+        wallRow(`N=${n} agent`, a, {
           ratio: wallRatio,
           baseline: "plain, paired per cycle",
           ...(n === WALL_TARGET_N ? { target: check(`wall at N=${WALL_TARGET_N}: Agent / plain`, "<=", 1.05, rounded(wallRatio), "x") } : {}),
         }),
-        wall("plain", p),
-        progress("agent", a, { ratio: progressRatio, baseline: "plain, per-cycle medians paired" }),
-        progress("plain", p),
-        cpu("agent", a),
-        cpu("plain", p),
+        wallRow(`N=${n} plain`, p),
+        firstProgressRow(`N=${n} agent`, a, { ratio: progressRatio, baseline: "plain, per-cycle medians paired" }),
+        firstProgressRow(`N=${n} plain`, p),
+        cpuRow(`N=${n} agent`, a),
+        cpuRow(`N=${n} plain`, p),
       );
       targets.push(check(`errors at N=${n}, both variants`, "==", 0, errorsOf([...p, ...a]), "errors"));
     }

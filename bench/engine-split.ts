@@ -12,17 +12,14 @@
  * upstream call. The target is on the ratio of the two B1s; the raw latency ratio is reported
  * beside it.
  */
-import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { CHAT_PROMPT, continuationIds } from "./lib/chat-calls.ts";
-import { deferCleanup } from "./lib/cleanup.ts";
 import { checkBalanced, measureInterleaved } from "./lib/interleave.ts";
 import { connect, timedCall, type Client } from "./lib/mcp.ts";
 import { geminiVars, startBaseline, startConfig, startProject, startUpstream } from "./lib/processes.ts";
-import type { Row } from "./lib/results.ts";
+import { sampleRow, type Row } from "./lib/results.ts";
 import { runBenchmark } from "./lib/run.ts";
-import { buildCommitSnapshot } from "./lib/snapshot.ts";
-import { pairedRatio, summarize } from "./lib/stats.ts";
+import { commitConfig } from "./lib/snapshot.ts";
+import { pairedRatio } from "./lib/stats.ts";
 import { check } from "./lib/targets.ts";
 
 /** The last commit before the engine split (d5b4cc1). */
@@ -47,9 +44,7 @@ await runBenchmark({
   budgetSeconds: { full: 300, quick: 90 },
   async run(ctx) {
     ctx.log(`bundling the project at ${PRE_SPLIT}`);
-    const preConfig = buildCommitSnapshot(PRE_SPLIT);
-    const preDir = join(preConfig, "..");
-    deferCleanup(() => rmSync(preDir, { recursive: true, force: true }));
+    const preConfig = commitConfig(PRE_SPLIT);
     const upstream = await startUpstream();
     await upstream.setLatency({ firstByteMs: 0, chunkDelayMs: 0 });
     ctx.log("starting today's project, the pre-split project and the baseline");
@@ -102,10 +97,7 @@ await runBenchmark({
     };
     ctx.data["b1"] = b1;
     const rounded = (x: number) => Math.round(x * 1000) / 1000;
-    const row = (metric: string, kind: Kind, extra: Partial<Row> = {}): Row => {
-      const s = summarize(samples[kind]);
-      return { metric, unit: "ms", n: s.n, min: s.min, median: s.median, p99: s.p99, ...extra };
-    };
+    const row = (metric: string, kind: Kind, extra: Partial<Row> = {}): Row => sampleRow(metric, "ms", samples[kind], extra);
     const newRegression = b1.nowNew / b1.preNew;
     const continueRegression = b1.nowContinue / b1.preContinue;
     ctx.note(

@@ -20,9 +20,9 @@ import { CHAT_PROMPT, continuationIds } from "./lib/chat-calls.ts";
 import { checkBalanced, measureInterleaved } from "./lib/interleave.ts";
 import { connect, timedCall, type Client } from "./lib/mcp.ts";
 import { geminiVars, startBaseline, startHarness, startProject, startUpstream } from "./lib/processes.ts";
-import type { Row } from "./lib/results.ts";
+import { sampleRow, type Row } from "./lib/results.ts";
 import { runBenchmark } from "./lib/run.ts";
-import { median, pairedRatio, summarize } from "./lib/stats.ts";
+import { median, pairedRatio } from "./lib/stats.ts";
 import { check } from "./lib/targets.ts";
 
 type Kind = "chat" | "chatContinue" | "consultNew" | "consultSame" | "version" | "upstream" | "echo" | "echoNew";
@@ -91,10 +91,7 @@ await runBenchmark({
     const ratioContinue = pairedRatio(samples.chatContinue, samples.consultSame);
     const rounded = (x: number) => Math.round(x * 1000) / 1000;
     ctx.data["samplesMs"] = samples;
-    const row = (metric: string, kind: Kind, extra: Partial<Row> = {}): Row => {
-      const s = summarize(samples[kind]);
-      return { metric, unit: "ms", n: s.n, min: s.min, median: s.median, p99: s.p99, ...extra };
-    };
+    const row = (metric: string, kind: Kind, extra: Partial<Row> = {}): Row => sampleRow(metric, "ms", samples[kind], extra);
     return {
       rows: [
         row("chat, new thread, project (flash, fake upstream 0 ms)", "chat", {

@@ -28,6 +28,7 @@ export const BENCHMARKS = [
   "breaker",
   "concurrency",
   "agents",
+  "protocol-eras",
   "upload",
   "bridge",
 ];
@@ -55,7 +56,7 @@ const runStarted = Date.now();
 const snapshotDir = mkdtempSync(join(tmpdir(), "zen-bench-snapshots-"));
 const childEnv: NodeJS.ProcessEnv = { ...process.env };
 if (process.env["BENCH_LIVE"] !== "1") {
-  for (const kind of ["project", "baseline", "harness", "agents"] as WorkerKind[]) {
+  for (const kind of ["project", "baseline", "harness", "agents", "sdk"] as WorkerKind[]) {
     const started = performance.now();
     childEnv[snapshotEnvName(kind)] = buildSnapshot(kind, snapshotDir);
     console.error(`[run-all] built the ${kind} snapshot in ${Math.round(performance.now() - started)} ms`);

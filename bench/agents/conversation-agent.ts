@@ -1,7 +1,7 @@
 import { Agent } from "agents";
-import { ThreadStore } from "../../src/durable/thread-store";
-import type { AppendResult, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../../src/core/rpc/conversation";
-import type { Env } from "../../src/core/env";
+import { ThreadStore } from "../../src/durable/thread-store.ts";
+import type { AppendResult, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../../src/core/rpc/conversation.ts";
+import type { Env } from "../../src/core/env.ts";
 
 /** The thread's expiry timer: the one schedule that drops the thread, and when it fires (ms). */
 interface ExpiryState {
@@ -25,7 +25,7 @@ export class ConversationDO extends Agent<Env, ExpiryState> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new ThreadStore({
-      sql: ctx.storage.sql,
+      storage: ctx.storage,
       // schedule() is asynchronous: the call that wrote the turns moves the schedule before it returns.
       expireAt: (at) => {
         this.requestedExpiry = Math.max(this.requestedExpiry ?? 0, at);

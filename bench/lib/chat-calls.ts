@@ -1,5 +1,5 @@
 /** Chat calls as the B1 benchmarks (mcp-overhead, engine-split) make them. */
-import { ok, textOf, timedCall, type Client } from "./mcp.ts";
+import { ok, textOf, timedCall, type AnyClient } from "./mcp.ts";
 
 export const CHAT_PROMPT = "In one sentence: why do circuit breakers help when a model provider is down?";
 
@@ -10,7 +10,7 @@ export const CONTINUATIONS_PER_THREAD = 20;
  * Continuation ids on one project worker: a thread continued CONTINUATIONS_PER_THREAD times, then
  * a fresh one, started by an untimed chat call.
  */
-export function continuationIds(client: Client): () => Promise<string> {
+export function continuationIds(client: AnyClient): () => Promise<string> {
   let thread = { id: "", uses: CONTINUATIONS_PER_THREAD };
   return async () => {
     if (thread.uses >= CONTINUATIONS_PER_THREAD) {

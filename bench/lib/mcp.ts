@@ -1,30 +1,63 @@
 /**
- * MCP client helpers: the official SDK Client over StreamableHTTPClientTransport (as assistants
- * connect), and a raw JSON-RPC POST for exact response bytes and for polling a starting worker.
+ * MCP client helpers: the official SDK clients over Streamable HTTP (as assistants connect): the
+ * v1 SDK's (`@modelcontextprotocol/sdk`, the 2025 handshake: the legacy era) and the v2 SDK's
+ * (`@modelcontextprotocol/client`) pinned to the 2026-07-28 revision (the modern era); and a raw
+ * JSON-RPC POST for exact response bytes and for polling a starting worker.
  */
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { LATEST_PROTOCOL_VERSION, type CallToolResult, type Progress } from "@modelcontextprotocol/sdk/types.js";
 
-export type { Client };
+export type { Client, ModernClient };
+/** Either era's client: every helper below takes both. */
+export type AnyClient = Client | ModernClient;
 
-/** A connected client: Client.connect() makes the initialize round trip (and opens the GET stream). */
+/** The revision of the modern era, as a pinned v2 client asks for it. */
+export const MODERN_REVISION = "2026-07-28";
+
+/** A connected v1 client: Client.connect() makes the initialize round trip (and opens the GET stream). */
 export async function connect(mcpUrl: string, name = "bench"): Promise<Client> {
   const client = new Client({ name, version: "1.0.0" });
   await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl)));
   return client;
 }
 
-/** Connects `count` clients, at most `parallel` handshakes at a time. Closes them all if one fails. */
-export async function connectMany(mcpUrl: string, count: number, parallel = 32): Promise<Client[]> {
-  const clients: Client[] = [];
+/**
+ * A connected v2 client pinned to MODERN_REVISION (its connect() probes with `server/discover`
+ * and fails unless the server offers that revision); checked to have negotiated the modern era.
+ */
+export async function connectModern(mcpUrl: string, name = "bench"): Promise<ModernClient> {
+  const client = new ModernClient({ name, version: "1.0.0" }, { versionNegotiation: { mode: { pin: MODERN_REVISION } } });
+  await client.connect(new ModernTransport(new URL(mcpUrl)));
+  if (client.getProtocolEra() !== "modern") {
+    await client.close();
+    throw new Error(`a client pinned to ${MODERN_REVISION} negotiated the ${client.getProtocolEra()} era`);
+  }
+  return client;
+}
+
+/** The protocol revision a connected client negotiated. */
+export function negotiatedRevision(client: AnyClient): string | undefined {
+  if (client instanceof ModernClient) return client.getNegotiatedProtocolVersion();
+  return client.transport instanceof StreamableHTTPClientTransport ? client.transport.protocolVersion : undefined;
+}
+
+/** Connects `count` clients with `connectOne`, at most `parallel` handshakes at a time. Closes them all if one fails. */
+export async function connectMany<C extends AnyClient = Client>(
+  mcpUrl: string,
+  count: number,
+  parallel = 32,
+  connectOne: (mcpUrl: string, name: string) => Promise<C> = connect as (mcpUrl: string, name: string) => Promise<C>,
+): Promise<C[]> {
+  const clients: C[] = [];
   let next = 0;
   try {
     await Promise.all(
       Array.from({ length: Math.min(parallel, count) }, async () => {
         while (next < count) {
           next++;
-          clients.push(await connect(mcpUrl, `bench-${clients.length}`));
+          clients.push(await connectOne(mcpUrl, `bench-${clients.length}`));
         }
       }),
     );
@@ -35,7 +68,7 @@ export async function connectMany(mcpUrl: string, count: number, parallel = 32):
   return clients;
 }
 
-export async function closeAll(clients: Client[]): Promise<void> {
+export async function closeAll(clients: AnyClient[]): Promise<void> {
   await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
 }
 
@@ -58,7 +91,7 @@ export interface TimedCall {
  * `isError` result counts as an error unless `allowToolError`.
  */
 export async function timedCall(
-  client: Client,
+  client: AnyClient,
   name: string,
   args: Record<string, unknown>,
   options: { timeoutMs?: number; progress?: boolean; allowToolError?: boolean } = {},
@@ -69,10 +102,10 @@ export async function timedCall(
     firstProgressMs ??= performance.now() - start;
   };
   try {
-    const result = (await client.callTool({ name, arguments: args }, undefined, {
-      timeout: options.timeoutMs ?? 120_000,
-      ...(options.progress ? { onprogress, resetTimeoutOnProgress: false } : {}),
-    })) as CallToolResult;
+    const request = { name, arguments: args };
+    const callOptions = { timeout: options.timeoutMs ?? 120_000, ...(options.progress ? { onprogress, resetTimeoutOnProgress: false } : {}) };
+    // The v2 client takes the options second; the v1 client a result schema first.
+    const result = (client instanceof ModernClient ? await client.callTool(request, callOptions) : await client.callTool(request, undefined, callOptions)) as CallToolResult;
     const ms = performance.now() - start;
     const base = { ms, result, ...(firstProgressMs !== undefined ? { firstProgressMs } : {}) };
     if (result.isError && !options.allowToolError) return { ...base, error: `tool error: ${textOf(result).slice(0, 300)}` };

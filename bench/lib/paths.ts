@@ -6,3 +6,5 @@ export const BASELINE_CONFIG = resolve(ROOT, "bench/baseline/wrangler.toml");
 export const HARNESS_CONFIG = resolve(ROOT, "bench/harness/wrangler.toml");
 /** The project with ConversationDO on the `agents` Agent base class (bench/agents.ts). */
 export const AGENTS_CONFIG = resolve(ROOT, "bench/agents/wrangler.toml");
+/** The project with `agents/mcp/server` swapped for the MCP SDK's own handler (bench/protocol-eras.ts). */
+export const SDK_HANDLER_CONFIG = resolve(ROOT, "bench/sdk-handler/wrangler.toml");

@@ -15,7 +15,7 @@ import { deferCleanup, trackChild } from "./cleanup.ts";
 import { ROOT } from "./paths.ts";
 import { workerConfig } from "./snapshot.ts";
 
-export { AGENTS_CONFIG, BASELINE_CONFIG, HARNESS_CONFIG, PROJECT_CONFIG, ROOT } from "./paths.ts";
+export { AGENTS_CONFIG, BASELINE_CONFIG, HARNESS_CONFIG, PROJECT_CONFIG, ROOT, SDK_HANDLER_CONFIG } from "./paths.ts";
 
 /**
  * startWorker, tried once more when a port it picked free was taken before wrangler bound it
@@ -79,14 +79,17 @@ export function startProject(vars: Record<string, string>, state: { persistDir?:
   );
 }
 
-/** The project with ConversationDO on the `agents` Agent base class (bench/agents/), with extra vars. */
-export function startAgentsProject(vars: Record<string, string>): Promise<WorkerProcess> {
-  return started({ config: workerConfig("agents"), vars: { ...BENCH_RATE_LIMIT, ...vars } });
+/**
+ * A variant of the project, with extra vars: `agents`, ConversationDO on the `agents` Agent base
+ * class (bench/agents/); `sdk`, /mcp served by the MCP SDK's own handler (bench/sdk-handler/).
+ */
+export function startVariant(kind: "agents" | "sdk", vars: Record<string, string>): Promise<WorkerProcess> {
+  return started({ config: workerConfig(kind), vars: { ...BENCH_RATE_LIMIT, ...vars } });
 }
 
-/** A worker from another config, e.g. the project at an earlier commit (snapshot.ts: buildCommitSnapshot). */
+/** The project from another config, e.g. at an earlier commit (snapshot.ts: buildCommitSnapshot), with extra vars. */
 export function startConfig(config: string, vars: Record<string, string>): Promise<WorkerProcess> {
-  return started({ config, vars });
+  return started({ config, vars: { ...BENCH_RATE_LIMIT, ...vars } });
 }
 
 /** bench/baseline: the bare SDK; UPSTREAM_URL is the fake upstream's base URL. */

@@ -1,7 +1,9 @@
 /** Result rows, the machine they were measured on, and writing bench/results/<name>.json. */
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, freemem, loadavg, platform, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
+import { summarize } from "./stats.ts";
 import type { TargetCheck } from "./targets.ts";
 
 export const RESULTS_DIR = resolve(import.meta.dirname, "../results");
@@ -28,6 +30,12 @@ export interface Row {
   target?: TargetCheck;
 }
 
+/** A row of samples' order statistics (n, min, median, p99). */
+export function sampleRow(metric: string, unit: string, values: readonly number[], extra: Partial<Row> = {}): Row {
+  const s = summarize(values);
+  return { metric, unit, n: s.n, min: s.min, median: s.median, p99: s.p99, ...extra };
+}
+
 export interface Machine {
   cpu: string;
   cores: number;
@@ -39,6 +47,9 @@ export interface Machine {
   /** 1-minute load average when the benchmark started and ended: above the core count, numbers are noisy. */
   loadAverageStart: number;
   loadAverageEnd?: number;
+  /** The commit measured, and whether the work tree had changes to tracked files (then it is not quite that commit). */
+  commit: string;
+  treeClean: boolean;
 }
 
 export interface BenchResult {
@@ -57,6 +68,14 @@ export interface BenchResult {
   notes: string[];
   /** Raw samples and anything else worth keeping. */
   data: Record<string, unknown>;
+}
+
+function git(...args: string[]): string {
+  try {
+    return execFileSync("git", args, { cwd: resolve(import.meta.dirname, "../.."), encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
 }
 
 function wranglerVersion(): string {
@@ -79,6 +98,8 @@ export function machineInfo(): Machine {
     platform: `${platform()} ${release()}`,
     wrangler: wranglerVersion(),
     loadAverageStart: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+    commit: git("rev-parse", "--short", "HEAD"),
+    treeClean: git("status", "--porcelain", "--untracked-files=no") === "",
   };
 }
 

@@ -12,19 +12,20 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { parse } from "smol-toml";
 import { deferCleanup } from "./cleanup.ts";
-import { AGENTS_CONFIG, BASELINE_CONFIG, HARNESS_CONFIG, PROJECT_CONFIG, ROOT } from "./paths.ts";
+import { AGENTS_CONFIG, BASELINE_CONFIG, HARNESS_CONFIG, PROJECT_CONFIG, ROOT, SDK_HANDLER_CONFIG } from "./paths.ts";
 
-export type WorkerKind = "project" | "baseline" | "harness" | "agents";
+export type WorkerKind = "project" | "baseline" | "harness" | "agents" | "sdk";
 
 export const SOURCE_CONFIGS: Record<WorkerKind, string> = {
   project: PROJECT_CONFIG,
   baseline: BASELINE_CONFIG,
   harness: HARNESS_CONFIG,
   agents: AGENTS_CONFIG,
+  sdk: SDK_HANDLER_CONFIG,
 };
 
 export function snapshotEnvName(kind: WorkerKind): string {
@@ -47,35 +48,70 @@ export function checkHarnessBindings(): void {
   }
 }
 
-/** What the Agent variant must share with the project for the comparison to be like with like. */
+/** What a variant of the project must share with it for a comparison to be like with like. */
 const MIRRORED_KEYS = ["compatibility_date", "compatibility_flags", "durable_objects", "migrations", "kv_namespaces", "vars"];
+
+/** A variant's wrangler.toml must equal the project's top level in everything but its name, main and alias. */
+function checkVariantMirror(kind: "agents" | "sdk"): void {
+  const project = parse(readFileSync(PROJECT_CONFIG, "utf8"));
+  const variant = parse(readFileSync(SOURCE_CONFIGS[kind], "utf8"));
+  const differing = MIRRORED_KEYS.filter((key) => !isDeepStrictEqual(project[key], variant[key]));
+  if (differing.length > 0) {
+    const file = relative(ROOT, SOURCE_CONFIGS[kind]);
+    throw new Error(`${file} differs from wrangler.toml in ${differing.join(", ")}: copy them from wrangler.toml's top level.`);
+  }
+}
 
 /** bench/agents/wrangler.toml must equal the project's top level in everything but its name and main. */
 export function checkAgentsMirror(): void {
-  const project = parse(readFileSync(PROJECT_CONFIG, "utf8"));
-  const agents = parse(readFileSync(AGENTS_CONFIG, "utf8"));
-  const differing = MIRRORED_KEYS.filter((key) => !isDeepStrictEqual(project[key], agents[key]));
-  if (differing.length > 0) {
-    throw new Error(`bench/agents/wrangler.toml differs from wrangler.toml in ${differing.join(", ")}: copy them from wrangler.toml's top level.`);
-  }
+  checkVariantMirror("agents");
 }
 
 function checkMirror(kind: WorkerKind): void {
   if (kind === "harness") checkHarnessBindings();
-  if (kind === "agents") checkAgentsMirror();
+  if (kind === "agents" || kind === "sdk") checkVariantMirror(kind);
+}
+
+interface Built {
+  /** The snapshot's wrangler.toml. */
+  config: string;
+  /** Absolute paths of every source file in the bundle (esbuild's metafile). */
+  inputs: string[];
+}
+
+/**
+ * The sdk variant measures the SDK's handler only if wrangler's alias took: the bench's module is
+ * in the bundle and nothing of the `agents` package is.
+ */
+function checkSdkAlias(built: Built): void {
+  const shim = join(SOURCE_CONFIGS.sdk, "..", "agents-mcp-server.ts");
+  const fromAgents = built.inputs.filter((input) => packageOf(input)?.name === "agents");
+  if (!built.inputs.includes(shim) || fromAgents.length > 0) {
+    throw new Error(`the sdk variant's bundle did not take its alias of agents/mcp/server (bench module bundled: ${built.inputs.includes(shim)}, files of agents: ${fromAgents.length})`);
+  }
 }
 
 /** Bundles `config` into a new temp dir and writes a wrangler.toml serving that bundle; returns its path. */
 export function buildSnapshot(kind: WorkerKind, parent = tmpdir()): string {
   checkMirror(kind);
-  return bundleConfig(SOURCE_CONFIGS[kind], kind, parent);
+  const built = bundleConfig(SOURCE_CONFIGS[kind], kind, parent);
+  if (kind === "sdk") {
+    try {
+      checkSdkAlias(built);
+    } catch (error) {
+      rmSync(join(built.config, ".."), { recursive: true, force: true });
+      throw error;
+    }
+  }
+  return built.config;
 }
 
-function bundleConfig(sourceConfig: string, label: string, parent: string): string {
+function bundleConfig(sourceConfig: string, label: string, parent: string): Built {
   const dir = mkdtempSync(join(parent, `zen-bench-${label}-`));
+  const metafile = join(dir, "meta.json");
   const run = spawnSync(
     process.execPath,
-    [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--config", sourceConfig, "--outdir", join(dir, "bundle")],
+    [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--config", sourceConfig, "--outdir", join(dir, "bundle"), "--metafile", metafile],
     { cwd: ROOT, encoding: "utf8", timeout: 120_000, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" } },
   );
   if (run.status !== 0) {
@@ -88,28 +124,55 @@ function bundleConfig(sourceConfig: string, label: string, parent: string): stri
   if (!/^main\s*=.*$/m.test(toml)) throw new Error(`${sourceConfig} has no top-level main`);
   const config = join(dir, "wrangler.toml");
   writeFileSync(config, toml.replace(/^main\s*=.*$/m, `main = "bundle/${main}"\nno_bundle = true`));
-  return config;
+  // esbuild names inputs relative to the config's directory.
+  const meta = JSON.parse(readFileSync(metafile, "utf8")) as { inputs: Record<string, unknown> };
+  const inputs = Object.keys(meta.inputs).map((input) => resolve(dirname(sourceConfig), input));
+  return { config, inputs };
 }
 
-type Lock = { packages: Record<string, { version?: string; dev?: boolean }> };
+/**
+ * The installed package a bundled file belongs to: its lockfile key (`node_modules/a`, or
+ * `node_modules/a/node_modules/b` when nested) and name; undefined for a file of no package.
+ */
+function packageOf(file: string): { key: string; name: string } | undefined {
+  const at = file.indexOf("/node_modules/");
+  if (at < 0) return undefined;
+  const names = file
+    .slice(at + "/node_modules/".length)
+    .split("/node_modules/")
+    .map((rest) => rest.split("/").slice(0, rest.startsWith("@") ? 2 : 1).join("/"));
+  return { key: names.map((name) => `node_modules/${name}`).join("/"), name: names.at(-1) as string };
+}
+
+type Lock = { packages: Record<string, { version?: string }> };
 
 /**
- * The packages an old lockfile installs for running (not dev-only) whose version today's lockfile
- * does not install at the same place: with none, today's node_modules bundle the old code as it was.
+ * The packages in a bundle of old code whose installed version today is not the one the old
+ * lockfile installed at the same place (absent there counts as changed). With none, the bundle is
+ * the old code with the very packages it ran with; the rest of the lockfile (dev tools, packages
+ * added since) does not matter.
  */
-function changedRuntimePackages(oldLock: string, newLock: string): string[] {
-  const before = (JSON.parse(oldLock) as Lock).packages;
-  const now = (JSON.parse(newLock) as Lock).packages;
-  return Object.entries(before)
-    .filter(([path, entry]) => path !== "" && !entry.dev && now[path]?.version !== entry.version)
-    .map(([path, entry]) => `${path.replace(/^node_modules\//, "")} ${entry.version} -> ${now[path]?.version ?? "absent"}`);
+function changedBundledPackages(inputs: string[], oldLock: string): string[] {
+  const then = (JSON.parse(oldLock) as Lock).packages;
+  const changed: string[] = [];
+  const seen = new Set<string>();
+  for (const input of inputs) {
+    const pkg = packageOf(input);
+    if (!pkg || seen.has(pkg.key)) continue;
+    seen.add(pkg.key);
+    const root = input.slice(0, input.lastIndexOf(`/node_modules/${pkg.name}/`) + `/node_modules/${pkg.name}`.length);
+    const now = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version;
+    if (then[pkg.key]?.version !== now) changed.push(`${pkg.key.replace(/^node_modules\//, "")} ${then[pkg.key]?.version ?? "absent"} -> ${now}`);
+  }
+  return changed;
 }
 
 /**
  * The project's worker as it was at `commit` of this repository: its src/, wrangler.toml and
- * package.json taken with `git archive` into a temp dir beside today's node_modules (the packages
- * it runs with must not have changed since: checked against the two lockfiles), bundled like the
- * other snapshots. Returns the snapshot's wrangler.toml; the sources are deleted once bundled.
+ * package.json taken with `git archive` into a temp dir beside today's node_modules, bundled like
+ * the other snapshots. Refused unless every package in that bundle is installed today at the
+ * version the commit's lockfile had (changedBundledPackages). Returns the snapshot's
+ * wrangler.toml; the sources are deleted once bundled.
  */
 export function buildCommitSnapshot(commit: string, parent = tmpdir()): string {
   const git = (args: string[]) => {
@@ -122,20 +185,31 @@ export function buildCommitSnapshot(commit: string, parent = tmpdir()): string {
     }
     return run.stdout;
   };
-  const changed = changedRuntimePackages(git(["show", `${commit}:package-lock.json`]).toString(), readFileSync(join(ROOT, "package-lock.json"), "utf8"));
-  if (changed.length > 0) {
-    throw new Error(`Packages the code of ${commit} runs with changed since (${changed.join(", ")}): it cannot be bundled with today's node_modules.`);
-  }
+  const oldLock = git(["show", `${commit}:package-lock.json`]).toString();
   const sources = mkdtempSync(join(parent, `zen-bench-source-${commit}-`));
   try {
     const archive = git(["archive", "--format=tar", commit, "src", "wrangler.toml", "package.json"]);
     const tar = spawnSync("tar", ["-x", "-C", sources], { input: archive });
     if (tar.status !== 0) throw new Error(`unpacking ${commit}: ${tar.stderr.toString()}`);
     symlinkSync(join(ROOT, "node_modules"), join(sources, "node_modules"), "dir");
-    return bundleConfig(join(sources, "wrangler.toml"), commit, parent);
+    const built = bundleConfig(join(sources, "wrangler.toml"), commit, parent);
+    const changed = changedBundledPackages(built.inputs, oldLock);
+    if (changed.length > 0) {
+      rmSync(join(built.config, ".."), { recursive: true, force: true });
+      throw new Error(`Packages the code of ${commit} bundles changed since (${changed.join(", ")}): it cannot be bundled with today's node_modules.`);
+    }
+    return built.config;
   } finally {
     rmSync(sources, { recursive: true, force: true });
   }
+}
+
+/** buildCommitSnapshot for a benchmark run: the snapshot is deleted when the run ends, failed or not. */
+export function commitConfig(commit: string): string {
+  const config = buildCommitSnapshot(commit);
+  const dir = join(config, "..");
+  deferCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  return config;
 }
 
 const built = new Map<WorkerKind, string>();

@@ -61,3 +61,33 @@ export function pairedRatio(a: readonly number[], b: readonly number[]): number 
 export function ratioOfMedians(a: readonly number[], b: readonly number[]): number {
   return median(a) / median(b);
 }
+
+/** A small deterministic pseudo-random generator (mulberry32): the same samples give the same interval. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The spread of a statistic of `count` paired observations (rounds, cycles): its 95 % percentile
+ * bootstrap interval, from `iterations` resamples of the observations' indices with replacement
+ * (fixed seed). How far the figure could move by the luck of which rounds were measured; not the
+ * run-to-run spread of a shared machine, which moves every observation at once.
+ */
+export function bootstrapInterval(count: number, statistic: (indices: readonly number[]) => number, iterations = 1000): { low: number; high: number } {
+  const random = seededRandom(count);
+  const values: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const indices = Array.from({ length: count }, () => Math.floor(random() * count));
+    const value = statistic(indices);
+    if (Number.isFinite(value)) values.push(value);
+  }
+  const s = sorted(values);
+  return { low: quantile(s, 0.025), high: quantile(s, 0.975) };
+}

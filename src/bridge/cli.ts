@@ -7,7 +7,7 @@ import { realpathSync, statSync } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { parse as parsePath, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { WORKSPACE_PATTERN, WORKSPACE_RULE } from "../core/wire-contract";
+import { WORKSPACE_PATTERN, WORKSPACE_RULE } from "../core/wire-contract.ts";
 import { formatBytes } from "./progress.ts";
 import { runBridge } from "./proxy.ts";
 import { defaultWorkspace, type RemoteOptions } from "./remote.ts";

@@ -6,7 +6,7 @@
 import { readdir, stat } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { isAbsolute, sep } from "node:path";
-import { MAX_FILES_PER_CALL, SINGLE_FILE_FIELDS, UPLOADED_FILE_FIELDS, isExpandable, isSkippedDirectory } from "../core/wire-contract";
+import { MAX_FILES_PER_CALL, SINGLE_FILE_FIELDS, UPLOADED_FILE_FIELDS, isExpandable, isSkippedDirectory } from "../core/wire-contract.ts";
 import { holdsPrivateKey, isSecretName } from "./secret-files.ts";
 import { ALLOW_SECRETS_HINT, RefusedPathsError, checkPath, type UploadScope } from "./upload-scope.ts";
 

@@ -28,7 +28,7 @@ import {
 } from "@modelcontextprotocol/client";
 import { Server, type ServerContext } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
-import { WORKSPACE_HEADER } from "../core/wire-contract";
+import { WORKSPACE_HEADER } from "../core/wire-contract.ts";
 import { pathCandidates } from "./paths.ts";
 import { ServerError, answerError, authHeaders, describeCause, type RemoteOptions } from "./remote.ts";
 import { replaceFile } from "./replace-file.ts";

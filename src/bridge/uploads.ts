@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
 import { basename, extname } from "node:path";
-import { hasCodeExtension } from "../core/wire-contract";
+import { hasCodeExtension } from "../core/wire-contract.ts";
 import { localFiles, type LocalFile } from "./paths.ts";
 import { UploadProgress } from "./progress.ts";
 import { ServerError, restUrl, serverError, serverFetch, type RemoteOptions } from "./remote.ts";

@@ -1,9 +1,28 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../core/env.ts";
+import { migrate, type Schema } from "./schema.ts";
 import { CHUNK_BYTES, type BeginResult, type BlobFacts, type BlobInfo, type BlobObject, type ChunkResult, type CommitResult, type SealResult, type UploadRequest, type UploadState } from "../core/rpc/blob.ts";
 
 /** An upload untouched this long is abandoned: its chunks are deleted and its reservation released. */
 export const STALE_UPLOAD_MS = 60 * 60 * 1000;
+
+/** A blob's tables, by schema version (see schema.ts). */
+export const BLOB_SCHEMA: Schema = {
+  versionOneTable: "meta",
+  migrations: [
+    [
+      `CREATE TABLE IF NOT EXISTS meta (
+        id INTEGER PRIMARY KEY CHECK (id = 1), team TEXT NOT NULL, sha256 TEXT NOT NULL, state TEXT NOT NULL,
+        upload_id TEXT NOT NULL, size_limit INTEGER NOT NULL, exact_size INTEGER NOT NULL, touched_at INTEGER NOT NULL,
+        size INTEGER NOT NULL, lines INTEGER NOT NULL, tokens INTEGER NOT NULL, is_text INTEGER NOT NULL,
+        media_type TEXT NOT NULL, chunk_count INTEGER NOT NULL, created_at INTEGER NOT NULL)`,
+      "CREATE TABLE IF NOT EXISTS chunks (idx INTEGER PRIMARY KEY, data BLOB NOT NULL)",
+    ],
+  ],
+};
+
+const META_COLUMNS =
+  "team, sha256, state, upload_id, size_limit, exact_size, touched_at, size, lines, tokens, is_text, media_type, chunk_count, created_at";
 
 /**
  * `empty`: no upload (the row remembers whose object this is, for the alarm). `uploading`: chunks
@@ -42,15 +61,16 @@ interface MetaRow extends Record<string, SqlStorageValue> {
  * back until they are done, so an upload and its reservation always change together.
  *
  * Lookups never create storage: the tables are created by the first upload, and an object without
- * them answers "absent".
+ * them answers "absent". An object that has them is migrated when it wakes.
  */
 export class BlobDO extends DurableObject<Env> implements BlobObject {
   private readonly sql: SqlStorage;
-  private hasTables = false;
+  private hasTables: boolean;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.hasTables = migrate(ctx.storage, BLOB_SCHEMA, false);
   }
 
   /** The committed blob, or null while it is absent or still uploading. */
@@ -72,7 +92,7 @@ export class BlobDO extends DurableObject<Env> implements BlobObject {
       if (!row) {
         this.createTables();
         this.sql.exec(
-          "INSERT INTO meta VALUES (1, ?, ?, 'empty', '', 0, 0, ?, 0, 0, 0, 0, '', 0, ?)",
+          `INSERT INTO meta (id, ${META_COLUMNS}) VALUES (1, ?, ?, 'empty', '', 0, 0, ?, 0, 0, 0, 0, '', 0, ?)`,
           request.team,
           request.sha256,
           now,
@@ -110,7 +130,7 @@ export class BlobDO extends DurableObject<Env> implements BlobObject {
     if (!row) return "unknown_upload";
     if (row.state === "sealed") return "sealed";
     if (data.byteLength > CHUNK_BYTES || index * CHUNK_BYTES + data.byteLength > row.size_limit) return "beyond_size";
-    this.sql.exec("INSERT OR REPLACE INTO chunks VALUES (?, ?)", index, data);
+    this.sql.exec("INSERT OR REPLACE INTO chunks (idx, data) VALUES (?, ?)", index, data);
     this.sql.exec("UPDATE meta SET touched_at = ?", Date.now());
     return "stored";
   }
@@ -217,21 +237,12 @@ export class BlobDO extends DurableObject<Env> implements BlobObject {
   }
 
   private createTables(): void {
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS meta (
-        id INTEGER PRIMARY KEY CHECK (id = 1), team TEXT NOT NULL, sha256 TEXT NOT NULL, state TEXT NOT NULL,
-        upload_id TEXT NOT NULL, size_limit INTEGER NOT NULL, exact_size INTEGER NOT NULL, touched_at INTEGER NOT NULL,
-        size INTEGER NOT NULL, lines INTEGER NOT NULL, tokens INTEGER NOT NULL, is_text INTEGER NOT NULL,
-        media_type TEXT NOT NULL, chunk_count INTEGER NOT NULL, created_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS chunks (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
-    `);
-    this.hasTables = true;
+    this.hasTables ||= migrate(this.ctx.storage, BLOB_SCHEMA, true);
   }
 
   /** The object's row; undefined (and nothing created) for an object that was never uploaded to. */
   private meta(): MetaRow | undefined {
-    this.hasTables ||= this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").toArray().length > 0;
-    return this.hasTables ? this.sql.exec<MetaRow>("SELECT * FROM meta").toArray()[0] : undefined;
+    return this.hasTables ? this.sql.exec<MetaRow>(`SELECT ${META_COLUMNS} FROM meta`).toArray()[0] : undefined;
   }
 
   /** The row while `uploadId` is the upload in progress (uploading or sealed). */

@@ -13,7 +13,7 @@ export class ConversationDO extends DurableObject<Env> implements ConversationOb
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new ThreadStore({
-      sql: ctx.storage.sql,
+      storage: ctx.storage,
       // Not awaited on purpose: the output gate holds the reply until the alarm write is durable.
       expireAt: (at) => void ctx.storage.setAlarm(at),
       deleteAll: () => ctx.storage.deleteAll(),

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../core/env.ts";
+import { migrate, type Schema } from "./schema.ts";
 import { MAX_MANIFEST_BYTES, shiftDay, USAGE_RETENTION_DAYS, type ManifestEntry, type QuotaUsage, type Registration, type Reservation, type TeamActivity, type TeamObject, type ThreadSummary, type UsageRow } from "../core/rpc/team.ts";
 
 interface SummaryRow extends Record<string, SqlStorageValue> {
@@ -28,6 +29,36 @@ interface UsageSqlRow extends Record<string, SqlStorageValue> {
 const ENTRY_BYTES_SQL = "length(CAST(workspace AS BLOB)) + length(CAST(path AS BLOB)) + 64";
 const encoder = new TextEncoder();
 
+/** The team's tables, by schema version (see schema.ts). */
+export const TEAM_SCHEMA: Schema = {
+  // The last table of version 1: an older object without it is brought to version 1 by migration 1.
+  versionOneTable: "manifest_usage",
+  migrations: [
+    [
+      `CREATE TABLE IF NOT EXISTS threads (
+      thread_id TEXT PRIMARY KEY, creator_tool TEXT NOT NULL, title TEXT NOT NULL, turn_count INTEGER NOT NULL,
+      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS manifest (
+        workspace TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, updated_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace, path))`,
+      "CREATE TABLE IF NOT EXISTS blob_usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL)",
+      `CREATE TABLE IF NOT EXISTS upload_reservations (
+        sha256 TEXT PRIMARY KEY, upload_id TEXT NOT NULL, bytes INTEGER NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS model_usage (
+        day TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL, calls INTEGER NOT NULL, cost_usd REAL,
+        PRIMARY KEY (day, provider, model))`,
+      "CREATE INDEX IF NOT EXISTS manifest_by_age ON manifest (updated_at)",
+      "CREATE TABLE IF NOT EXISTS manifest_usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL)",
+      // Manifests registered before they were counted are counted once, here.
+      `INSERT INTO manifest_usage (id, bytes) SELECT 1, COALESCE(SUM(${ENTRY_BYTES_SQL}), 0) FROM manifest`,
+    ],
+  ],
+};
+
+const SUMMARY_COLUMNS = "thread_id, creator_tool, title, turn_count, created_at, updated_at, expires_at";
+const USAGE_COLUMNS = "day, provider, model, input_tokens, output_tokens, calls, cost_usd";
+
 function manifestEntryBytes(workspace: string, path: string): number {
   return encoder.encode(workspace).length + encoder.encode(path).length + 64;
 }
@@ -55,25 +86,8 @@ export class TeamDO extends DurableObject<Env> implements TeamObject {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS threads (
-      thread_id TEXT PRIMARY KEY, creator_tool TEXT NOT NULL, title TEXT NOT NULL, turn_count INTEGER NOT NULL,
-      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS manifest (
-        workspace TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, updated_at INTEGER NOT NULL,
-        PRIMARY KEY (workspace, path));
-      CREATE TABLE IF NOT EXISTS blob_usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS upload_reservations (
-        sha256 TEXT PRIMARY KEY, upload_id TEXT NOT NULL, bytes INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS model_usage (
-        day TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, input_tokens INTEGER NOT NULL,
-        output_tokens INTEGER NOT NULL, calls INTEGER NOT NULL, cost_usd REAL,
-        PRIMARY KEY (day, provider, model));
-      CREATE INDEX IF NOT EXISTS manifest_by_age ON manifest (updated_at);
-      CREATE TABLE IF NOT EXISTS manifest_usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);`);
-    // Manifests registered before they were counted are counted once, here.
-    if (this.sql.exec("SELECT 1 FROM manifest_usage").toArray().length === 0) {
-      this.sql.exec(`INSERT INTO manifest_usage SELECT 1, COALESCE(SUM(${ENTRY_BYTES_SQL}), 0) FROM manifest`);
-    }
+    // Every call needs the tables: they are created when the object first wakes.
+    migrate(ctx.storage, TEAM_SCHEMA, true);
   }
 
   /**
@@ -90,7 +104,7 @@ export class TeamDO extends DurableObject<Env> implements TeamObject {
     if (added > 0 && usage.storedBytes + usage.reservedBytes + manifestAfter > quotaBytes) return { status: "quota_exceeded", usage };
     const now = Date.now();
     for (const entry of entries) {
-      this.sql.exec("INSERT OR REPLACE INTO manifest VALUES (?, ?, ?, ?)", workspace, entry.path, entry.sha256, now);
+      this.sql.exec("INSERT OR REPLACE INTO manifest (workspace, path, sha256, updated_at) VALUES (?, ?, ?, ?)", workspace, entry.path, entry.sha256, now);
     }
     const freed = this.evictOldEntries(usage.manifestBytes + added - MAX_MANIFEST_BYTES, now);
     this.sql.exec("UPDATE manifest_usage SET bytes = ?", usage.manifestBytes + added - freed);
@@ -149,7 +163,7 @@ export class TeamDO extends DurableObject<Env> implements TeamObject {
   async reserveUpload(sha256: string, uploadId: string, bytes: number, quotaBytes: number): Promise<Reservation> {
     const usage = this.usage(sha256);
     if (usage.storedBytes + usage.reservedBytes + usage.manifestBytes + bytes > quotaBytes) return { status: "quota_exceeded", usage: this.usage() };
-    this.sql.exec("INSERT OR REPLACE INTO upload_reservations VALUES (?, ?, ?)", sha256, uploadId, bytes);
+    this.sql.exec("INSERT OR REPLACE INTO upload_reservations (sha256, upload_id, bytes) VALUES (?, ?, ?)", sha256, uploadId, bytes);
     return { status: "granted", bytes };
   }
 
@@ -183,7 +197,7 @@ export class TeamDO extends DurableObject<Env> implements TeamObject {
   /** The upload of `sha256` committed `bytes`: its reservation becomes stored bytes, in one step. */
   async commitReservation(sha256: string, bytes: number): Promise<void> {
     this.sql.exec("DELETE FROM upload_reservations WHERE sha256 = ?", sha256);
-    this.sql.exec("INSERT INTO blob_usage VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET bytes = bytes + excluded.bytes", bytes);
+    this.sql.exec("INSERT INTO blob_usage (id, bytes) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET bytes = bytes + excluded.bytes", bytes);
   }
 
   /** What counts against the quota, leaving out the reservation of `exceptSha256` (about to be replaced). */
@@ -203,7 +217,7 @@ export class TeamDO extends DurableObject<Env> implements TeamObject {
   async recordActivity(activity: TeamActivity): Promise<void> {
     for (const summary of activity.threads) {
       this.sql.exec(
-        "INSERT OR REPLACE INTO threads VALUES (?, ?, ?, ?, ?, ?, ?)",
+        `INSERT OR REPLACE INTO threads (${SUMMARY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
         summary.threadId,
         summary.creatorTool,
         summary.title,
@@ -215,7 +229,7 @@ export class TeamDO extends DurableObject<Env> implements TeamObject {
     }
     for (const row of activity.usage) {
       this.sql.exec(
-        `INSERT INTO model_usage VALUES (?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO model_usage (${USAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (day, provider, model) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens,
            output_tokens = output_tokens + excluded.output_tokens, calls = calls + excluded.calls, cost_usd = cost_usd + excluded.cost_usd`,
         row.day,
@@ -234,7 +248,7 @@ export class TeamDO extends DurableObject<Env> implements TeamObject {
   async listThreads(limit: number): Promise<ThreadSummary[]> {
     this.sql.exec("DELETE FROM threads WHERE expires_at <= ?", Date.now());
     return this.sql
-      .exec<SummaryRow>("SELECT * FROM threads ORDER BY updated_at DESC LIMIT ?", Math.min(limit, MAX_LISTED))
+      .exec<SummaryRow>(`SELECT ${SUMMARY_COLUMNS} FROM threads ORDER BY updated_at DESC LIMIT ?`, Math.min(limit, MAX_LISTED))
       .toArray()
       .map((row) => ({
         threadId: row.thread_id,
@@ -254,7 +268,7 @@ export class TeamDO extends DurableObject<Env> implements TeamObject {
   /** Usage from `firstDay` (YYYY-MM-DD) on, newest day first, then by provider and model. */
   async usageSince(firstDay: string): Promise<UsageRow[]> {
     return this.sql
-      .exec<UsageSqlRow>("SELECT * FROM model_usage WHERE day >= ? ORDER BY day DESC, provider, model", firstDay)
+      .exec<UsageSqlRow>(`SELECT ${USAGE_COLUMNS} FROM model_usage WHERE day >= ? ORDER BY day DESC, provider, model`, firstDay)
       .toArray()
       .map((row) => ({
         day: row.day,

@@ -1,8 +1,9 @@
 import type { AppendResult, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, Turn, WorkflowWrite } from "../core/rpc/conversation.ts";
+import { migrate, type Schema, type SchemaStorage } from "./schema.ts";
 
 /** What a thread's storage needs from the Durable Object it lives in. */
 export interface ThreadHost {
-  sql: SqlStorage;
+  storage: SchemaStorage;
   /** Sets the timer that calls `expire()`; a write the reply waits for (the object's output gate). */
   expireAt(at: number): void;
   deleteAll(): Promise<void>;
@@ -42,19 +43,44 @@ const ALARM_SLACK_MS = 60_000;
  */
 const INDEX_REFRESH_MS = 60_000;
 
+/** A thread's tables, by schema version (see schema.ts). */
+export const THREAD_SCHEMA: Schema = {
+  versionOneTable: "thread",
+  migrations: [
+    [
+      `CREATE TABLE IF NOT EXISTS thread (
+        thread_id TEXT PRIMARY KEY, team TEXT NOT NULL, creator_tool TEXT NOT NULL,
+        initial_context TEXT NOT NULL, title TEXT NOT NULL,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, indexed_at INTEGER NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS turns (
+        idx INTEGER PRIMARY KEY, role TEXT NOT NULL, content TEXT NOT NULL,
+        files TEXT NOT NULL, images TEXT NOT NULL, tool TEXT NOT NULL,
+        provider TEXT, model TEXT, usage TEXT, metadata TEXT, created_at INTEGER NOT NULL)`,
+      `CREATE TABLE IF NOT EXISTS files (
+        path TEXT PRIMARY KEY, content TEXT, sha256 TEXT, tokens INTEGER NOT NULL, updated_at INTEGER NOT NULL)`,
+      "CREATE TABLE IF NOT EXISTS workflow (tool TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL)",
+    ],
+  ],
+};
+
+const THREAD_COLUMNS = "thread_id, team, creator_tool, initial_context, title, created_at, updated_at, expires_at, indexed_at";
+const TURN_COLUMNS = "idx, role, content, files, images, tool, provider, model, usage, metadata, created_at";
+
 /**
  * One conversation thread's storage, in its Durable Object's SQLite: the thread, its turns, the
  * files it has shown and its workflow tools' step state. Every method runs without awaiting
  * between reading and writing, so the object serializes concurrent continuations: no turn is
  * lost or duplicated. Tables are created by the first write only: looking up an unknown id
- * stores nothing.
+ * stores nothing. Built when the object wakes: a thread written by an earlier schema is migrated
+ * then.
  */
 export class ThreadStore {
   private readonly sql: SqlStorage;
-  private schemaReady = false;
+  private hasTables: boolean;
 
   constructor(private readonly host: ThreadHost) {
-    this.sql = host.sql;
+    this.sql = host.storage.sql;
+    this.hasTables = migrate(host.storage, THREAD_SCHEMA, false);
   }
 
   /** Starts the thread with its first turns. Refuses to start one twice. */
@@ -69,7 +95,7 @@ export class ThreadStore {
     if (this.threadRow()) throw new Error(`Thread ${info.threadId} exists already.`);
     const now = Date.now();
     this.sql.exec(
-      "INSERT INTO thread VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+      `INSERT INTO thread (${THREAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`,
       info.threadId,
       info.team,
       info.creatorTool,
@@ -87,7 +113,7 @@ export class ThreadStore {
   read(): Thread | null {
     const info = this.info();
     if (!info) return null;
-    const turns = this.sql.exec<TurnRow>("SELECT * FROM turns ORDER BY idx").toArray().map(toTurn);
+    const turns = this.sql.exec<TurnRow>(`SELECT ${TURN_COLUMNS} FROM turns ORDER BY idx`).toArray().map(toTurn);
     const files = this.sql
       .exec<{ path: string; tokens: number; updated_at: number }>("SELECT path, tokens, updated_at FROM files")
       .toArray()
@@ -103,7 +129,7 @@ export class ThreadStore {
 
   /** Some of the thread's files as last shown (only those asked for cross the wire). */
   storedFiles(paths: string[]): StoredFile[] {
-    if (!this.hasSchema()) return [];
+    if (!this.hasTables) return [];
     return paths.flatMap((path) =>
       this.sql
         .exec<{ content: string | null; sha256: string | null; tokens: number }>(
@@ -126,7 +152,7 @@ export class ThreadStore {
    * or the turns would pass the cap.
    */
   appendTurns(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[] = [], workflow?: WorkflowWrite): AppendResult {
-    if (!this.hasSchema()) return { ok: false, reason: "not_found", turnCount: 0 };
+    if (!this.hasTables) return { ok: false, reason: "not_found", turnCount: 0 };
     return this.append(turns, limits, files, workflow);
   }
 
@@ -136,7 +162,7 @@ export class ThreadStore {
    * extended since) the time it now expires at is returned, for the timer to be set again.
    */
   async expire(): Promise<number | undefined> {
-    const row = this.hasSchema() ? this.threadRow() : undefined;
+    const row = this.threadRow();
     if (row && row.expires_at > Date.now()) return row.expires_at;
     await this.clear();
     return undefined;
@@ -145,7 +171,7 @@ export class ThreadStore {
   private async clear(): Promise<void> {
     // Drops the tables too; this instance may be asked about the thread again, and finds none.
     await this.host.deleteAll();
-    this.schemaReady = false;
+    this.hasTables = false;
   }
 
   private append(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[], workflow: WorkflowWrite | undefined): AppendResult {
@@ -156,7 +182,7 @@ export class ThreadStore {
     const now = Date.now();
     turns.forEach((turn, offset) => {
       this.sql.exec(
-        "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        `INSERT INTO turns (${TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         count + offset + 1,
         turn.role,
         turn.content,
@@ -171,9 +197,16 @@ export class ThreadStore {
       );
     });
     for (const file of files) {
-      this.sql.exec("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", file.path, file.content ?? null, file.sha256 ?? null, file.tokens, now);
+      this.sql.exec(
+        "INSERT OR REPLACE INTO files (path, content, sha256, tokens, updated_at) VALUES (?, ?, ?, ?, ?)",
+        file.path,
+        file.content ?? null,
+        file.sha256 ?? null,
+        file.tokens,
+        now,
+      );
     }
-    if (workflow) this.sql.exec("INSERT OR REPLACE INTO workflow VALUES (?, ?, ?)", workflow.tool, workflow.state, now);
+    if (workflow) this.sql.exec("INSERT OR REPLACE INTO workflow (tool, state, updated_at) VALUES (?, ?, ?)", workflow.tool, workflow.state, now);
     const expiresAt = now + limits.ttlMs;
     const reindex = turns.length > 0 && now - row.indexed_at > INDEX_REFRESH_MS;
     this.sql.exec("UPDATE thread SET updated_at = ?, expires_at = ?, indexed_at = ?", now, expiresAt, reindex ? now : row.indexed_at);
@@ -186,34 +219,13 @@ export class ThreadStore {
     return { ok: true, turnCount: info.turnCount, info, reindex };
   }
 
-  private hasSchema(): boolean {
-    if (!this.schemaReady) {
-      this.schemaReady = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'thread'").toArray().length > 0;
-    }
-    return this.schemaReady;
-  }
-
   private createSchema(): void {
-    if (this.hasSchema()) return;
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS thread (
-        thread_id TEXT PRIMARY KEY, team TEXT NOT NULL, creator_tool TEXT NOT NULL,
-        initial_context TEXT NOT NULL, title TEXT NOT NULL,
-        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, indexed_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS turns (
-        idx INTEGER PRIMARY KEY, role TEXT NOT NULL, content TEXT NOT NULL,
-        files TEXT NOT NULL, images TEXT NOT NULL, tool TEXT NOT NULL,
-        provider TEXT, model TEXT, usage TEXT, metadata TEXT, created_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS files (
-        path TEXT PRIMARY KEY, content TEXT, sha256 TEXT, tokens INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS workflow (tool TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at INTEGER NOT NULL);
-    `);
-    this.schemaReady = true;
+    this.hasTables ||= migrate(this.host.storage, THREAD_SCHEMA, true);
   }
 
   private threadRow(): ThreadRow | undefined {
-    if (!this.hasSchema()) return undefined;
-    const row = this.sql.exec<ThreadRow>("SELECT * FROM thread").toArray()[0];
+    if (!this.hasTables) return undefined;
+    const row = this.sql.exec<ThreadRow>(`SELECT ${THREAD_COLUMNS} FROM thread`).toArray()[0];
     // An expired thread whose timer has not fired yet is already gone for its users.
     return row && row.expires_at > Date.now() ? row : undefined;
   }

@@ -12,7 +12,7 @@ import { UsageError, parseCommand } from "../../src/bridge/cli.ts";
 import { localFiles, pathCandidates } from "../../src/bridge/paths.ts";
 import { GENERATED_CODE_FILE, saveGeneratedCode } from "../../src/bridge/proxy.ts";
 import { RefusedPathsError, type UploadScope } from "../../src/bridge/upload-scope.ts";
-import { isExpandable } from "../../src/core/wire-contract";
+import { isExpandable } from "../../src/core/wire-contract.ts";
 import { runCli } from "../support/bridge-process.ts";
 
 let base: string;

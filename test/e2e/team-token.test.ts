@@ -1,7 +1,7 @@
 /** `npm run token -- <team>`: a random token printed once, and the TEAM_TOKENS entry that admits it. */
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../src/core/config";
+import { parseConfig } from "../../src/core/config.ts";
 import { makeTeamToken, runTokenScript, teamTokensVar } from "../support/team-token.ts";
 
 describe("npm run token", () => {

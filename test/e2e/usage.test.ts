@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { UsageReport } from "../../src/providers/usage";
+import type { UsageReport } from "../../src/providers/usage.ts";
 import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
 import { callTool, connectMcp } from "../support/mcp-session.ts";
 import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
