@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { json, key, list, text, url } from "../core/config.ts";
+import { json, key, text, url } from "../core/config.ts";
 import { parseModelEntry } from "./capabilities";
-import { allowedModels, settingsFrom, type Generate, type ProviderDescriptor } from "./descriptor";
+import { settingsFrom, type Generate, type ProviderDescriptor } from "./descriptor";
 import models from "./models/azure.json";
 import { generateResponses } from "./openai";
 import { generateChat } from "./openai-compatible";
@@ -22,7 +22,6 @@ const KEY = "AZURE_OPENAI_API_KEY";
 const BASE_URL = { variable: "AZURE_OPENAI_ENDPOINT", default: "" } as const;
 const API_VERSION = "AZURE_OPENAI_API_VERSION";
 const MODELS = "AZURE_MODELS";
-const ALLOW_LISTS = ["AZURE_OPENAI_ALLOWED_MODELS", "AZURE_ALLOWED_MODELS"] as const;
 
 const MODELS_FORMAT = 'must be JSON: an array of model entries (or {"models": [...]}), each with a "deployment"';
 const modelEntries = z
@@ -37,21 +36,15 @@ export const azure: ProviderDescriptor = {
   keyVariable: KEY,
   requiredVariables: [KEY, BASE_URL.variable],
   baseUrl: BASE_URL,
-  allowListVariables: ALLOW_LISTS,
+  allowListVariables: ["AZURE_OPENAI_ALLOWED_MODELS", "AZURE_ALLOWED_MODELS"],
   settings: settingsFrom(
     { [KEY]: key(), [BASE_URL.variable]: url(BASE_URL.default) },
-    {
-      [API_VERSION]: text("2024-02-15-preview"),
-      [MODELS]: json(modelEntries, MODELS_FORMAT),
-      [ALLOW_LISTS[0]]: list(),
-      [ALLOW_LISTS[1]]: list(),
-    },
+    { [API_VERSION]: text("2024-02-15-preview"), [MODELS]: json(modelEntries, MODELS_FORMAT) },
     (vars) => ({
       apiKey: vars[KEY],
       baseUrl: vars[BASE_URL.variable],
       apiVersion: vars[API_VERSION],
       models: (vars[MODELS] ?? []).map((entry) => parseModelEntry("azure", entry, MODELS)),
-      allowedModels: allowedModels(vars[ALLOW_LISTS[0]], vars[ALLOW_LISTS[1]]),
     }),
   ),
   models,

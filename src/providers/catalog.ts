@@ -1,4 +1,5 @@
-import { readVariables } from "../core/config.ts";
+import { z } from "zod";
+import { list, readVariables } from "../core/config.ts";
 import { azure } from "./azure";
 import { parseModelEntry, type ModelCapabilities } from "./capabilities";
 import { custom } from "./custom";
@@ -47,13 +48,21 @@ export function shippedModelsOf(id: ProviderId): ModelCapabilities[] {
 
 /**
  * The providers the env configures, in resolution order: each descriptor reads its own
- * variables (and Workers AI the `AI` binding's presence). Throws ConfigError naming a bad variable.
+ * variables (and Workers AI the `AI` binding's presence), then its allow-lists are read.
+ * Throws ConfigError naming a bad variable.
  */
 export function parseProviders(vars: Record<string, unknown>): ProviderConfig[] {
   return PROVIDERS.flatMap((descriptor) => {
     const settings = readVariables(descriptor.settings, vars);
     if (!settings) return [];
     const { id, label, keyVariable } = descriptor;
-    return [{ ...settings, id, label, keyVariable, models: settings.models ?? shippedModelsOf(id) }];
+    return [{ ...settings, id, label, keyVariable, allowedModels: allowListOf(descriptor, vars), models: settings.models ?? shippedModelsOf(id) }];
   });
+}
+
+/** The names and aliases of a provider's allow-list variables; null (every model) when all are empty. */
+function allowListOf(descriptor: ProviderDescriptor, vars: Record<string, unknown>): ReadonlySet<string> | null {
+  const lists = readVariables(z.object(Object.fromEntries(descriptor.allowListVariables.map((name) => [name, list()]))), vars);
+  const entries = Object.values(lists).flat();
+  return entries.length > 0 ? new Set(entries) : null;
 }

@@ -1,5 +1,5 @@
-import { key, list, text, url } from "../core/config.ts";
-import { allowedModels, settingsFrom, type Generate, type ProviderDescriptor } from "./descriptor";
+import { key, text, url } from "../core/config.ts";
+import { settingsFrom, type Generate, type ProviderDescriptor } from "./descriptor";
 import models from "./models/custom.json";
 import { bearer, generateChat } from "./openai-compatible";
 
@@ -17,7 +17,6 @@ const generate: Generate = (provider, model, request, options) => {
 const KEY = "CUSTOM_API_KEY";
 const BASE_URL = { variable: "CUSTOM_API_URL", default: "" } as const;
 const MODEL_NAME = "CUSTOM_MODEL_NAME";
-const ALLOW_LIST = "CUSTOM_ALLOWED_MODELS";
 
 /**
  * A local or private OpenAI-compatible server (Ollama, vLLM, LM Studio): configured by its URL,
@@ -30,16 +29,11 @@ export const custom: ProviderDescriptor = {
   keyVariable: KEY,
   requiredVariables: [BASE_URL.variable],
   baseUrl: BASE_URL,
-  allowListVariables: [ALLOW_LIST],
+  allowListVariables: ["CUSTOM_ALLOWED_MODELS"],
   settings: settingsFrom(
     { [BASE_URL.variable]: url(BASE_URL.default) },
-    { [KEY]: key(), [MODEL_NAME]: text("llama3.2"), [ALLOW_LIST]: list() },
-    (vars) => ({
-      apiKey: vars[KEY],
-      baseUrl: vars[BASE_URL.variable],
-      modelName: vars[MODEL_NAME],
-      allowedModels: allowedModels(vars[ALLOW_LIST]),
-    }),
+    { [KEY]: key(), [MODEL_NAME]: text("llama3.2") },
+    (vars) => ({ apiKey: vars[KEY], baseUrl: vars[BASE_URL.variable], modelName: vars[MODEL_NAME] }),
   ),
   models,
   generate,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { key, text, url } from "../core/config.ts";
 import type { WorkersAiBinding } from "../core/env.ts";
 import type { ModelCapabilities } from "./capabilities";
 import type { GenerationProgress, ModelResponse, ProviderId, ProviderRequest } from "./types";
@@ -8,6 +9,8 @@ export interface ProviderConfig extends Omit<ProviderSettings, "models"> {
   id: ProviderId;
   label: string;
   keyVariable: string;
+  /** Lower-cased names and aliases from its allow-list variables; null means every model is allowed. */
+  allowedModels: ReadonlySet<string> | null;
   /** Every model it serves before the allow-list: its shipped registry, or the models its settings list. */
   models: readonly ModelCapabilities[];
 }
@@ -16,8 +19,6 @@ export interface ProviderConfig extends Omit<ProviderSettings, "models"> {
 export interface ProviderSettings {
   apiKey: string;
   baseUrl: string;
-  /** Lower-cased names and aliases from its allow-list variables; null means every model is allowed. */
-  allowedModels: ReadonlySet<string> | null;
   /** Azure and DIAL put an api-version on every URL. */
   apiVersion?: string;
   /** OpenRouter's attribution headers. */
@@ -73,19 +74,13 @@ export interface ProviderDescriptor {
   requiredVariables: readonly string[];
   /** Its base URL's variable and default ("" when the variable is required). */
   baseUrl: { variable: string; default: string } | null;
-  /** The variables whose names and aliases restrict its models. */
+  /** The variables whose names and aliases restrict its models (read by the catalog). */
   allowListVariables: readonly string[];
-  /** Reads its variables from the env: its settings, or null when it is not configured. */
+  /** Reads its other variables from the env: its settings, or null when it is not configured. */
   settings: z.ZodType<ProviderSettings | null>;
   /** Its shipped model registry (src/providers/models/*.json). */
   models: { models: unknown[] };
   generate: Generate;
-}
-
-/** The allow-list of one or more allow-list variables; null (every model) when all are empty. */
-export function allowedModels(...lists: string[][]): ReadonlySet<string> | null {
-  const entries = lists.flat();
-  return entries.length > 0 ? new Set(entries) : null;
 }
 
 /**
@@ -108,4 +103,26 @@ export function settingsFrom<Required extends z.ZodRawShape, Optional extends z.
     }
     return configure({ ...vars, ...parsed.data });
   });
+}
+
+/** A provider that speaks HTTP with one key, at a base URL with a default. */
+interface KeyedProvider extends Pick<ProviderDescriptor, "id" | "label" | "title" | "keyVariable" | "allowListVariables" | "models" | "generate"> {
+  baseUrl: { variable: string; default: string };
+  /** Text settings besides the key and the base URL: the variable, its default, the setting it fills. */
+  textSettings?: ReadonlyArray<{ variable: string; default: string; setting: "apiVersion" | "referer" | "title" }>;
+}
+
+/** The descriptor of a keyed provider: configured by its key alone. */
+export function keyedProvider({ baseUrl, textSettings = [], ...provider }: KeyedProvider): ProviderDescriptor {
+  const texts = Object.fromEntries(textSettings.map(({ variable, default: fallback }) => [variable, text(fallback)]));
+  return {
+    ...provider,
+    requiredVariables: [provider.keyVariable],
+    baseUrl,
+    settings: settingsFrom({ [provider.keyVariable]: key() }, { [baseUrl.variable]: url(baseUrl.default), ...texts }, (vars) => ({
+      apiKey: vars[provider.keyVariable] ?? "",
+      baseUrl: vars[baseUrl.variable] ?? "",
+      ...Object.fromEntries(textSettings.map(({ variable, setting }) => [setting, vars[variable]])),
+    })),
+  };
 }

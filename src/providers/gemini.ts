@@ -1,6 +1,6 @@
-import { key, list, url, type ThinkingMode } from "../core/config.ts";
+import type { ThinkingMode } from "../core/config.ts";
 import type { ModelCapabilities } from "./capabilities";
-import { allowedModels, settingsFrom, type Generate, type GenerateOptions, type ProviderConfig, type ProviderDescriptor } from "./descriptor";
+import { keyedProvider, type Generate, type GenerateOptions, type ProviderConfig } from "./descriptor";
 import { field, parseEventData, postJson, postStream, truncatedStream, type SseEvent } from "./http";
 import models from "./models/gemini.json";
 import { effectiveTemperature, malformed, numberOr, stringOr, userText, wantsStream } from "./openai-compatible";
@@ -127,24 +127,14 @@ async function consumeStream(provider: ProviderConfig, modelName: string, events
   return finish(provider, answer);
 }
 
-const KEY = "GEMINI_API_KEY";
-const BASE_URL = { variable: "GEMINI_BASE_URL", default: "https://generativelanguage.googleapis.com" } as const;
-const ALLOW_LIST = "GOOGLE_ALLOWED_MODELS";
-
 /** Google Gemini: generateContent with an `x-goog-api-key` header. */
-export const gemini: ProviderDescriptor = {
+export const gemini = keyedProvider({
   id: "google",
   label: "Gemini",
   title: "Google Gemini",
-  keyVariable: KEY,
-  requiredVariables: [KEY],
-  baseUrl: BASE_URL,
-  allowListVariables: [ALLOW_LIST],
-  settings: settingsFrom({ [KEY]: key() }, { [BASE_URL.variable]: url(BASE_URL.default), [ALLOW_LIST]: list() }, (vars) => ({
-    apiKey: vars[KEY],
-    baseUrl: vars[BASE_URL.variable],
-    allowedModels: allowedModels(vars[ALLOW_LIST]),
-  })),
+  keyVariable: "GEMINI_API_KEY",
+  baseUrl: { variable: "GEMINI_BASE_URL", default: "https://generativelanguage.googleapis.com" },
+  allowListVariables: ["GOOGLE_ALLOWED_MODELS"],
   models,
   generate,
-};
+});

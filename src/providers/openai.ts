@@ -1,6 +1,5 @@
-import { key, list, url } from "../core/config.ts";
 import type { ModelCapabilities } from "./capabilities";
-import { allowedModels, settingsFrom, type Generate, type GenerateOptions, type ProviderConfig, type ProviderDescriptor, type ResolvedModel } from "./descriptor";
+import { keyedProvider, type Generate, type GenerateOptions, type ProviderConfig, type ResolvedModel } from "./descriptor";
 import { field, parseEventData, postJson, postStream, truncatedStream, type SseEvent } from "./http";
 import models from "./models/openai.json";
 import {
@@ -138,24 +137,14 @@ async function consumeResponsesStream(
   throw truncatedStream(provider);
 }
 
-const KEY = "OPENAI_API_KEY";
-const BASE_URL = { variable: "OPENAI_BASE_URL", default: "https://api.openai.com/v1" } as const;
-const ALLOW_LIST = "OPENAI_ALLOWED_MODELS";
-
 /** OpenAI: Chat Completions, or the Responses API for the models that need it, with a bearer key. */
-export const openai: ProviderDescriptor = {
+export const openai = keyedProvider({
   id: "openai",
   label: "OpenAI",
   title: "OpenAI",
-  keyVariable: KEY,
-  requiredVariables: [KEY],
-  baseUrl: BASE_URL,
-  allowListVariables: [ALLOW_LIST],
-  settings: settingsFrom({ [KEY]: key() }, { [BASE_URL.variable]: url(BASE_URL.default), [ALLOW_LIST]: list() }, (vars) => ({
-    apiKey: vars[KEY],
-    baseUrl: vars[BASE_URL.variable],
-    allowedModels: allowedModels(vars[ALLOW_LIST]),
-  })),
+  keyVariable: "OPENAI_API_KEY",
+  baseUrl: { variable: "OPENAI_BASE_URL", default: "https://api.openai.com/v1" },
+  allowListVariables: ["OPENAI_ALLOWED_MODELS"],
   models,
   generate,
-};
+});

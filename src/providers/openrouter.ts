@@ -1,5 +1,4 @@
-import { key, list, text, url } from "../core/config.ts";
-import { allowedModels, settingsFrom, type Generate, type ProviderDescriptor } from "./descriptor";
+import { keyedProvider, type Generate } from "./descriptor";
 import models from "./models/openrouter.json";
 import { bearer, generateChat } from "./openai-compatible";
 
@@ -17,37 +16,18 @@ const generate: Generate = (provider, model, request, options) => {
   );
 };
 
-const KEY = "OPENROUTER_API_KEY";
-const BASE_URL = { variable: "OPENROUTER_BASE_URL", default: "https://openrouter.ai/api/v1" } as const;
-const REFERER = "OPENROUTER_REFERER";
-const TITLE = "OPENROUTER_TITLE";
-const ALLOW_LIST = "OPENROUTER_ALLOWED_MODELS";
-
 /** OpenRouter: Chat Completions plus its attribution headers (which app is calling). */
-export const openrouter: ProviderDescriptor = {
+export const openrouter = keyedProvider({
   id: "openrouter",
   label: "OpenRouter",
   title: "OpenRouter",
-  keyVariable: KEY,
-  requiredVariables: [KEY],
-  baseUrl: BASE_URL,
-  allowListVariables: [ALLOW_LIST],
-  settings: settingsFrom(
-    { [KEY]: key() },
-    {
-      [BASE_URL.variable]: url(BASE_URL.default),
-      [REFERER]: text("https://github.com/zen-mcp-worker"),
-      [TITLE]: text("Zen MCP Worker"),
-      [ALLOW_LIST]: list(),
-    },
-    (vars) => ({
-      apiKey: vars[KEY],
-      baseUrl: vars[BASE_URL.variable],
-      referer: vars[REFERER],
-      title: vars[TITLE],
-      allowedModels: allowedModels(vars[ALLOW_LIST]),
-    }),
-  ),
+  keyVariable: "OPENROUTER_API_KEY",
+  baseUrl: { variable: "OPENROUTER_BASE_URL", default: "https://openrouter.ai/api/v1" },
+  allowListVariables: ["OPENROUTER_ALLOWED_MODELS"],
+  textSettings: [
+    { variable: "OPENROUTER_REFERER", default: "https://github.com/zen-mcp-worker", setting: "referer" },
+    { variable: "OPENROUTER_TITLE", default: "Zen MCP Worker", setting: "title" },
+  ],
   models,
   generate,
-};
+});

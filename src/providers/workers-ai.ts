@@ -1,8 +1,7 @@
 import { z } from "zod";
-import { list } from "../core/config.ts";
 import type { WorkersAiBinding, WorkersAiChatInput } from "../core/env.ts";
 import type { ModelCapabilities } from "./capabilities";
-import { allowedModels, settingsFrom, type Generate, type GenerateOptions, type ProviderConfig, type ProviderDescriptor } from "./descriptor";
+import { settingsFrom, type Generate, type GenerateOptions, type ProviderConfig, type ProviderDescriptor } from "./descriptor";
 import { classifyStatus, field, parseEventData, readSse, truncatedStream, withRetries, type SseEvent } from "./http";
 import models from "./models/workers-ai.json";
 import { effectiveTemperature, malformed, stringOr, usageOf, userText, wantsStream } from "./openai-compatible";
@@ -163,8 +162,6 @@ function answer(provider: ProviderConfig, modelName: string, maxTokens: number, 
   return { text, usage, finishReason: usage.outputTokens >= maxTokens ? "length" : "stop", modelName, provider: provider.id };
 }
 
-const ALLOW_LIST = "WORKERS_AI_ALLOWED_MODELS";
-
 /**
  * Cloudflare Workers AI, on the deploy's `AI` binding: present means configured, there is no key.
  * Resolved last, so a key the operator set wins over it.
@@ -176,12 +173,8 @@ export const workersAi: ProviderDescriptor = {
   keyVariable: "the AI binding",
   requiredVariables: [],
   baseUrl: null,
-  allowListVariables: [ALLOW_LIST],
-  settings: settingsFrom({ AI: z.unknown().optional() }, { [ALLOW_LIST]: list() }, (vars) => ({
-    apiKey: "",
-    baseUrl: "",
-    allowedModels: allowedModels(vars[ALLOW_LIST]),
-  })),
+  allowListVariables: ["WORKERS_AI_ALLOWED_MODELS"],
+  settings: settingsFrom({ AI: z.unknown().optional() }, {}, () => ({ apiKey: "", baseUrl: "" })),
   models,
   generate,
 };

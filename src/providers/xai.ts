@@ -1,5 +1,4 @@
-import { key, list, url } from "../core/config.ts";
-import { allowedModels, settingsFrom, type Generate, type ProviderDescriptor } from "./descriptor";
+import { keyedProvider, type Generate } from "./descriptor";
 import models from "./models/xai.json";
 import { bearer, generateChat } from "./openai-compatible";
 
@@ -11,24 +10,14 @@ const generate: Generate = (provider, model, request, options) =>
     options,
   );
 
-const KEY = "XAI_API_KEY";
-const BASE_URL = { variable: "XAI_BASE_URL", default: "https://api.x.ai/v1" } as const;
-const ALLOW_LIST = "XAI_ALLOWED_MODELS";
-
 /** X.AI speaks Chat Completions with a bearer key. */
-export const xai: ProviderDescriptor = {
+export const xai = keyedProvider({
   id: "xai",
   label: "X.AI",
   title: "X.AI (Grok)",
-  keyVariable: KEY,
-  requiredVariables: [KEY],
-  baseUrl: BASE_URL,
-  allowListVariables: [ALLOW_LIST],
-  settings: settingsFrom({ [KEY]: key() }, { [BASE_URL.variable]: url(BASE_URL.default), [ALLOW_LIST]: list() }, (vars) => ({
-    apiKey: vars[KEY],
-    baseUrl: vars[BASE_URL.variable],
-    allowedModels: allowedModels(vars[ALLOW_LIST]),
-  })),
+  keyVariable: "XAI_API_KEY",
+  baseUrl: { variable: "XAI_BASE_URL", default: "https://api.x.ai/v1" },
+  allowListVariables: ["XAI_ALLOWED_MODELS"],
   models,
   generate,
-};
+});
