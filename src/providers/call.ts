@@ -3,10 +3,10 @@ import type { Env } from "../core/env.ts";
 import type { BreakerSnapshot } from "../core/rpc/breaker";
 import { breakerName, ProviderBreakers, type BreakerOutcome } from "./breaker";
 import { descriptorOf } from "./catalog";
-import type { GenerateOptions, ProviderConfig, ResolvedModel } from "./descriptor";
+import type { GenerateOptions, ProviderConfig, ResolvedModel, ToolCategory } from "./descriptor";
 import { redact } from "./http";
 import { checkImages, withImagesRead } from "./index";
-import { ModelResolutionError, NO_PROVIDER_MESSAGE, type ModelRegistry, type ToolCategory } from "./registry";
+import { ModelResolutionError, NO_PROVIDER_MESSAGE, type ModelRegistry } from "./registry";
 import { ProviderError, type GenerationProgress, type ModelRequest, type ModelResponse, type ProviderId, type ProviderRequest } from "./types";
 
 /** What a model call needs from its request: bindings, config, and a way to defer work. */

@@ -4,6 +4,9 @@ import type { WorkersAiBinding } from "../core/env.ts";
 import type { ModelCapabilities } from "./capabilities";
 import type { GenerationProgress, ModelResponse, ProviderId, ProviderRequest } from "./types";
 
+/** What a tool needs from a model, for auto mode: the original's three categories. */
+export type ToolCategory = "fast_response" | "balanced" | "extended_reasoning";
+
 /** A configured provider: its descriptor's facts and what its variables set. */
 export interface ProviderConfig extends Omit<ProviderSettings, "models"> {
   id: ProviderId;
@@ -80,6 +83,8 @@ export interface ProviderDescriptor {
   settings: z.ZodType<ProviderSettings | null>;
   /** Its shipped model registry (src/providers/models/*.json). */
   models: { models: unknown[] };
+  /** Names auto mode tries first, per tool category (the original's preferences). */
+  preferredModels?: Record<ToolCategory, readonly string[]>;
   generate: Generate;
 }
 
@@ -106,7 +111,7 @@ export function settingsFrom<Required extends z.ZodRawShape, Optional extends z.
 }
 
 /** A provider that speaks HTTP with one key, at a base URL with a default. */
-interface KeyedProvider extends Pick<ProviderDescriptor, "id" | "label" | "title" | "keyVariable" | "allowListVariables" | "models" | "generate"> {
+interface KeyedProvider extends Pick<ProviderDescriptor, "id" | "label" | "title" | "keyVariable" | "allowListVariables" | "models" | "preferredModels" | "generate"> {
   baseUrl: { variable: string; default: string };
   /** Text settings besides the key and the base URL: the variable, its default, the setting it fills. */
   textSettings?: ReadonlyArray<{ variable: string; default: string; setting: "apiVersion" | "referer" | "title" }>;

@@ -2,31 +2,14 @@ import { configOf, type Config } from "../core/config.ts";
 import type { Env } from "../core/env.ts";
 import { UserFacingError } from "../core/errors.ts";
 import { capabilityRank, parseModelEntry, type ModelCapabilities } from "./capabilities";
-import { parseProviders, PROVIDERS } from "./catalog";
-import type { ProviderConfig, ResolvedModel } from "./descriptor";
+import { descriptorOf, parseProviders, PROVIDERS } from "./catalog";
+import type { ProviderConfig, ResolvedModel, ToolCategory } from "./descriptor";
 import type { ProviderId } from "./types";
-
-/** What a tool needs from a model, for auto mode: the original's three categories. */
-export type ToolCategory = "fast_response" | "balanced" | "extended_reasoning";
 
 /** A model name that cannot be used: the message lists what can. */
 export class ModelResolutionError extends UserFacingError {
   override name = "ModelResolutionError";
 }
-
-/** Names tried first in auto mode, per provider and category (the original's preferences). */
-const PREFERRED: Partial<Record<ProviderId, Record<ToolCategory, string[]>>> = {
-  openai: {
-    extended_reasoning: ["gpt-5.1-codex", "gpt-5.1", "gpt-5-codex", "gpt-5-pro", "o3-pro", "gpt-5", "o3"],
-    fast_response: ["gpt-5.1", "gpt-5.1-codex-mini", "gpt-5", "gpt-5-mini", "o4-mini", "o3-mini"],
-    balanced: ["gpt-5.1", "gpt-5.1-codex-mini", "gpt-5", "gpt-5-mini", "o4-mini", "o3-mini"],
-  },
-  xai: {
-    extended_reasoning: ["grok-4", "grok-3"],
-    fast_response: ["grok-3-fast", "grok-4"],
-    balanced: ["grok-3-fast", "grok-4"],
-  },
-};
 
 /** Generic capabilities for names a catch-all provider serves without a registry entry. */
 function genericModel(provider: ProviderId, modelName: string): ModelCapabilities {
@@ -164,8 +147,8 @@ function isAllowed(provider: ProviderConfig, model: ModelCapabilities): boolean 
 
 function preferredModel(provider: ProviderId, category: ToolCategory, models: ModelCapabilities[]): ModelCapabilities | undefined {
   if (models.length === 0) return undefined;
-  const byName = (names: string[]) => names.map((n) => models.find((m) => m.modelName === n)).find((m) => m !== undefined);
-  const preferred = PREFERRED[provider]?.[category];
+  const byName = (names: readonly string[]) => names.map((n) => models.find((m) => m.modelName === n)).find((m) => m !== undefined);
+  const preferred = descriptorOf(provider).preferredModels?.[category];
   if (preferred) return byName(preferred) ?? models[0];
   if (provider === "google") {
     // Newest first: reverse lexicographic order puts gemini-3 before gemini-2.5.

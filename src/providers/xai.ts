@@ -19,5 +19,10 @@ export const xai = keyedProvider({
   baseUrl: { variable: "XAI_BASE_URL", default: "https://api.x.ai/v1" },
   allowListVariables: ["XAI_ALLOWED_MODELS"],
   models,
+  preferredModels: {
+    extended_reasoning: ["grok-4", "grok-3"],
+    fast_response: ["grok-3-fast", "grok-4"],
+    balanced: ["grok-3-fast", "grok-4"],
+  },
   generate,
 });

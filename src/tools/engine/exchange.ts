@@ -3,7 +3,7 @@ import { remainingExchanges, ThreadWriter, type CommitResult } from "../../conve
 import type { Json, NewTurn } from "../../core/rpc/conversation.ts";
 import type { FileReference } from "../../files/references";
 import type { ModelCapabilities } from "../../providers/capabilities";
-import type { ToolCategory } from "../../providers/registry";
+import type { ToolCategory } from "../../providers/descriptor";
 import type { CallResult } from "../../providers/call";
 import type { ToolContext, ToolResult } from "../define";
 import { askModel } from "./ask";
