@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import { z } from "zod";
 import { ConfigError, configOf } from "./core/config.ts";
 import { listThreads } from "./conversation/threads";
 import type { AppBindings } from "./core/env.ts";
@@ -15,6 +16,7 @@ import { oauthRoutes } from "./routes/oauth/routes.ts";
 import { registryFor } from "./providers/registry";
 import { healthDetails, healthOf } from "./routes/status/data.ts";
 import { statusRoutes } from "./routes/status/routes.tsx";
+import { valid, wholeNumber } from "./routes/validation.ts";
 import { DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS, readUsage } from "./providers/usage.ts";
 
 export { BlobDO } from "./durable/blob";
@@ -83,6 +85,7 @@ app.post("/mcp", async (c) => {
     config,
     registry: registryFor(c.env),
     team: c.get("team"),
+    tokenDigest: c.get("tokenDigest"),
     workspace,
     requestId: c.get("requestId"),
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
@@ -97,21 +100,24 @@ app.on(["GET", "DELETE"], "/mcp", (c) =>
 app.route("/v1/blobs", blobRoutes);
 app.route("/v1/workspaces", workspaceRoutes);
 
-app.get("/v1/threads", async (c) => {
-  const limit = Number(c.req.query("limit") ?? 20);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 200) {
-    return c.json({ error: "bad_request", message: "limit must be a whole number from 1 to 200." }, 400);
-  }
-  return c.json({ team: c.get("team"), threads: await listThreads({ env: c.env, team: c.get("team") }, limit) });
-});
+app.get(
+  "/v1/threads",
+  valid("query", z.object({ limit: wholeNumber(20, 1, 200) }), (c) =>
+    c.json({ error: "bad_request", message: "limit must be a whole number from 1 to 200." }, 400),
+  ),
+  async (c) => {
+    const { limit } = c.req.valid("query");
+    return c.json({ team: c.get("team"), threads: await listThreads({ env: c.env, team: c.get("team") }, limit) });
+  },
+);
 
-app.get("/v1/usage", async (c) => {
-  const days = Number(c.req.query("days") ?? DEFAULT_USAGE_DAYS);
-  if (!Number.isInteger(days) || days < 1 || days > MAX_USAGE_DAYS) {
-    return c.json({ error: "bad_request", message: `days must be a whole number from 1 to ${MAX_USAGE_DAYS}.` }, 400);
-  }
-  return c.json(await readUsage({ env: c.env, team: c.get("team") }, days));
-});
+app.get(
+  "/v1/usage",
+  valid("query", z.object({ days: wholeNumber(DEFAULT_USAGE_DAYS, 1, MAX_USAGE_DAYS) }), (c) =>
+    c.json({ error: "bad_request", message: `days must be a whole number from 1 to ${MAX_USAGE_DAYS}.` }, 400),
+  ),
+  async (c) => c.json(await readUsage({ env: c.env, team: c.get("team") }, c.req.valid("query").days)),
+);
 
 app.notFound((c) => c.json({ error: "not_found", message: `No route for ${c.req.method} ${c.req.path}. The MCP endpoint is /mcp.` }, 404));
 

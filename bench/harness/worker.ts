@@ -364,7 +364,7 @@ async function attribution(env: Env, url: URL) {
     return timed / count;
   };
   const mcp = async (name: string, args: Record<string, unknown>) => {
-    const response = await handleMcpRequest(mcpRequest(name, args), deps);
+    const response = await handleMcpRequest(mcpRequest(name, args), { ...deps, tokenDigest: undefined });
     const text = await response.text();
     if (!text.includes('"result"') || text.includes('"isError":true')) throw new Error(`${name}: ${text.slice(0, 300)}`);
   };
@@ -380,7 +380,8 @@ async function attribution(env: Env, url: URL) {
   const shared = new AjvJsonSchemaValidator();
   const description = modelFieldDescription(config, registry);
   const chatArgs = { prompt: "Say something short.", model: "flash" };
-  const toolContext = { ...deps, signal: new AbortController().signal, progress: async () => undefined, modelDescription: description };
+  // No model-call limit in this loop: the charge is measured with the whole request (mcpChat).
+  const toolContext = { ...deps, signal: new AbortController().signal, progress: async () => undefined, beforeModelCall: async () => undefined, modelDescription: description };
   const info = { name: "bench", version: "1" };
   const capabilities = { capabilities: { tools: {}, prompts: {}, logging: {} } };
   const ms = {

@@ -18,9 +18,9 @@ export interface Config {
   /** Without TEAM_TOKENS: serve hosts other than loopback too, unauthenticated (ALLOW_UNAUTHENTICATED). */
   allowUnauthenticated: boolean;
   /**
-   * Requests per minute to /mcp and /v1/*, per team and per token, and, per client address,
-   * what no token pays for (OAuth registration and authorization, failed authentications);
-   * 0 turns a limit off.
+   * Per minute: tool calls that reach a model, per team and per token; requests to /mcp, /v1/*
+   * and the status page per team; and, per client address, what no token pays for (OAuth
+   * registration and authorization, failed authentications). 0 turns a limit off.
    */
   rateLimits: RateLimits;
   allowedHostnames: string[];
@@ -32,8 +32,11 @@ export interface Config {
 }
 
 export interface RateLimits {
+  /** Tool calls that reach a model, per minute per team and per team token. */
   teamPerMinute: number;
   tokenPerMinute: number;
+  /** Requests of any kind per minute per team: a bound against abuse, far above what sessions need. */
+  requestsPerMinute: number;
   addressPerMinute: number;
 }
 
@@ -139,6 +142,7 @@ const serverSchema = z.object({
   MAX_CONVERSATION_TURNS: integer(50, 2, 1_000),
   RATE_LIMIT_PER_MINUTE: integer(600, 0, 1_000_000),
   RATE_LIMIT_PER_TOKEN_PER_MINUTE: integer(300, 0, 1_000_000),
+  RATE_LIMIT_REQUESTS_PER_MINUTE: integer(6_000, 0, 10_000_000),
   RATE_LIMIT_PER_ADDRESS_PER_MINUTE: integer(30, 0, 1_000_000),
   ALLOWED_HOSTNAMES: list(),
   MAX_REQUEST_BODY_BYTES: integer(4 * 1024 * 1024, 1_024, 100 * 1024 * 1024),
@@ -176,6 +180,7 @@ export function parseConfig(vars: Vars): Config {
     rateLimits: {
       teamPerMinute: v.RATE_LIMIT_PER_MINUTE,
       tokenPerMinute: v.RATE_LIMIT_PER_TOKEN_PER_MINUTE,
+      requestsPerMinute: v.RATE_LIMIT_REQUESTS_PER_MINUTE,
       addressPerMinute: v.RATE_LIMIT_PER_ADDRESS_PER_MINUTE,
     },
     allowedHostnames: v.ALLOWED_HOSTNAMES,

@@ -4,6 +4,7 @@ import { blobInfo, blobStub, readBlobText } from "./blob-store";
 import { inlineSource, type FileSource } from "./embed";
 import { isUsableReference, type FileReference } from "./references";
 import { ToolError } from "../core/errors.ts";
+import { mapLimit } from "../core/pool.ts";
 import { MAX_FILES_PER_CALL, isExpandable } from "../core/wire-contract.ts";
 
 /** File arguments one call may name (paths, directories, references, inline files). */
@@ -85,13 +86,7 @@ const SOURCE_LOOKUPS_IN_FLIGHT = 16;
 
 /** Sources for many entries, in order, looked up a bounded number at a time. */
 export async function sourcesOf(scope: FileScope, entries: FileEntry[]): Promise<FileSource[]> {
-  const sources: FileSource[] = new Array(entries.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < entries.length; i = next++) sources[i] = await sourceOf(scope, entries[i]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(SOURCE_LOOKUPS_IN_FLIGHT, entries.length) }, worker));
-  return sources;
+  return mapLimit(entries, SOURCE_LOOKUPS_IN_FLIGHT, (entry) => sourceOf(scope, entry));
 }
 
 /** A source for embedding: inline content directly, a blob through its cached facts and chunks. */

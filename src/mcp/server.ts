@@ -5,13 +5,17 @@ import type { ModelRegistry } from "../providers/registry";
 import { enabledTools } from "../tools";
 import type { ToolContext } from "../tools/define";
 import { SERVER_NAME, SERVER_VERSION } from "../core/version.ts";
+import { chargeModelCall } from "./model-call-limits";
 import { progressReporter } from "./progress";
 import { getPrompt, listPrompts } from "./prompts";
 import { runTool } from "./run-tool";
 import { listTools, modelFieldDescription, topModels, TOOL_OUTPUT_SCHEMA } from "./tool-schemas";
 
-/** What a request brings to its tools; the MCP layer adds the call's signal and progress. */
-export type McpRequestDeps = Omit<ToolContext, "signal" | "progress">;
+/**
+ * What a request brings to its tools (and the team token behind it, whose model-call limit it
+ * spends); the MCP layer adds each call's signal, progress and model-call charge.
+ */
+export type McpRequestDeps = Omit<ToolContext, "signal" | "progress" | "beforeModelCall"> & { tokenDigest: string | undefined };
 
 function instructions(config: Config, registry: ModelRegistry): string {
   const selection = registry.autoMode
@@ -92,6 +96,7 @@ export function buildServer(deps: McpRequestDeps): Server {
       signal: ctx.mcpReq.signal,
       modelDescription,
       progress: progressReporter(ctx.mcpReq._meta?.progressToken, (notification) => ctx.mcpReq.notify(notification)),
+      beforeModelCall: onceAtMost(() => chargeModelCall(deps)),
     });
     return server.projectCallToolResult(result, TOOL_OUTPUT_SCHEMA);
   });
@@ -103,4 +108,10 @@ export function buildServer(deps: McpRequestDeps): Server {
     return prompt;
   });
   return server;
+}
+
+/** The work of `start`, begun at its first call and shared by the later ones. */
+function onceAtMost(start: () => Promise<void>): () => Promise<void> {
+  let started: Promise<void> | undefined;
+  return () => (started ??= start());
 }

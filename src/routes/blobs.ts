@@ -19,6 +19,7 @@ import {
   storeChunks,
 } from "../files/blob-store.ts";
 import { WORKSPACE_PATTERN, WORKSPACE_RULE } from "../core/wire-contract.ts";
+import { jsonBody, valid } from "./validation.ts";
 
 type AppContext = Context<AppBindings>;
 type BlobStub = DurableObjectStub<BlobDO>;
@@ -27,12 +28,11 @@ function jsonError(c: AppContext, status: 400 | 404 | 409 | 413, error: string, 
   return c.json({ error, message }, status);
 }
 
-function checkSha(c: AppContext): string | Response {
-  const sha256 = c.req.param("sha256")?.toLowerCase() ?? "";
-  return SHA256_HEX.test(sha256)
-    ? sha256
-    : jsonError(c, 400, "bad_hash", "The path must name the file's SHA-256 as 64 hex characters: /v1/blobs/<sha256>.");
-}
+/** The blob a path names, by its SHA-256 in any case; an upload's body is dropped unread when it is malformed. */
+const shaParam = z.string().toLowerCase().regex(SHA256_HEX);
+const validSha = valid("param", z.object({ sha256: shaParam }), (c) =>
+  unread(c, jsonError(c, 400, "bad_hash", "The path must name the file's SHA-256 as 64 hex characters: /v1/blobs/<sha256>.")),
+);
 
 /** Largest JSON bodies: a manifest batch, a presence check (1,000 hashes take about 67 KB), anything else. */
 const MANIFEST_BODY_BYTES = 8 * 1024 * 1024;
@@ -140,31 +140,30 @@ const MAX_PRESENCE_CHECK = 1_000;
 const presenceSchema = z.object({ sha256: z.array(z.string().regex(SHA256_HEX)).max(MAX_PRESENCE_CHECK) });
 
 /** Which of these blobs the team lacks: one request instead of a HEAD per file. */
-blobRoutes.post("/missing", jsonBodyLimit(PRESENCE_BODY_BYTES), async (c) => {
-  const parsed = presenceSchema.safeParse(await c.req.json().catch(() => undefined));
-  if (!parsed.success) {
-    return jsonError(c, 400, "bad_request", `Send JSON {"sha256": ["<64 hex>", ...]} with at most ${MAX_PRESENCE_CHECK} hashes.`);
-  }
-  const hashes = [...new Set(parsed.data.sha256)];
-  const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
-  const known = await Promise.all(hashes.map((sha256) => blobInfo(c.env, c.get("team"), sha256, defer)));
-  return c.json({ missing: hashes.filter((_, i) => known[i] === null) });
-});
+blobRoutes.post(
+  "/missing",
+  jsonBodyLimit(PRESENCE_BODY_BYTES),
+  jsonBody(presenceSchema, (c) => jsonError(c, 400, "bad_request", `Send JSON {"sha256": ["<64 hex>", ...]} with at most ${MAX_PRESENCE_CHECK} hashes.`)),
+  async (c) => {
+    const hashes = [...new Set(c.req.valid("json").sha256)];
+    const defer = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
+    const known = await Promise.all(hashes.map((sha256) => blobInfo(c.env, c.get("team"), sha256, defer)));
+    return c.json({ missing: hashes.filter((_, i) => known[i] === null) });
+  },
+);
 
 /** Blobs are served as downloads and never sniffed: their media type is only what the uploader declared. */
 const SERVED_HEADERS = { "x-content-type-options": "nosniff", "content-disposition": "attachment" };
 
-blobRoutes.on("HEAD", "/:sha256", async (c) => {
-  const sha256 = checkSha(c);
-  if (sha256 instanceof Response) return sha256;
+blobRoutes.on("HEAD", "/:sha256", validSha, async (c) => {
+  const { sha256 } = c.req.valid("param");
   const info = await blobStub(c.env, c.get("team"), sha256).info();
   if (!info) return c.body(null, 404);
   return c.body(null, 200, { ...SERVED_HEADERS, "content-length": String(info.size), "content-type": info.mediaType });
 });
 
-blobRoutes.get("/:sha256", async (c) => {
-  const sha256 = checkSha(c);
-  if (sha256 instanceof Response) return sha256;
+blobRoutes.get("/:sha256", validSha, async (c) => {
+  const { sha256 } = c.req.valid("param");
   const stub = blobStub(c.env, c.get("team"), sha256);
   const info = await stub.info();
   if (!info) return jsonError(c, 404, "not_found", `No file with SHA-256 ${sha256} has been uploaded by this team.`);
@@ -179,9 +178,8 @@ blobRoutes.get("/:sha256", async (c) => {
  * One streamed PUT. With a Content-Length the whole size is reserved up front and the body must
  * be exactly that long; without one the reservation grows as the bytes arrive.
  */
-blobRoutes.put("/:sha256", async (c) => {
-  const sha256 = checkSha(c);
-  if (sha256 instanceof Response) return unread(c, sha256);
+blobRoutes.put("/:sha256", validSha, async (c) => {
+  const { sha256 } = c.req.valid("param");
   const mediaType = parseMediaType(c.req.header("content-type") ?? "");
   if (mediaType === undefined) return unread(c, badMediaType(c));
   const { maxBytes } = configOf(c.env).blobs;
@@ -260,28 +258,37 @@ function partBytes(c: AppContext): number {
  * Multipart: for files over a deploy's request-body limit (about 100 MB), uploaded in parts.
  * Beginning reserves the declared size; parts must fill exactly that size.
  */
-blobRoutes.post("/:sha256/uploads", jsonBodyLimit(SMALL_BODY_BYTES), async (c) => {
-  const sha256 = checkSha(c);
-  if (sha256 instanceof Response) return sha256;
-  const parsed = beginSchema.safeParse(await c.req.json().catch(() => undefined));
-  if (!parsed.success) return jsonError(c, 400, "bad_request", 'Send JSON {"size": <bytes>, "mediaType": "<type>"}.');
-  const mediaType = parseMediaType(parsed.data.mediaType ?? "");
-  if (mediaType === undefined) return badMediaType(c);
-  const { maxBytes } = configOf(c.env).blobs;
-  if (parsed.data.size > maxBytes) return tooLarge(c, maxBytes);
-  const upload = uploadRequest(c, sha256, parsed.data.size, mediaType);
-  const begun = await blobStub(c.env, upload.team, sha256).begin(upload);
-  if (begun.status === "complete") return c.json({ ...begun.info, uploadId: null, partSize: partBytes(c) }, 200);
-  if (begun.status === "quota_exceeded") return quotaExceeded(c, begun.usage);
-  return c.json({ uploadId: upload.uploadId, partSize: partBytes(c) }, 201);
-});
+blobRoutes.post(
+  "/:sha256/uploads",
+  jsonBodyLimit(SMALL_BODY_BYTES),
+  validSha,
+  jsonBody(beginSchema, (c) => jsonError(c, 400, "bad_request", 'Send JSON {"size": <bytes>, "mediaType": "<type>"}.')),
+  async (c) => {
+    const { sha256 } = c.req.valid("param");
+    const begin = c.req.valid("json");
+    const mediaType = parseMediaType(begin.mediaType ?? "");
+    if (mediaType === undefined) return badMediaType(c);
+    const { maxBytes } = configOf(c.env).blobs;
+    if (begin.size > maxBytes) return tooLarge(c, maxBytes);
+    const upload = uploadRequest(c, sha256, begin.size, mediaType);
+    const begun = await blobStub(c.env, upload.team, sha256).begin(upload);
+    if (begun.status === "complete") return c.json({ ...begun.info, uploadId: null, partSize: partBytes(c) }, 200);
+    if (begun.status === "quota_exceeded") return quotaExceeded(c, begun.usage);
+    return c.json({ uploadId: upload.uploadId, partSize: partBytes(c) }, 201);
+  },
+);
 
-blobRoutes.put("/:sha256/uploads/:uploadId/parts/:part", async (c) => {
-  const sha256 = checkSha(c);
-  if (sha256 instanceof Response) return unread(c, sha256);
-  const part = Number(c.req.param("part"));
+/**
+ * A part's number: a whole number from 1 (a huge one is refused later, as past the declared
+ * size). It runs after validSha, whose hash it passes on: each check replaces the last's output.
+ */
+const validPart = valid("param", z.object({ sha256: shaParam, part: z.coerce.number().refine((n) => Number.isInteger(n) && n >= 1) }), (c) =>
+  unread(c, jsonError(c, 400, "bad_part", "Parts are numbered from 1.")),
+);
+
+blobRoutes.put("/:sha256/uploads/:uploadId/parts/:part", validSha, validPart, async (c) => {
+  const { sha256, part } = c.req.valid("param");
   const body = c.req.raw.body;
-  if (!Number.isInteger(part) || part < 1) return unread(c, jsonError(c, 400, "bad_part", "Parts are numbered from 1."));
   if (!body) return jsonError(c, 400, "empty_body", "Send the part's bytes as the request body.");
   const uploadId = c.req.param("uploadId");
   const stub = blobStub(c.env, c.get("team"), sha256);
@@ -320,40 +327,43 @@ const completeSchema = z.object({ mediaType: z.string().optional() });
  * Completing seals the upload (no part is accepted after), re-reads the stored chunks in order
  * to hash them (parts may arrive in any order), and commits what it hashed.
  */
-blobRoutes.post("/:sha256/uploads/:uploadId/complete", jsonBodyLimit(SMALL_BODY_BYTES), async (c) => {
-  const sha256 = checkSha(c);
-  if (sha256 instanceof Response) return sha256;
-  const parsed = completeSchema.safeParse(await c.req.json().catch(() => ({})));
-  if (!parsed.success) return jsonError(c, 400, "bad_request", 'Send JSON {"mediaType": "<type>"}, or no body.');
-  const mediaType = parseMediaType(parsed.data.mediaType ?? "");
-  if (mediaType === undefined) return badMediaType(c);
-  const uploadId = c.req.param("uploadId");
-  const stub = blobStub(c.env, c.get("team"), sha256);
-  const sealed = await stub.seal(uploadId);
-  if (sealed.status === "unknown_upload") return unknownUpload(c);
-  if (sealed.status === "incomplete") {
-    return jsonError(
-      c,
-      400,
-      "missing_parts",
-      `${sealed.storedBytes} of the ${sealed.size} bytes declared have arrived: send every part from 1 to the last, then complete again.`,
-    );
-  }
-  const facts = new StreamFacts(mediaType || sealed.mediaType);
-  let chunkCount = 0;
-  const reader = chunkStream(stub, sealed.chunkCount, uploadId).getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunkCount++;
-      await facts.update(value);
+blobRoutes.post(
+  "/:sha256/uploads/:uploadId/complete",
+  jsonBodyLimit(SMALL_BODY_BYTES),
+  validSha,
+  jsonBody(completeSchema, (c) => jsonError(c, 400, "bad_request", 'Send JSON {"mediaType": "<type>"}, or no body.'), {}),
+  async (c) => {
+    const { sha256 } = c.req.valid("param");
+    const mediaType = parseMediaType(c.req.valid("json").mediaType ?? "");
+    if (mediaType === undefined) return badMediaType(c);
+    const uploadId = c.req.param("uploadId");
+    const stub = blobStub(c.env, c.get("team"), sha256);
+    const sealed = await stub.seal(uploadId);
+    if (sealed.status === "unknown_upload") return unknownUpload(c);
+    if (sealed.status === "incomplete") {
+      return jsonError(
+        c,
+        400,
+        "missing_parts",
+        `${sealed.storedBytes} of the ${sealed.size} bytes declared have arrived: send every part from 1 to the last, then complete again.`,
+      );
     }
-  } catch {
-    return unknownUpload(c);
-  }
-  return commitUpload(c, stub, sha256, uploadId, facts, chunkCount);
-});
+    const facts = new StreamFacts(mediaType || sealed.mediaType);
+    let chunkCount = 0;
+    const reader = chunkStream(stub, sealed.chunkCount, uploadId).getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunkCount++;
+        await facts.update(value);
+      }
+    } catch {
+      return unknownUpload(c);
+    }
+    return commitUpload(c, stub, sha256, uploadId, facts, chunkCount);
+  },
+);
 
 /** The workspace a request names (header `x-zen-workspace`), "default" without one, undefined if malformed. */
 export function workspaceOf(header: string | undefined): string | undefined {
@@ -366,16 +376,21 @@ const MAX_MANIFEST_ENTRIES = 20_000;
 /** `/v1/workspaces/:workspace/manifest`: the assistant's absolute paths -> uploaded blobs. */
 export const workspaceRoutes = new Hono<AppBindings>();
 
-workspaceRoutes.put("/:workspace/manifest", jsonBodyLimit(MANIFEST_BODY_BYTES), async (c) => {
-  const workspace = c.req.param("workspace");
-  if (!WORKSPACE_PATTERN.test(workspace)) return jsonError(c, 400, "bad_workspace", `Workspace ids are ${WORKSPACE_RULE}.`);
-  const parsed = manifestSchema.safeParse(await c.req.json().catch(() => undefined));
-  if (!parsed.success) return jsonError(c, 400, "bad_manifest", 'Send JSON {"files": {"/abs/path": "<sha256 hex>"}}.');
-  const entries = Object.entries(parsed.data.files).map(([path, sha256]) => ({ path, sha256 }));
-  if (entries.length > MAX_MANIFEST_ENTRIES) {
-    return jsonError(c, 413, "too_many_files", `Register at most ${MAX_MANIFEST_ENTRIES} files per request.`);
-  }
-  const registration = await c.env.TEAMS.getByName(c.get("team")).registerFiles(workspace, entries, configOf(c.env).blobs.teamQuotaBytes);
-  if (registration.status === "quota_exceeded") return quotaExceeded(c, registration.usage, "Registering these files");
-  return c.json({ workspace, registered: registration.registered });
-});
+workspaceRoutes.put(
+  "/:workspace/manifest",
+  jsonBodyLimit(MANIFEST_BODY_BYTES),
+  valid("param", z.object({ workspace: z.string().regex(WORKSPACE_PATTERN) }), (c) =>
+    jsonError(c, 400, "bad_workspace", `Workspace ids are ${WORKSPACE_RULE}.`),
+  ),
+  jsonBody(manifestSchema, (c) => jsonError(c, 400, "bad_manifest", 'Send JSON {"files": {"/abs/path": "<sha256 hex>"}}.')),
+  async (c) => {
+    const { workspace } = c.req.valid("param");
+    const entries = Object.entries(c.req.valid("json").files).map(([path, sha256]) => ({ path, sha256 }));
+    if (entries.length > MAX_MANIFEST_ENTRIES) {
+      return jsonError(c, 413, "too_many_files", `Register at most ${MAX_MANIFEST_ENTRIES} files per request.`);
+    }
+    const registration = await c.env.TEAMS.getByName(c.get("team")).registerFiles(workspace, entries, configOf(c.env).blobs.teamQuotaBytes);
+    if (registration.status === "quota_exceeded") return quotaExceeded(c, registration.usage, "Registering these files");
+    return c.json({ workspace, registered: registration.registered });
+  },
+);

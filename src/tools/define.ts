@@ -18,6 +18,11 @@ export interface ToolContext {
   signal: AbortSignal;
   /** Sends a progress notification when the client asked for them; a no-op otherwise. */
   progress(message: string): Promise<void>;
+  /**
+   * Charges the call to the team's model-call limits, once per tool call, before its first model
+   * call; throws a UserFacingError when a limit refuses it (then no model is called).
+   */
+  beforeModelCall(): Promise<void>;
   /** Work that may finish after the response (cache writes, breaker reports). */
   waitUntil(promise: Promise<unknown>): void;
 }

@@ -5,15 +5,15 @@
  * worker under `wrangler dev`, with the fake upstream recording what a model would have been sent.
  */
 import { createHash } from "node:crypto";
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { lstatSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { FakeUpstream } from "../fake-upstream/server.ts";
 import { runCli, startBridge, stderrLine, type BridgeProcess } from "../support/bridge-process.ts";
-import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
+import type { WorkerProcess } from "../support/worker-process.ts";
+import { closeQuietly, e2eStack } from "../support/e2e-stack.ts";
 
 const TOKEN = "bridge-security-token";
 const WORKSPACE = "bridge-security";
@@ -24,7 +24,6 @@ let worker: WorkerProcess;
 let base: string;
 /** Somewhere outside any bridge's root, standing in for ~/.ssh and /etc. */
 let outside: string;
-const clients: Client[] = [];
 
 function write(path: string, content: string): string {
   mkdirSync(resolve(path, ".."), { recursive: true });
@@ -34,7 +33,7 @@ function write(path: string, content: string): string {
 
 async function bridgeIn(cwd: string, ...flags: string[]): Promise<BridgeProcess> {
   const bridge = await startBridge({ args: ["--url", worker.mcpUrl, "--workspace", WORKSPACE, ...flags], cwd, env: { ZEN_MCP_TOKEN: TOKEN } });
-  clients.push(bridge.client);
+  stack.add(bridge.client, closeQuietly);
   return bridge;
 }
 
@@ -57,33 +56,29 @@ async function serverKnows(path: string): Promise<boolean> {
       requestInit: { headers: { authorization: `Bearer ${TOKEN}`, "x-zen-workspace": WORKSPACE } },
     }),
   );
-  clients.push(client);
+  stack.add(client, closeQuietly);
   const result = await client.callTool({ name: "chat", arguments: { prompt: "Is it there?", model: "flash", absolute_file_paths: [path] } });
   return JSON.parse(text(result)).status !== "files_required_to_continue";
 }
 
+const stack = e2eStack();
+
 beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  worker = await startWorker({
+  upstream = await stack.upstream();
+  worker = await stack.worker({
     vars: {
       GEMINI_API_KEY: "k",
       GEMINI_BASE_URL: upstream.url,
       TEAM_TOKENS: JSON.stringify({ [createHash("sha256").update(TOKEN).digest("hex")]: "security-team" }),
     },
   });
-  base = realpathSync(mkdtempSync(join(tmpdir(), "zen-bridge-security-")));
+  base = realpathSync(stack.tempDir("zen-bridge-security-"));
   outside = join(base, "home");
   write(join(outside, "passwd"), `root:x:0:0:${SECRET}-passwd\n`);
   write(join(outside, ".ssh", "id_rsa"), `-----BEGIN OPENSSH PRIVATE KEY----- ${SECRET}-ssh\n`);
   write(join(outside, ".bashrc"), "# the user's shell setup\n");
 });
 
-afterAll(async () => {
-  for (const client of clients) await client.close().catch(() => undefined);
-  await worker?.stop();
-  await upstream?.close();
-  if (base) rmSync(base, { recursive: true, force: true });
-});
 
 describe("bridge security against wrangler dev", () => {
   it("a tool call naming a file outside the root fails; the call is not forwarded and nothing is uploaded", async () => {

@@ -7,8 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { createServer, request, type Server } from "node:http";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Client as ModernClient } from "@modelcontextprotocol/client";
@@ -16,11 +15,12 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { startFakeUpstream, type FakeUpstream, type RecordedRequest } from "../fake-upstream/server.ts";
+import type { FakeUpstream, RecordedRequest } from "../fake-upstream/server.ts";
 import { runCli, startBridge, startModernBridge, type BridgeProcess } from "../support/bridge-process.ts";
-import { freePort, startWorker, type WorkerProcess } from "../support/worker-process.ts";
+import { freePort, type WorkerProcess } from "../support/worker-process.ts";
+import { closeQuietly, e2eStack } from "../support/e2e-stack.ts";
 
 const TOKEN = "bridge-test-token";
 const WORKSPACE = "bridge-e2e";
@@ -29,19 +29,18 @@ const MIB = 1024 * 1024;
 let upstream: FakeUpstream;
 let worker: WorkerProcess;
 let root: string;
-const clients: Array<{ close(): Promise<void> }> = [];
 
 /** The bridge in `cwd` behind a 2025-era assistant (the v1 SDK client), talking to `url`. */
 async function bridgeIn(cwd: string, env: Record<string, string>, url = worker.mcpUrl): Promise<BridgeProcess> {
   const bridge = await startBridge({ args: ["--url", url, "--workspace", WORKSPACE], cwd, env });
-  clients.push(bridge.client);
+  stack.add(bridge.client, closeQuietly);
   return bridge;
 }
 
 /** The bridge in `cwd` behind a 2026-07-28 assistant (the v2 SDK client, pinned), talking to `url`. */
 async function modernBridgeIn(cwd: string, url = worker.mcpUrl): Promise<BridgeProcess<ModernClient>> {
   const bridge = await startModernBridge({ args: ["--url", url, "--workspace", WORKSPACE], cwd, env: { ZEN_MCP_TOKEN: TOKEN } });
-  clients.push(bridge.client);
+  stack.add(bridge.client, closeQuietly);
   return bridge;
 }
 
@@ -204,9 +203,11 @@ async function cancelMidCall(start: (signal: AbortSignal) => Promise<unknown>): 
   await until(() => upstream.inFlight() === 0, "the upstream call to be released", 30_000);
 }
 
+const stack = e2eStack();
+
 beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  worker = await startWorker({
+  upstream = await stack.upstream();
+  worker = await stack.worker({
     vars: {
       GEMINI_API_KEY: "k",
       GEMINI_BASE_URL: upstream.url,
@@ -216,14 +217,7 @@ beforeAll(async () => {
       BLOB_PART_MIB: "16",
     },
   });
-  root = mkdtempSync(join(tmpdir(), "zen-bridge-e2e-"));
-});
-
-afterAll(async () => {
-  for (const client of clients) await client.close().catch(() => undefined);
-  await worker?.stop();
-  await upstream?.close();
-  if (root) rmSync(root, { recursive: true, force: true });
+  root = stack.tempDir("zen-bridge-e2e-");
 });
 
 describe("zen-mcp-worker bridge (stdio) against wrangler dev", () => {
@@ -338,7 +332,7 @@ describe("zen-mcp-worker bridge (stdio) against wrangler dev", () => {
         requestInit: { headers: { authorization: `Bearer ${TOKEN}`, "x-zen-workspace": WORKSPACE } },
       }),
     );
-    clients.push(client);
+    stack.add(client, closeQuietly);
     upstream.clearRequests();
     const result = await client.callTool({ name: "chat", arguments: { prompt: "What was pushed?", model: "flash", absolute_file_paths: [docs] } });
     expect(result.isError, texts(result).join("\n")).toBeFalsy();
@@ -418,12 +412,10 @@ describe("zen-mcp-worker bridge (stdio) against wrangler dev", () => {
 describe("both protocol eras through the bridge", () => {
   let proxy: RecordingProxy;
 
-  beforeAll(async () => {
-    proxy = await startRecordingProxy(new URL(worker.mcpUrl));
-  });
+  const proxies = e2eStack();
 
-  afterAll(async () => {
-    await proxy?.close();
+  beforeAll(async () => {
+    proxy = await proxies.start(startRecordingProxy(new URL(worker.mcpUrl)), (started) => started.close());
   });
 
   /** What an assistant's client offers, whichever SDK it is. */

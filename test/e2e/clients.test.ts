@@ -7,18 +7,18 @@
  * writes the machine's own client configuration.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { FakeUpstream } from "../fake-upstream/server.ts";
 import { BIN as BRIDGE } from "../support/bridge-process.ts";
 import { callTool, connectMcp } from "../support/mcp-session.ts";
 import { makeTeamToken, teamTokensVar, type TeamToken } from "../support/team-token.ts";
-import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
+import type { WorkerProcess } from "../support/worker-process.ts";
+import { e2eStack } from "../support/e2e-stack.ts";
 
 /** The client CLIs have their own package folder (about 1 GB, kept out of the project's install). */
 const CLIENTS = resolve(import.meta.dirname, "../clients");
@@ -58,20 +58,15 @@ const CLAUDE = join(NODE_MODULES, "@anthropic-ai/claude-code/cli-wrapper.cjs");
 let worker: WorkerProcess;
 let upstream: FakeUpstream;
 let team: TeamToken;
-const homes: string[] = [];
+
+const stack = e2eStack();
 
 beforeAll(async () => {
   team = makeTeamToken("client-setup");
-  upstream = await startFakeUpstream();
-  worker = await startWorker({
+  upstream = await stack.upstream();
+  worker = await stack.worker({
     vars: { TEAM_TOKENS: teamTokensVar(team), GEMINI_API_KEY: "test-key", GEMINI_BASE_URL: upstream.url, OPENAI_API_KEY: "test-key", OPENAI_BASE_URL: `${upstream.url}/v1` },
   });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await upstream?.close();
-  for (const home of homes) rmSync(home, { recursive: true, force: true });
 });
 
 interface Sandbox {
@@ -83,8 +78,7 @@ interface Sandbox {
 
 /** A fresh home for one client: its configuration, caches and logs land here. */
 function sandbox(extraEnv: Record<string, string> = {}): Sandbox {
-  const home = mkdtempSync(join(tmpdir(), "zen-client-"));
-  homes.push(home);
+  const home = stack.tempDir("zen-client-");
   const project = join(home, "project");
   mkdirSync(project);
   const env: Record<string, string> = {

@@ -6,8 +6,9 @@
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { WorkerProcess } from "../support/worker-process.ts";
+import { e2eStack } from "../support/e2e-stack.ts";
 
 const run = promisify(execFile);
 const CLI = resolve(import.meta.dirname, "../../node_modules/@modelcontextprotocol/conformance/dist/index.js");
@@ -16,12 +17,10 @@ const EXPECTED_FAILURES = resolve(import.meta.dirname, "conformance/expected-fai
 
 let worker: WorkerProcess;
 
-beforeAll(async () => {
-  worker = await startWorker();
-});
+const stack = e2eStack();
 
-afterAll(async () => {
-  await worker?.stop();
+beforeAll(async () => {
+  worker = await stack.worker();
 });
 
 describe("MCP conformance suite", () => {

@@ -3,17 +3,17 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { listFixtures, loadFixture } from "../fake-upstream/fixtures.ts";
-import { startFakeUpstream, type FakeUpstream, type RecordedRequest } from "../fake-upstream/server.ts";
+import type { FakeUpstream, RecordedRequest } from "../fake-upstream/server.ts";
+import { e2eStack } from "../support/e2e-stack.ts";
 
 let up: FakeUpstream;
 
+const stack = e2eStack();
+
 beforeAll(async () => {
-  up = await startFakeUpstream();
-});
-afterAll(async () => {
-  await up.close();
+  up = await stack.upstream();
 });
 beforeEach(() => {
   up.reset();

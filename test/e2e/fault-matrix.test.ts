@@ -17,11 +17,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeUpstream, type Fault, type FakeUpstream } from "../fake-upstream/server.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Fault, FakeUpstream } from "../fake-upstream/server.ts";
 import { callTool, type ToolCall } from "../support/mcp-session.ts";
 import "../support/observed.ts";
-import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
+import type { WorkerProcess } from "../support/worker-process.ts";
+import { e2eStack } from "../support/e2e-stack.ts";
 
 /** A provider (and wire format) under test: the model a call names, and how errors name it. */
 export interface Target {
@@ -161,14 +162,11 @@ function expectNamedFailure(result: ToolCall, c: Case): void {
   expect(result.text).not.toMatch(/\.\.|\. \(/);
 }
 
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  worker = await startWorker({ vars: vars() });
-});
+const stack = e2eStack();
 
-afterAll(async () => {
-  await worker?.stop();
-  await upstream?.close();
+beforeAll(async () => {
+  upstream = await stack.upstream();
+  worker = await stack.worker({ vars: vars() });
 });
 
 describe.concurrent("fault matrix: provider × fault through chat", () => {

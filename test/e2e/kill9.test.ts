@@ -5,10 +5,11 @@
  * continuations cut by the crash lose no acknowledged turn and leave no half-written exchange.
  */
 import { createHash } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { FakeUpstream } from "../fake-upstream/server.ts";
 import { callTool, connectMcp } from "../support/mcp-session.ts";
-import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
+import type { WorkerProcess } from "../support/worker-process.ts";
+import { e2eStack } from "../support/e2e-stack.ts";
 
 let upstream: FakeUpstream;
 let worker: WorkerProcess;
@@ -32,14 +33,11 @@ function lastPrompt(): string {
   return JSON.stringify(upstream.requests().at(-1)?.body ?? "");
 }
 
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  worker = await startWorker({ vars: vars() });
-});
+const stack = e2eStack();
 
-afterAll(async () => {
-  await worker?.stop();
-  await upstream?.close();
+beforeAll(async () => {
+  upstream = await stack.upstream();
+  worker = await stack.worker({ vars: vars() });
 });
 
 describe("kill -9 of wrangler dev", () => {
@@ -107,7 +105,7 @@ describe("kill -9 of wrangler dev", () => {
     await Promise.all(slow);
 
     upstream.reset();
-    worker = await startWorker({ vars: vars(), persistDir });
+    worker = await stack.worker({ vars: vars(), persistDir });
 
     const b2 = await chat({ prompt: "What was the hint?", continuation_id: threadB });
     expect(b2.isError).toBe(false);

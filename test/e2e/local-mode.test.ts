@@ -6,8 +6,9 @@
  */
 import { request as httpRequest } from "node:http";
 import { networkInterfaces } from "node:os";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { WorkerProcess } from "../support/worker-process.ts";
+import { e2eStack } from "../support/e2e-stack.ts";
 
 let worker: WorkerProcess;
 
@@ -16,12 +17,10 @@ const outsideAddress = Object.values(networkInterfaces())
   .flat()
   .find((entry) => entry !== undefined && entry.family === "IPv4" && !entry.internal)?.address;
 
-beforeAll(async () => {
-  worker = await startWorker({ ip: "0.0.0.0" });
-});
+const stack = e2eStack();
 
-afterAll(async () => {
-  await worker?.stop();
+beforeAll(async () => {
+  worker = await stack.worker({ ip: "0.0.0.0" });
 });
 
 const TOOL_CALL = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "version", arguments: {} } });

@@ -4,9 +4,10 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
-import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { FakeUpstream } from "../fake-upstream/server.ts";
+import type { WorkerProcess } from "../support/worker-process.ts";
+import { e2eStack } from "../support/e2e-stack.ts";
 
 let upstream: FakeUpstream;
 let worker: WorkerProcess;
@@ -21,16 +22,13 @@ function textOf(result: Awaited<ReturnType<Client["callTool"]>>): string {
   return (result.content as Array<{ type: string; text: string }>)[0]?.text ?? "";
 }
 
+const stack = e2eStack();
+
 beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  worker = await startWorker({
+  upstream = await stack.upstream();
+  worker = await stack.worker({
     vars: { GEMINI_API_KEY: "test-key", GEMINI_BASE_URL: upstream.url, OPENAI_API_KEY: "test-key", OPENAI_BASE_URL: `${upstream.url}/v1` },
   });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await upstream?.close();
 });
 
 describe("MCP over Streamable HTTP against wrangler dev", () => {

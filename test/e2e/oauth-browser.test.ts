@@ -6,11 +6,11 @@
  */
 import { createServer, type Server } from "node:http";
 import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "../support/browser.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { authorizeUrl, exchangeCode, pkce, registerClient } from "../support/oauth-flow.ts";
 import { makeTeamToken, teamTokensVar } from "../support/team-token.ts";
-import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
+import { closeServer, e2eStack } from "../support/e2e-stack.ts";
+import type { WorkerProcess } from "../support/worker-process.ts";
 
 const team = makeTeamToken("browser-team");
 let worker: WorkerProcess;
@@ -20,19 +20,15 @@ let callback: Server;
 let callbackUrl: string;
 
 describe("OAuth consent in Chromium", () => {
+  const stack = e2eStack();
+
   beforeAll(async () => {
-    worker = await startWorker({ vars: { TEAM_TOKENS: teamTokensVar(team) } });
-    browser = await launchChromium();
-    callback = createServer((_request, response) => response.end("signed in"));
+    worker = await stack.worker({ vars: { TEAM_TOKENS: teamTokensVar(team) } });
+    browser = await stack.browser();
+    callback = stack.add(createServer((_request, response) => response.end("signed in")), closeServer);
     await new Promise<void>((done) => callback.listen(0, "127.0.0.1", done));
     const address = callback.address();
     callbackUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}/callback`;
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise((done) => callback?.close(done));
-    await worker?.stop();
   });
 
   it("a person signs in with a team token and the client gets a working access token", async () => {

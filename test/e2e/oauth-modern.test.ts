@@ -14,12 +14,13 @@ import {
   type OAuthClientProvider,
   type OAuthTokens,
 } from "@modelcontextprotocol/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { FakeUpstream } from "../fake-upstream/server.ts";
 import { serveHttpsDocument, type HttpsDocument } from "../support/https-document.ts";
 import { openConsent, REDIRECT_URI, submitConsent, type Fetch } from "../support/oauth-flow.ts";
 import { makeTeamToken, teamTokensVar, type TeamToken } from "../support/team-token.ts";
-import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
+import type { WorkerProcess } from "../support/worker-process.ts";
+import { e2eStack } from "../support/e2e-stack.ts";
 
 const MODERN = "2026-07-28";
 const http: Fetch = (request) => fetch(request);
@@ -29,27 +30,26 @@ let metadataDocument: HttpsDocument;
 let worker: WorkerProcess;
 let alice: TeamToken;
 
+const stack = e2eStack();
+
 beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  metadataDocument = await serveHttpsDocument("/oauth/client.json", (url) => ({
-    client_id: url,
-    client_name: "Metadata-document connector",
-    redirect_uris: [REDIRECT_URI],
-    token_endpoint_auth_method: "none",
-    grant_types: ["authorization_code", "refresh_token"],
-    response_types: ["code"],
-  }));
+  upstream = await stack.upstream();
+  metadataDocument = await stack.start(
+    serveHttpsDocument("/oauth/client.json", (url) => ({
+      client_id: url,
+      client_name: "Metadata-document connector",
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: "none",
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+    })),
+    (document) => document.close(),
+  );
   alice = makeTeamToken("team-alpha");
-  worker = await startWorker({
+  worker = await stack.worker({
     vars: { TEAM_TOKENS: teamTokensVar(alice), GEMINI_API_KEY: "test-key", GEMINI_BASE_URL: upstream.url },
     env: { NODE_EXTRA_CA_CERTS: metadataDocument.certificateFile },
   });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await metadataDocument?.close();
-  await upstream?.close();
 });
 
 /** A connector's OAuth storage, in memory; the browser hand-off is the test's. */

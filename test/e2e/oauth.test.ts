@@ -8,7 +8,7 @@ import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { connectMcp } from "../support/mcp-session.ts";
 import {
   authorizeUrl,
@@ -24,7 +24,8 @@ import {
   submitConsent,
 } from "../support/oauth-flow.ts";
 import { makeTeamToken, teamTokensVar, type TeamToken } from "../support/team-token.ts";
-import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
+import type { WorkerProcess } from "../support/worker-process.ts";
+import { e2eStack } from "../support/e2e-stack.ts";
 
 let worker: WorkerProcess;
 let alice: TeamToken;
@@ -32,16 +33,14 @@ let bob: TeamToken;
 
 const http: Fetch = (request) => fetch(request);
 
+const stack = e2eStack();
+
 beforeAll(async () => {
   alice = makeTeamToken("team-alpha");
   bob = makeTeamToken("team-beta");
   // Every request of this file comes from one address, many sign-in steps a minute: its budget
   // (RATE_LIMIT_PER_ADDRESS_PER_MINUTE) is raised here and tested in test/worker/auth.test.ts.
-  worker = await startWorker({ vars: { TEAM_TOKENS: teamTokensVar(alice, bob), RATE_LIMIT_PER_ADDRESS_PER_MINUTE: "1000" } });
-});
-
-afterAll(async () => {
-  await worker?.stop();
+  worker = await stack.worker({ vars: { TEAM_TOKENS: teamTokensVar(alice, bob), RATE_LIMIT_PER_ADDRESS_PER_MINUTE: "1000" } });
 });
 
 function mcpWith(token: string, body: unknown): Request {

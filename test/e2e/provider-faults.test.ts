@@ -1,6 +1,6 @@
 // The provider modules over real HTTP against the fake upstream: every fault the upstream can
 // throw ends in a ProviderError of the right kind, or in a successful retry; never another exception.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig, type Config } from "../../src/core/config.ts";
 import type { Env } from "../../src/core/env.ts";
 import { callModel, chooseModel, type CallDeps, type CallOptions, type CallResult, type ModelChoice } from "../../src/providers/call";
@@ -10,7 +10,8 @@ import { gemini } from "../../src/providers/gemini";
 import { openai } from "../../src/providers/openai";
 import { ModelRegistry } from "../../src/providers/registry";
 import { ProviderError, type ModelRequest, type ModelResponse, type ProviderId } from "../../src/providers/types";
-import { defaultReply, startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
+import { defaultReply, type FakeUpstream } from "../fake-upstream/server.ts";
+import { e2eStack } from "../support/e2e-stack.ts";
 
 /** Chooses the model as a tool would, then calls it. */
 async function chooseAndCall(deps: CallDeps, choice: ModelChoice, request: ModelRequest, options?: CallOptions): Promise<CallResult> {
@@ -23,8 +24,10 @@ let up: FakeUpstream;
 let config: Config;
 let registry: ModelRegistry;
 
+const stack = e2eStack();
+
 beforeAll(async () => {
-  up = await startFakeUpstream();
+  up = await stack.upstream();
   const vars = {
     OPENAI_API_KEY: KEY,
     OPENAI_BASE_URL: `${up.url}/v1`,
@@ -35,9 +38,6 @@ beforeAll(async () => {
   };
   config = parseConfig(vars);
   registry = new ModelRegistry(config, parseProviders(vars));
-});
-afterAll(async () => {
-  await up.close();
 });
 beforeEach(() => {
   up.reset();

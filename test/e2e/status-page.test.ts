@@ -10,12 +10,12 @@ import { createServer, type Server } from "node:http";
 import { join, resolve } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
-import { launchChromium } from "../support/browser.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { FakeUpstream } from "../fake-upstream/server.ts";
+import { closeServer, e2eStack } from "../support/e2e-stack.ts";
 import { callTool, connectMcp } from "../support/mcp-session.ts";
 import { makeTeamToken, teamTokensVar, type TeamToken } from "../support/team-token.ts";
-import { freePort, startWorker, type WorkerProcess } from "../support/worker-process.ts";
+import { freePort, type WorkerProcess } from "../support/worker-process.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const ARTIFACTS = join(ROOT, "test/artifacts");
@@ -30,12 +30,10 @@ let teamB: TeamToken;
 let browser: Browser;
 let attacker: Server;
 let attackerUrl: string;
-const clients: Client[] = [];
 
+const stack = e2eStack();
 async function clientOf(team: TeamToken): Promise<Client> {
-  const client = await connectMcp(worker.mcpUrl, { authorization: `Bearer ${team.token}` });
-  clients.push(client);
-  return client;
+  return stack.client(connectMcp(worker.mcpUrl, { authorization: `Bearer ${team.token}` }));
 }
 
 /** The ledger is written after each reply: wait (bounded) until it shows `calls` calls. */
@@ -69,8 +67,8 @@ describe("status page in Chromium", () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     teamA = makeTeamToken("team-a");
     teamB = makeTeamToken("team-b");
-    upstream = await startFakeUpstream();
-    worker = await startWorker({
+    upstream = await stack.upstream();
+    worker = await stack.worker({
       vars: {
         GEMINI_API_KEY: "k",
         GEMINI_BASE_URL: upstream.url,
@@ -99,18 +97,10 @@ describe("status page in Chromium", () => {
     expect((await callTool(b, "chat", { prompt: "Team B's private question", model: "flash" })).isError).toBe(false);
     await settledUsage(teamA, 3);
 
-    attacker = await startAttacker();
+    attacker = await stack.start(startAttacker(), closeServer);
     const address = attacker.address();
     attackerUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : await freePort()}/`;
-    browser = await launchChromium();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise((done) => (attacker ? attacker.close(done) : done(undefined)));
-    for (const client of clients) await client.close();
-    await worker?.stop();
-    await upstream?.close();
+    browser = await stack.browser();
   });
 
   /** A fresh browser session with JavaScript off: everything must work with forms and links alone. */

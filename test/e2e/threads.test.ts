@@ -5,9 +5,10 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
-import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { FakeUpstream } from "../fake-upstream/server.ts";
+import type { WorkerProcess } from "../support/worker-process.ts";
+import { e2eStack } from "../support/e2e-stack.ts";
 
 let upstream: FakeUpstream;
 let worker: WorkerProcess | undefined;
@@ -28,13 +29,10 @@ async function chat(client: Client, args: Record<string, unknown>) {
   return { isError: result.isError === true, text, output: result.isError ? undefined : JSON.parse(text) };
 }
 
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
+const stack = e2eStack();
 
-afterAll(async () => {
-  await worker?.stop();
-  await upstream?.close();
+beforeAll(async () => {
+  upstream = await stack.upstream();
 });
 
 async function listedThreads(): Promise<Array<{ threadId: string; turnCount: number }>> {
@@ -44,7 +42,7 @@ async function listedThreads(): Promise<Array<{ threadId: string; turnCount: num
 
 describe("durable threads", () => {
   it("continues a thread after wrangler dev restarts on the same persisted state", async () => {
-    worker = await startWorker({ vars: vars() });
+    worker = await stack.worker({ vars: vars() });
     const persistDir = worker.persistDir;
     let client = await connect(worker.mcpUrl);
     const first = await chat(client, { prompt: "Remember the number 7351.", model: "flash" });
@@ -57,7 +55,7 @@ describe("durable threads", () => {
     }
     await worker.stop();
 
-    worker = await startWorker({ vars: vars(), persistDir });
+    worker = await stack.worker({ vars: vars(), persistDir });
     upstream.clearRequests();
     client = await connect(worker.mcpUrl);
     const second = await chat(client, { prompt: "Which number did I ask you to remember?", continuation_id: id });

@@ -5,22 +5,24 @@
  */
 import { createHash } from "node:crypto";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { UsageReport } from "../../src/providers/usage.ts";
-import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
+import type { FakeUpstream } from "../fake-upstream/server.ts";
 import { callTool, connectMcp } from "../support/mcp-session.ts";
-import { startWorker, type WorkerProcess } from "../support/worker-process.ts";
+import type { WorkerProcess } from "../support/worker-process.ts";
+import { e2eStack } from "../support/e2e-stack.ts";
 
 const TOKENS = { "team-a": "token-of-team-a", "team-b": "token-of-team-b" };
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 let upstream: FakeUpstream;
 let worker: WorkerProcess;
-const clients: Client[] = [];
+
+const stack = e2eStack();
 
 beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  worker = await startWorker({
+  upstream = await stack.upstream();
+  worker = await stack.worker({
     vars: {
       GEMINI_API_KEY: "k",
       GEMINI_BASE_URL: upstream.url,
@@ -31,16 +33,8 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
-  for (const client of clients) await client.close();
-  await worker?.stop();
-  await upstream?.close();
-});
-
 async function clientOf(team: keyof typeof TOKENS): Promise<Client> {
-  const client = await connectMcp(worker.mcpUrl, { authorization: `Bearer ${TOKENS[team]}` });
-  clients.push(client);
-  return client;
+  return stack.client(connectMcp(worker.mcpUrl, { authorization: `Bearer ${TOKENS[team]}` }));
 }
 
 async function usageOf(team: keyof typeof TOKENS, query = ""): Promise<UsageReport> {

@@ -4,9 +4,10 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { afterAll, beforeAll, beforeEach } from "vitest";
-import { startFakeUpstream, type FakeUpstream } from "../fake-upstream/server.ts";
-import { startWorker, type WorkerProcess } from "./worker-process.ts";
+import { beforeAll, beforeEach } from "vitest";
+import type { FakeUpstream } from "../fake-upstream/server.ts";
+import { e2eStack } from "./e2e-stack.ts";
+import type { WorkerProcess } from "./worker-process.ts";
 
 export interface ToolCall {
   isError: boolean;
@@ -45,27 +46,6 @@ export interface McpEnvironment {
   worker: WorkerProcess;
   client: Client;
   call(name: string, args: Record<string, unknown>): Promise<ToolCall>;
-  stop(): Promise<void>;
-}
-
-/** The fake upstream, a worker with Gemini and OpenAI pointed at it, and a connected client. */
-export async function startMcpEnvironment(vars: Record<string, string> = {}): Promise<McpEnvironment> {
-  const upstream = await startFakeUpstream();
-  const worker = await startWorker({
-    vars: { GEMINI_API_KEY: "k", GEMINI_BASE_URL: upstream.url, OPENAI_API_KEY: "k", OPENAI_BASE_URL: `${upstream.url}/v1`, ...vars },
-  });
-  const client = await connectMcp(worker.mcpUrl);
-  return {
-    upstream,
-    worker,
-    client,
-    call: (name, args) => callTool(client, name, args),
-    async stop() {
-      await client.close();
-      await worker.stop();
-      await upstream.close();
-    },
-  };
 }
 
 /** Every string of an upstream request body (system prompt, messages) joined by newlines: what the model was shown. */
@@ -77,16 +57,21 @@ export function textOf(body: unknown): string {
 }
 
 /**
- * One environment for a test file: started before its tests, the fake upstream reset (faults,
- * latency, log) before each test, everything stopped after. The object is filled in beforeAll.
+ * One environment for a test file: the fake upstream, a worker with Gemini and OpenAI pointed at
+ * it, and a connected client, started before its tests (on an e2e stack, which stops whatever
+ * started in afterAll); the fake upstream is reset (faults, latency, log) before each test. The
+ * object is filled in beforeAll.
  */
 export function useMcpEnvironment(vars: Record<string, string> = {}): McpEnvironment {
+  const stack = e2eStack();
   const environment = {} as McpEnvironment;
   beforeAll(async () => {
-    Object.assign(environment, await startMcpEnvironment(vars));
-  });
-  afterAll(async () => {
-    await environment.stop?.();
+    const upstream = await stack.upstream();
+    const worker = await stack.worker({
+      vars: { GEMINI_API_KEY: "k", GEMINI_BASE_URL: upstream.url, OPENAI_API_KEY: "k", OPENAI_BASE_URL: `${upstream.url}/v1`, ...vars },
+    });
+    const client = await stack.client(connectMcp(worker.mcpUrl));
+    Object.assign(environment, { upstream, worker, client, call: (name: string, args: Record<string, unknown>) => callTool(client, name, args) });
   });
   beforeEach(() => {
     environment.upstream.reset();

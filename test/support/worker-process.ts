@@ -65,7 +65,7 @@ export function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /** The processes below `pid`, deepest first. */
-function descendants(pid: number): number[] {
+export function descendants(pid: number): number[] {
   let children: number[] = [];
   try {
     children = execFileSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" })
@@ -78,10 +78,18 @@ function descendants(pid: number): number[] {
   return children.flatMap((child) => [...descendants(child), child]);
 }
 
-/** Kills a process and everything below it with SIGKILL, and waits for the process to exit. */
-export function killTree(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+/**
+ * Every `wrangler dev` this process started and that still runs: killed when the process exits,
+ * so none outlives a test run whose teardown never came (a hook that timed out, a crash).
+ */
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) killTreeNow(child);
+});
+
+/** Sends SIGKILL to a process and everything below it, deepest first, without waiting. */
+function killTreeNow(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   for (const pid of [...descendants(child.pid), child.pid]) {
     try {
       process.kill(pid, "SIGKILL");
@@ -89,6 +97,13 @@ export function killTree(child: ChildProcess): Promise<void> {
       // already gone
     }
   }
+}
+
+/** Kills a process and everything below it with SIGKILL, and waits for the process to exit. */
+export function killTree(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  killTreeNow(child);
   return exited;
 }
 
@@ -121,11 +136,14 @@ export function spawnWranglerDev(options: {
     "--show-interactive-dev-session=false",
     ...vars,
   ];
-  return spawn(process.execPath, args, {
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  return child;
 }
 
 export async function startWorker(options: StartOptions = {}): Promise<WorkerProcess> {

@@ -4,9 +4,10 @@
  * clients to OAuth, OAuth access tokens bound to this origin's /mcp and to a listed team token,
  * and rate limits per team and per token. Attack tests perform the attack and show it fails.
  */
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { authorizeUrl, codeFrom, exchangeCode, openConsent, pkce, registerClient, signIn, submitConsent } from "../support/oauth-flow";
-import { callWorker, mcpPost, rpcMessages, testEnv } from "./helpers";
+import { callWorker, connectClient, mcpPost, rpcMessages, testEnv } from "./helpers";
+import { mockUpstream } from "./upstream-mock";
 import type { Env } from "../../src/core/env.ts";
 
 async function sha256Hex(text: string): Promise<string> {
@@ -40,6 +41,24 @@ function bearer(token: string): Record<string, string> {
 function threads(origin: string, headers: Record<string, string> = {}): Request {
   return new Request(`${origin}/v1/threads`, { headers });
 }
+
+const GEMINI = { GEMINI_API_KEY: "test-key", GEMINI_BASE_URL: "https://gemini.test" };
+
+/** A tool call over MCP with a bearer token: whether it was refused, and its text. */
+async function callToolWith(token: string, workerEnv: Env, name: string, args: Record<string, unknown>): Promise<{ isError: boolean; text: string }> {
+  const client = await connectClient(workerEnv, bearer(token));
+  const result = await client.callTool({ name, arguments: args });
+  await client.close();
+  return { isError: result.isError === true, text: (result.content as Array<{ text: string }>)[0]?.text ?? "" };
+}
+
+function chatWith(token: string, workerEnv: Env) {
+  return callToolWith(token, workerEnv, "chat", { prompt: "Is this lock needed?", model: "flash" });
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 const PUBLIC = "https://zen.example.com";
 const PUBLIC_HOST = { ALLOWED_HOSTNAMES: "zen.example.com" };
@@ -456,54 +475,85 @@ describe("attacks on the sign-in's storage, and token guessing", () => {
 });
 
 describe("rate limits", () => {
-  it("answers 429 with Retry-After and a JSON message past a team's limit", async () => {
+  it("answers 429 with Retry-After and a JSON message past a team's request bound", async () => {
     const team = uniqueTeam("limited");
-    const workerEnv = await withTokens({ "rl-token": team }, { RATE_LIMIT_PER_MINUTE: "1" });
+    const workerEnv = await withTokens({ "rl-token": team }, { RATE_LIMIT_REQUESTS_PER_MINUTE: "1" });
     expect((await callWorker(threads("http://localhost", bearer("rl-token")), workerEnv)).status).toBe(200);
     for (const request of [threads("http://localhost", bearer("rl-token")), mcpPost(initialize, bearer("rl-token"))]) {
       const limited = await callWorker(request, workerEnv);
       expect(limited.status).toBe(429);
-      expect(Number(limited.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
       const body = (await limited.json()) as { error: string; message: string };
       expect(body.error).toBe("rate_limited");
-      expect(body.message).toContain(team);
-      expect(body.message).toContain("RATE_LIMIT_PER_MINUTE");
+      expect(body.message).toContain("RATE_LIMIT_REQUESTS_PER_MINUTE");
     }
   });
 
-  it("attack: one team exhausting its limit does not limit another team", async () => {
+  it("attack: one team exhausting its bound does not limit another team", async () => {
     const noisy = uniqueTeam("noisy");
     const quiet = uniqueTeam("quiet");
-    const workerEnv = await withTokens({ "noisy-token": noisy, "quiet-token": quiet }, { RATE_LIMIT_PER_MINUTE: "2" });
+    const workerEnv = await withTokens({ "noisy-token": noisy, "quiet-token": quiet }, { RATE_LIMIT_REQUESTS_PER_MINUTE: "2" });
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await callWorker(threads("http://localhost", bearer("noisy-token")), workerEnv)).status);
     expect(statuses).toEqual([200, 200, 429, 429]);
     const response = await callWorker(threads("http://localhost", bearer("quiet-token")), workerEnv);
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ team: quiet });
   });
 
-  it("limits each token of a team on its own (RATE_LIMIT_PER_TOKEN_PER_MINUTE)", async () => {
-    const team = uniqueTeam("tokens");
-    const workerEnv = await withTokens({ "loop-token": team, "other-token": team }, { RATE_LIMIT_PER_MINUTE: "100", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "1" });
+  it("limits the model calls of each token of a team on its own (RATE_LIMIT_PER_TOKEN_PER_MINUTE), refused before any model is called", async () => {
+    const sent = mockUpstream(() => "fine");
+    const team = uniqueTeam("token-models");
+    const workerEnv = await withTokens({ "loop-token": team, "other-token": team }, { ...GEMINI, RATE_LIMIT_PER_MINUTE: "100", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "1" });
+    expect((await chatWith("loop-token", workerEnv)).isError).toBeFalsy();
+    const refused = await chatWith("loop-token", workerEnv);
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toContain("RATE_LIMIT_PER_TOKEN_PER_MINUTE");
+    expect(refused.text).toContain("No model was called");
+    expect(sent).toHaveLength(1);
+    expect((await chatWith("other-token", workerEnv)).isError).toBeFalsy();
+    // A call that reaches no model spends nothing: the limited token still lists its threads and lists tools.
     expect((await callWorker(threads("http://localhost", bearer("loop-token")), workerEnv)).status).toBe(200);
-    const limited = await callWorker(threads("http://localhost", bearer("loop-token")), workerEnv);
-    expect(limited.status).toBe(429);
-    expect(await limited.json()).toMatchObject({ message: expect.stringContaining("RATE_LIMIT_PER_TOKEN_PER_MINUTE") });
-    expect((await callWorker(threads("http://localhost", bearer("other-token")), workerEnv)).status).toBe(200);
+    expect((await callWorker(mcpPost({ jsonrpc: "2.0", id: 2, method: "tools/list" }, bearer("loop-token")), workerEnv)).status).toBe(200);
   });
 
-  it("counts an OAuth sign-in against the team token behind it", async () => {
+  it("limits a team's model calls (RATE_LIMIT_PER_MINUTE), and a consensus panel counts as one call", async () => {
+    const sent = mockUpstream(() => "verdict");
+    const team = uniqueTeam("team-models");
+    const workerEnv = await withTokens({ "panel-token": team }, { ...GEMINI, OPENAI_API_KEY: "k", OPENAI_BASE_URL: "https://openai.test/v1", RATE_LIMIT_PER_MINUTE: "1", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" });
+    const panel = await callToolWith("panel-token", workerEnv, "consensus", {
+      step: "Move the queue to Postgres", step_number: 1, total_steps: 1, next_step_required: false, findings: "It is a dependency already",
+      models: [{ model: "flash", stance: "for" }, { model: "gpt-5", stance: "against" }], parallel: true,
+    });
+    expect(panel.isError).toBeFalsy();
+    expect(sent).toHaveLength(2);
+    const refused = await chatWith("panel-token", workerEnv);
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toContain("RATE_LIMIT_PER_MINUTE");
+    expect(sent).toHaveLength(2);
+  });
+
+  it("counts an OAuth sign-in's model calls against the team token behind it", async () => {
+    mockUpstream(() => "fine");
     const team = uniqueTeam("oauth-limit");
-    const workerEnv = await withTokens({ "person-token": team }, { RATE_LIMIT_PER_MINUTE: "100", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "1" });
+    const workerEnv = await withTokens({ "person-token": team }, { ...GEMINI, RATE_LIMIT_PER_MINUTE: "100", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "1" });
     const { accessToken } = await signIn(fetchIn(workerEnv), "http://localhost", "person-token");
-    expect((await callWorker(mcpPost(initialize, bearer(accessToken)), workerEnv)).status).toBe(200);
-    expect((await callWorker(mcpPost(initialize, bearer("person-token")), workerEnv)).status).toBe(429);
+    expect((await chatWith(accessToken, workerEnv)).isError).toBeFalsy();
+    expect((await chatWith("person-token", workerEnv)).text).toContain("RATE_LIMIT_PER_TOKEN_PER_MINUTE");
+  });
+
+  it("under the default limits, 200 sessions opening at once and 200 chats with one token get no refusal", async () => {
+    mockUpstream(() => "fine");
+    const team = uniqueTeam("crowd");
+    const workerEnv = await withTokens({ "crowd-token": team }, GEMINI);
+    const sessions = await Promise.all(Array.from({ length: 200 }, () => connectClient(workerEnv, bearer("crowd-token"))));
+    const answers = await Promise.all(sessions.map((client, i) => client.callTool({ name: "chat", arguments: { prompt: `question ${i}`, model: "flash" } })));
+    expect(answers.filter((answer) => answer.isError)).toEqual([]);
+    await Promise.all(sessions.map((client) => client.close()));
   });
 
   it("grants a busy isolate requests in batches: one limiter call per batch, and the limit still holds", async () => {
     const team = uniqueTeam("batched");
-    const workerEnv = await withTokens({ "batch-token": team }, { RATE_LIMIT_PER_MINUTE: "40", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" });
+    const workerEnv = await withTokens({ "batch-token": team }, { RATE_LIMIT_REQUESTS_PER_MINUTE: "40" });
     let limiterCalls = 0;
     const limiter = workerEnv.RATE_LIMITER;
     workerEnv.RATE_LIMITER = new Proxy(limiter, {
@@ -531,7 +581,7 @@ describe("rate limits", () => {
 
   it("attack: a burst of concurrent requests from one isolate gets no more than the limit", async () => {
     const team = uniqueTeam("burst");
-    const workerEnv = await withTokens({ "burst-token": team }, { RATE_LIMIT_PER_MINUTE: "40", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" });
+    const workerEnv = await withTokens({ "burst-token": team }, { RATE_LIMIT_REQUESTS_PER_MINUTE: "40" });
     vi.useFakeTimers({ toFake: ["Date"] });
     let statuses: number[];
     try {
@@ -547,7 +597,7 @@ describe("rate limits", () => {
 
   it("attack: a limiter that cannot be reached lets requests through for a short while only, then 503 with Retry-After, logged once", async () => {
     const team = uniqueTeam("unreachable");
-    const workerEnv = await withTokens({ "flood-token": team }, { RATE_LIMIT_PER_MINUTE: "1000", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" });
+    const workerEnv = await withTokens({ "flood-token": team }, { RATE_LIMIT_REQUESTS_PER_MINUTE: "1000" });
     const limiter = workerEnv.RATE_LIMITER;
     // What a flood does to the limiter's object: every call to it fails.
     workerEnv.RATE_LIMITER = new Proxy(limiter, {
@@ -577,8 +627,8 @@ describe("rate limits", () => {
     }
   });
 
-  it("limits nothing when both limits are 0", async () => {
-    const workerEnv = await withTokens({ "free-token": uniqueTeam("free") }, { RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" });
+  it("limits nothing when every limit is 0", async () => {
+    const workerEnv = await withTokens({ "free-token": uniqueTeam("free") }, { RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0", RATE_LIMIT_REQUESTS_PER_MINUTE: "0" });
     for (let i = 0; i < 5; i++) expect((await callWorker(threads("http://localhost", bearer("free-token")), workerEnv)).status).toBe(200);
   });
 

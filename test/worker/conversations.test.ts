@@ -219,6 +219,7 @@ describe("exchanges across tools", () => {
       requestId: "test",
       signal: new AbortController().signal,
       progress: async () => undefined,
+      beforeModelCall: async () => undefined,
       waitUntil: () => undefined,
     };
     const outcome = await exchange(ctx, {

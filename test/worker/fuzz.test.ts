@@ -41,6 +41,7 @@ const PROVIDERS = {
   // would otherwise meet the rate limits (tested in auth.test.ts).
   RATE_LIMIT_PER_MINUTE: "0",
   RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0",
+  RATE_LIMIT_REQUESTS_PER_MINUTE: "0",
   RATE_LIMIT_PER_ADDRESS_PER_MINUTE: "0",
 };
 

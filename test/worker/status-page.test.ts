@@ -206,7 +206,7 @@ describe("signing in", () => {
 
   it("counts the team's page views against its rate limit, as on /v1", async () => {
     const team = uniqueTeam("a");
-    const workerEnv = await teamsEnv([team], { RATE_LIMIT_PER_MINUTE: "2", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" });
+    const workerEnv = await teamsEnv([team], { RATE_LIMIT_REQUESTS_PER_MINUTE: "2" });
     const cookie = await signIn(workerEnv, team);
     const statuses = [];
     for (let view = 0; view < 3; view++) statuses.push((await callWorker(page("/", cookie), workerEnv)).status);

@@ -1,3 +1,4 @@
+import { mapLimit } from "../../core/pool.ts";
 import { callModel, type CallOptions, type CallResult, type ChosenModel } from "../../providers/call";
 import type { ModelRequest } from "../../providers/types";
 import { recordUsage } from "../../providers/usage.ts";
@@ -35,6 +36,7 @@ async function withHeartbeat<T>(ctx: ToolContext, label: string, status: () => s
  * added to the team's usage (in the background: the reply never waits for it).
  */
 async function callAndRecord(ctx: ToolContext, chosen: ChosenModel, request: ModelRequest, options: CallOptions): Promise<CallResult> {
+  await ctx.beforeModelCall();
   const result = await callModel(ctx, chosen, request, options);
   recordUsage(ctx, result);
   return result;
@@ -59,27 +61,25 @@ export async function askModels(
   ctx: ToolContext,
   asks: ReadonlyArray<{ chosen: ChosenModel; request: ModelRequest }>,
 ): Promise<Array<PromiseSettledResult<CallResult>>> {
-  const results: Array<PromiseSettledResult<CallResult>> = new Array(asks.length);
-  let next = 0;
   let settled = 0;
-  const worker = async () => {
-    for (let index = next++; index < asks.length; index = next++) {
-      const ask = asks[index]!;
-      try {
-        results[index] = { status: "fulfilled", value: await callAndRecord(ctx, ask.chosen, ask.request, { signal: ctx.signal }) };
-      } catch (reason) {
-        results[index] = { status: "rejected", reason };
-      }
+  // Each call settles into its own result, so one failure stops none of the others.
+  const askOne = async ({ chosen, request }: (typeof asks)[number]): Promise<PromiseSettledResult<CallResult>> => {
+    try {
+      return { status: "fulfilled", value: await callAndRecord(ctx, chosen, request, { signal: ctx.signal }) };
+    } catch (reason) {
+      return { status: "rejected", reason };
+    } finally {
       settled++;
     }
   };
-  await withHeartbeat(
+  // The panel is one tool call: charged (or refused) once, before any of its models is asked.
+  await ctx.beforeModelCall();
+  return withHeartbeat(
     ctx,
     panelLabel(asks.map((ask) => ask.chosen.model.capabilities.modelName)),
     () => `, ${settled} of ${asks.length} answered`,
-    () => Promise.all(Array.from({ length: Math.min(MAX_MODELS_IN_FLIGHT, asks.length) }, worker)),
+    () => mapLimit(asks, MAX_MODELS_IN_FLIGHT, askOne),
   );
-  return results;
 }
 
 /** The models of a panel for a progress message, short enough for one line. */
