@@ -33,7 +33,7 @@ app.use(requestId());
 // A configuration that cannot be parsed is the deployer's to fix: say which variable, on every route.
 app.use(async (c, next) => {
   try {
-    configOf(c.env);
+    registryFor(c.env);
   } catch (error) {
     if (error instanceof ConfigError) return c.json({ error: "configuration", message: error.message }, 503);
     throw error;
@@ -47,7 +47,7 @@ app.use(refuseWhenLocked());
 // Anyone may see that the server is up; what it runs with only a caller who may use it.
 app.get("/health", async (c) => {
   const config = configOf(c.env);
-  const registry = registryFor(config);
+  const registry = registryFor(c.env);
   return c.json((await callerOf(c)) ? healthDetails(config, registry) : healthOf(registry));
 });
 
@@ -84,7 +84,7 @@ app.post("/mcp", async (c) => {
   return handleMcpRequest(c.req.raw, {
     env: c.env,
     config,
-    registry: registryFor(config),
+    registry: registryFor(c.env),
     team: c.get("team"),
     tokenDigest: c.get("tokenDigest"),
     workspace,

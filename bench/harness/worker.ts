@@ -39,10 +39,10 @@ import { sourceOf } from "../../src/files/resolve.ts";
 import { type FileEntry } from "../../src/core/rpc/conversation.ts";
 import { cacheStats, type CacheStats } from "../../src/kv-cache/cache.ts";
 import { breakerName, ProviderBreakers } from "../../src/providers/breaker.ts";
-import { callModel, chooseModel } from "../../src/providers/call.ts";
-import { providerModule } from "../../src/providers/index.ts";
+import { callModel, chooseModel, type CallDeps, type CallOptions, type CallResult, type ModelChoice } from "../../src/providers/call.ts";
+import { descriptorOf } from "../../src/providers/catalog.ts";
 import { registryFor } from "../../src/providers/registry.ts";
-import { ProviderError, type CallDeps, type CallOptions, type CallResult, type ModelChoice, type ModelRequest } from "../../src/providers/types.ts";
+import { ProviderError, type ModelRequest } from "../../src/providers/types.ts";
 import { enabledTools } from "../../src/tools/index.ts";
 
 /** Chooses the model as a tool would, then calls it. */
@@ -117,7 +117,7 @@ async function toolsList(env: Env, url: URL) {
   const reps = mode === "first" ? 1 : intParam(url, "reps", 20, 10_000);
   const config = configOf(env);
   const tools = enabledTools(config);
-  const description = modelFieldDescription(config, registryFor(config));
+  const description = modelFieldDescription(config, registryFor(env));
   const { defer, settle } = deferrals();
   // A distinct description is a distinct cache key: a miss in both layers, as after a deploy.
   const keys = Array.from({ length: reps }, (_, rep) => (mode === "warm" ? description : `${description} [bench ${Date.now()}-${rep}-${Math.random()}]`));
@@ -206,7 +206,7 @@ async function tokenEstimate(env: Env, url: URL) {
 
 function callDeps(env: Env, defer: (work: Promise<unknown>) => void) {
   const config = configOf(env);
-  return { env, team: "bench", config, registry: registryFor(config), waitUntil: defer };
+  return { env, team: "bench", config, registry: registryFor(env), waitUntil: defer };
 }
 
 async function openBreaker(env: Env, url: URL) {
@@ -269,7 +269,7 @@ async function happy(env: Env, url: URL) {
   const { defer, settle } = deferrals();
   const deps = callDeps(env, defer);
   const resolved = deps.registry.resolve(model);
-  const { generate } = providerModule(resolved.provider.id);
+  const { generate } = descriptorOf(resolved.provider.id);
   const onProgress = () => undefined;
   const policy = { deadlineMs: deps.config.providerCall.deadlineMs, maxAttempts: deps.config.providerCall.maxAttempts };
   const withBreaker: number[] = [];
@@ -344,7 +344,7 @@ async function attribution(env: Env, url: URL) {
   const reps = intParam(url, "reps", 30, 1_000);
   const { defer, settle } = deferrals();
   const config = configOf(env);
-  const registry = registryFor(config);
+  const registry = registryFor(env);
   const deps = { env, config, registry, team: "bench", workspace: "bench", requestId: "bench", waitUntil: defer };
   const deferredMs: Record<string, number> = {};
   const timeLoop = async (label: string, work: (i: number) => Promise<unknown> | unknown, count = reps): Promise<number> => {

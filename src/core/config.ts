@@ -1,33 +1,10 @@
 import { z } from "zod";
 import type { Env } from "./env.ts";
 
-/**
- * The providers this server can call, in the order a model name is resolved against them (and
- * auto mode tries them): the keyed providers first, so a key the operator set wins over Workers
- * AI, which needs no key.
- */
-export const PROVIDER_IDS = ["google", "openai", "azure", "xai", "dial", "custom", "openrouter", "workers-ai"] as const;
-export type ProviderId = (typeof PROVIDER_IDS)[number];
-
 export const THINKING_MODES = ["minimal", "low", "medium", "high", "max"] as const;
 export type ThinkingMode = (typeof THINKING_MODES)[number];
 
-export interface ProviderConfig {
-  id: ProviderId;
-  apiKey: string;
-  baseUrl: string;
-  /** Lower-cased names and aliases from `*_ALLOWED_MODELS`; null means every model is allowed. */
-  allowedModels: ReadonlySet<string> | null;
-  /** Azure and DIAL put an api-version on every URL. */
-  apiVersion?: string;
-  /** OpenRouter's attribution headers. */
-  referer?: string;
-  title?: string;
-  /** The custom endpoint's default model, and Azure's model list (JSON in `AZURE_MODELS`). */
-  modelName?: string;
-  models?: unknown[];
-}
-
+/** The server's own settings; each provider reads its variables itself (src/providers/catalog.ts). */
 export interface Config {
   defaultModel: string;
   defaultThinkingModeThinkdeep: ThinkingMode;
@@ -36,8 +13,6 @@ export interface Config {
   promptSizeLimit: number;
   conversationTimeoutHours: number;
   maxConversationTurns: number;
-  /** Configured providers only, in resolution order. */
-  providers: ProviderConfig[];
   /** SHA-256 (hex) of each bearer token -> team id; null serves the single team "default". */
   teamTokens: ReadonlyMap<string, string> | null;
   /** Without TEAM_TOKENS: serve hosts other than loopback too, unauthenticated (ALLOW_UNAUTHENTICATED). */
@@ -73,214 +48,146 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-const DEFAULT_BASE_URLS: Record<ProviderId, string> = {
-  google: "https://generativelanguage.googleapis.com",
-  openai: "https://api.openai.com/v1",
-  azure: "",
-  xai: "https://api.x.ai/v1",
-  dial: "https://core.dialx.ai",
-  custom: "",
-  openrouter: "https://openrouter.ai/api/v1",
-  "workers-ai": "",
-};
+// Readers of one variable each, as zod schemas: a Worker var or secret (a string, or unset) in,
+// a typed value out. Their messages say what the variable accepts, never what it holds.
 
-type Vars = Record<string, unknown>;
-
-function text(vars: Vars, name: string, fallback = ""): string {
-  const value = vars[name];
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== "string") throw new ConfigError(`${name} must be a string, got ${typeof value}.`);
-  return value.trim() === "" ? fallback : value.trim();
+/** Unset, null and blank all mean "not set"; a set value is trimmed. */
+function unsetIfBlank(value: unknown): unknown {
+  if (value === null || (typeof value === "string" && value.trim() === "")) return undefined;
+  return typeof value === "string" ? value.trim() : value;
 }
 
-function integer(vars: Vars, name: string, fallback: number, min: number, max: number): number {
-  const raw = text(vars, name);
-  if (raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}.`);
-  }
-  return value;
+/** A variable's trimmed text, or undefined when it is not set. */
+const variable = z.preprocess(unsetIfBlank, z.string({ error: (issue) => `must be a string, got ${typeof issue.input}` }).optional());
+
+export function text(fallback = "") {
+  return variable.transform((value) => value ?? fallback);
 }
 
-function oneOf<T extends string>(vars: Vars, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = text(vars, name).toLowerCase();
-  if (raw === "") return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(`${name} must be one of ${allowed.join(", ")}.`);
-  }
-  return raw as T;
+function integer(fallback: number, min: number, max: number) {
+  const error = `must be a whole number from ${min} to ${max}`;
+  return variable
+    .transform((value) => (value === undefined ? fallback : Number(value)))
+    .pipe(z.number({ error }).int({ error }).min(min, { error }).max(max, { error }));
 }
 
-function flag(vars: Vars, name: string): boolean {
-  const raw = text(vars, name, "false");
-  if (raw !== "true" && raw !== "false") throw new ConfigError(`${name} must be true or false.`);
-  return raw === "true";
+function oneOf<const T extends readonly [string, ...string[]]>(allowed: T, fallback: T[number]) {
+  return variable.transform((value) => value?.toLowerCase() ?? fallback).pipe(z.enum(allowed, { error: `must be one of ${allowed.join(", ")}` }));
 }
 
-function url(vars: Vars, name: string, fallback: string): string {
-  const raw = text(vars, name, fallback);
-  if (raw === "") return "";
-  if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) {
-    throw new ConfigError(`${name} must be an http(s) URL.`);
-  }
-  return raw.replace(/\/+$/, "");
+function flag() {
+  return variable.transform((value) => value ?? "false").pipe(z.enum(["true", "false"], { error: "must be true or false" }).transform((value) => value === "true"));
 }
 
-function list(vars: Vars, name: string): string[] {
-  return text(vars, name)
-    .split(",")
-    .map((item) => item.trim().toLowerCase())
-    .filter((item) => item !== "");
+/** An http(s) URL without trailing slashes; "" when neither it nor the fallback is set. */
+export function url(fallback = "") {
+  return text(fallback)
+    .refine((value) => value === "" || (URL.canParse(value) && /^https?:$/.test(new URL(value).protocol)), { error: "must be an http(s) URL" })
+    .transform((value) => value.replace(/\/+$/, ""));
+}
+
+/** A comma-separated list, lower-cased. */
+export function list() {
+  return text().transform((value) =>
+    value
+      .split(",")
+      .map((item) => item.trim().toLowerCase())
+      .filter((item) => item !== ""),
+  );
 }
 
 /** A key is set when it is non-empty and not the `your_..._here` placeholder of example files. */
-function key(vars: Vars, name: string): string {
-  const value = text(vars, name);
-  return /^your_.*_here$/i.test(value) ? "" : value;
+export function key() {
+  return text().transform((value) => (/^your_.*_here$/i.test(value) ? "" : value));
 }
 
-function allowList(vars: Vars, ...names: string[]): ReadonlySet<string> | null {
-  const entries = names.flatMap((name) => list(vars, name));
-  return entries.length > 0 ? new Set(entries) : null;
+/** JSON text checked by `schema`, or undefined when not set; `notJson` says what the variable must hold. */
+export function json<T>(schema: z.ZodType<T>, notJson: string) {
+  return variable
+    .transform((value, context): unknown => {
+      if (value === undefined) return undefined;
+      try {
+        return JSON.parse(value);
+      } catch {
+        context.addIssue({ code: "custom", message: notJson });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema.optional());
 }
 
-const teamTokensSchema = z.record(z.string().regex(/^[0-9a-f]{64}$/), z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/));
+type Vars = Record<string, unknown>;
 
-function teamTokens(vars: Vars): ReadonlyMap<string, string> | null {
-  const raw = text(vars, "TEAM_TOKENS");
-  if (raw === "") return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new ConfigError('TEAM_TOKENS must be JSON mapping SHA-256 hex of a token to a team id, e.g. {"<64 hex>":"team-a"}.');
-  }
-  const parsed = teamTokensSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new ConfigError(
-      "TEAM_TOKENS must map lower-case SHA-256 hex digests (64 characters) of tokens to team ids (letters, digits, _ . -, at most 64).",
-    );
-  }
-  return new Map(Object.entries(parsed.data));
+/** Reads `vars` with `schema`; throws a ConfigError naming the first variable it cannot use. */
+export function readVariables<T>(schema: z.ZodType<T>, vars: Vars): T {
+  const parsed = schema.safeParse(vars);
+  if (parsed.success) return parsed.data;
+  const [issue] = parsed.error.issues;
+  throw new ConfigError(`${String(issue?.path[0] ?? "The configuration")} ${issue?.message ?? "is not valid"}.`);
 }
 
-function azureModels(vars: Vars): unknown[] {
-  const raw = text(vars, "AZURE_MODELS");
-  if (raw === "") return [];
-  try {
-    const parsed: unknown = JSON.parse(raw);
-    const models = Array.isArray(parsed) ? parsed : (parsed as { models?: unknown }).models;
-    if (Array.isArray(models)) return models;
-  } catch {
-    // fall through to the error below
-  }
-  throw new ConfigError('AZURE_MODELS must be JSON: an array of model entries (or {"models": [...]}), each with a "deployment".');
-}
+const teamTokensSchema = z.record(z.string().regex(/^[0-9a-f]{64}$/), z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), {
+  error: "must map lower-case SHA-256 hex digests (64 characters) of tokens to team ids (letters, digits, _ . -, at most 64)",
+});
 
-/** Which keyless providers the Worker's bindings make available: only their presence, never the bindings. */
-export interface BoundProviders {
-  /** An `AI` binding (Workers AI) exists on this deploy. */
-  workersAi: boolean;
-}
+const serverSchema = z.object({
+  TEAM_TOKENS: json(teamTokensSchema, 'must be JSON mapping SHA-256 hex of a token to a team id, e.g. {"<64 hex>":"team-a"}'),
+  ALLOW_UNAUTHENTICATED: flag(),
+  DEFAULT_MODEL: text("auto"),
+  DEFAULT_THINKING_MODE_THINKDEEP: oneOf(THINKING_MODES, "high"),
+  LOCALE: text(),
+  DISABLED_TOOLS: list(),
+  MAX_MCP_OUTPUT_TOKENS: integer(0, 0, 10_000_000),
+  CONVERSATION_TIMEOUT_HOURS: integer(24, 1, 24 * 365),
+  MAX_CONVERSATION_TURNS: integer(50, 2, 1_000),
+  RATE_LIMIT_PER_MINUTE: integer(600, 0, 1_000_000),
+  RATE_LIMIT_PER_TOKEN_PER_MINUTE: integer(300, 0, 1_000_000),
+  RATE_LIMIT_REQUESTS_PER_MINUTE: integer(6_000, 0, 10_000_000),
+  RATE_LIMIT_PER_ADDRESS_PER_MINUTE: integer(30, 0, 1_000_000),
+  ALLOWED_HOSTNAMES: list(),
+  MAX_REQUEST_BODY_BYTES: integer(4 * 1024 * 1024, 1_024, 100 * 1024 * 1024),
+  MAX_BLOB_BYTES: integer(2 * 1024 ** 3, 1_024, 64 * 1024 ** 3),
+  TEAM_BLOB_QUOTA_BYTES: integer(50 * 1024 ** 3, 1_024, 1024 ** 5),
+  BLOB_PART_MIB: integer(64, 1, 95),
+  BREAKER_FAILURE_THRESHOLD: integer(5, 1, 1_000),
+  BREAKER_COOLDOWN_SECONDS: integer(30, 1, 3_600),
+  PROVIDER_CALL_DEADLINE_SECONDS: integer(600, 1, 3_600),
+  PROVIDER_MAX_ATTEMPTS: integer(4, 1, 10),
+});
 
-const NOTHING_BOUND: BoundProviders = { workersAi: false };
-
-function providers(vars: Vars, bound: BoundProviders): ProviderConfig[] {
-  const configured: ProviderConfig[] = [];
-  const add = (id: ProviderId, apiKey: string, baseUrl: string, extra: Partial<ProviderConfig>, ...allowVars: string[]) => {
-    configured.push({ id, apiKey, baseUrl, allowedModels: allowList(vars, ...allowVars), ...extra });
-  };
-  const gemini = key(vars, "GEMINI_API_KEY");
-  if (gemini) add("google", gemini, url(vars, "GEMINI_BASE_URL", DEFAULT_BASE_URLS.google), {}, "GOOGLE_ALLOWED_MODELS");
-  const openai = key(vars, "OPENAI_API_KEY");
-  if (openai) add("openai", openai, url(vars, "OPENAI_BASE_URL", DEFAULT_BASE_URLS.openai), {}, "OPENAI_ALLOWED_MODELS");
-  const azure = key(vars, "AZURE_OPENAI_API_KEY");
-  const azureEndpoint = url(vars, "AZURE_OPENAI_ENDPOINT", "");
-  if (azure && azureEndpoint) {
-    const apiVersion = text(vars, "AZURE_OPENAI_API_VERSION", "2024-02-15-preview");
-    add("azure", azure, azureEndpoint, { apiVersion, models: azureModels(vars) }, "AZURE_OPENAI_ALLOWED_MODELS", "AZURE_ALLOWED_MODELS");
-  }
-  const xai = key(vars, "XAI_API_KEY");
-  if (xai) add("xai", xai, url(vars, "XAI_BASE_URL", DEFAULT_BASE_URLS.xai), {}, "XAI_ALLOWED_MODELS");
-  const dial = key(vars, "DIAL_API_KEY");
-  if (dial) {
-    const apiVersion = text(vars, "DIAL_API_VERSION", "2024-12-01-preview");
-    add("dial", dial, url(vars, "DIAL_API_HOST", DEFAULT_BASE_URLS.dial), { apiVersion }, "DIAL_ALLOWED_MODELS");
-  }
-  const customUrl = url(vars, "CUSTOM_API_URL", "");
-  if (customUrl) {
-    const modelName = text(vars, "CUSTOM_MODEL_NAME", "llama3.2");
-    add("custom", key(vars, "CUSTOM_API_KEY"), customUrl, { modelName }, "CUSTOM_ALLOWED_MODELS");
-  }
-  const openrouter = key(vars, "OPENROUTER_API_KEY");
-  if (openrouter) {
-    add(
-      "openrouter",
-      openrouter,
-      url(vars, "OPENROUTER_BASE_URL", DEFAULT_BASE_URLS.openrouter),
-      { referer: text(vars, "OPENROUTER_REFERER", "https://github.com/zen-mcp-worker"), title: text(vars, "OPENROUTER_TITLE", "Zen MCP Worker") },
-      "OPENROUTER_ALLOWED_MODELS",
-    );
-  }
-  // Workers AI runs on the deploy's binding: present means configured, there is no key.
-  if (bound.workersAi) add("workers-ai", "", DEFAULT_BASE_URLS["workers-ai"], {}, "WORKERS_AI_ALLOWED_MODELS");
-  return configured;
-}
-
-function promptSizeLimit(vars: Vars): number {
-  // The original derived the limit from the client's output-token cap when one was given.
-  const outputTokens = integer(vars, "MAX_MCP_OUTPUT_TOKENS", 0, 0, 10_000_000);
+/** The original derived the prompt limit from the client's output-token cap when one was given. */
+function promptSizeLimit(vars: Vars, outputTokens: number): number {
   const fallback = outputTokens > 0 ? Math.floor(outputTokens * 0.6 * 4) : 60_000;
-  return integer(vars, "MCP_PROMPT_SIZE_LIMIT", fallback, 1_000, 10_000_000);
+  return readVariables(z.object({ MCP_PROMPT_SIZE_LIMIT: integer(fallback, 1_000, 10_000_000) }), vars).MCP_PROMPT_SIZE_LIMIT;
 }
 
-function allowUnauthenticated(vars: Vars, tokens: ReadonlyMap<string, string> | null): boolean {
-  const allowed = flag(vars, "ALLOW_UNAUTHENTICATED");
-  if (allowed && tokens) {
+/** Parses the environment into the server's settings; throws ConfigError naming a bad variable. */
+export function parseConfig(vars: Vars): Config {
+  const v = readVariables(serverSchema, vars);
+  if (v.ALLOW_UNAUTHENTICATED && v.TEAM_TOKENS) {
     throw new ConfigError("ALLOW_UNAUTHENTICATED=true contradicts TEAM_TOKENS: unset one of them (with TEAM_TOKENS every request needs a token).");
   }
-  return allowed;
-}
-
-/**
- * Parses the environment into a typed configuration; throws ConfigError naming a bad variable.
- * `bound` says which keyless providers the Worker's bindings offer.
- */
-export function parseConfig(vars: Vars, bound: BoundProviders = NOTHING_BOUND): Config {
-  const tokens = teamTokens(vars);
   return {
-    defaultModel: text(vars, "DEFAULT_MODEL", "auto"),
-    defaultThinkingModeThinkdeep: oneOf(vars, "DEFAULT_THINKING_MODE_THINKDEEP", THINKING_MODES, "high"),
-    locale: text(vars, "LOCALE"),
-    disabledTools: new Set(list(vars, "DISABLED_TOOLS")),
-    promptSizeLimit: promptSizeLimit(vars),
-    conversationTimeoutHours: integer(vars, "CONVERSATION_TIMEOUT_HOURS", 24, 1, 24 * 365),
-    maxConversationTurns: integer(vars, "MAX_CONVERSATION_TURNS", 50, 2, 1_000),
-    providers: providers(vars, bound),
-    teamTokens: tokens,
-    allowUnauthenticated: allowUnauthenticated(vars, tokens),
+    defaultModel: v.DEFAULT_MODEL,
+    defaultThinkingModeThinkdeep: v.DEFAULT_THINKING_MODE_THINKDEEP,
+    locale: v.LOCALE,
+    disabledTools: new Set(v.DISABLED_TOOLS),
+    promptSizeLimit: promptSizeLimit(vars, v.MAX_MCP_OUTPUT_TOKENS),
+    conversationTimeoutHours: v.CONVERSATION_TIMEOUT_HOURS,
+    maxConversationTurns: v.MAX_CONVERSATION_TURNS,
+    teamTokens: v.TEAM_TOKENS ? new Map(Object.entries(v.TEAM_TOKENS)) : null,
+    allowUnauthenticated: v.ALLOW_UNAUTHENTICATED,
     rateLimits: {
-      teamPerMinute: integer(vars, "RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000),
-      tokenPerMinute: integer(vars, "RATE_LIMIT_PER_TOKEN_PER_MINUTE", 300, 0, 1_000_000),
-      requestsPerMinute: integer(vars, "RATE_LIMIT_REQUESTS_PER_MINUTE", 6_000, 0, 10_000_000),
-      addressPerMinute: integer(vars, "RATE_LIMIT_PER_ADDRESS_PER_MINUTE", 30, 0, 1_000_000),
+      teamPerMinute: v.RATE_LIMIT_PER_MINUTE,
+      tokenPerMinute: v.RATE_LIMIT_PER_TOKEN_PER_MINUTE,
+      requestsPerMinute: v.RATE_LIMIT_REQUESTS_PER_MINUTE,
+      addressPerMinute: v.RATE_LIMIT_PER_ADDRESS_PER_MINUTE,
     },
-    allowedHostnames: list(vars, "ALLOWED_HOSTNAMES"),
-    maxRequestBodyBytes: integer(vars, "MAX_REQUEST_BODY_BYTES", 4 * 1024 * 1024, 1_024, 100 * 1024 * 1024),
-    blobs: {
-      maxBytes: integer(vars, "MAX_BLOB_BYTES", 2 * 1024 ** 3, 1_024, 64 * 1024 ** 3),
-      teamQuotaBytes: integer(vars, "TEAM_BLOB_QUOTA_BYTES", 50 * 1024 ** 3, 1_024, 1024 ** 5),
-      partChunks: integer(vars, "BLOB_PART_MIB", 64, 1, 95),
-    },
-    breaker: {
-      failureThreshold: integer(vars, "BREAKER_FAILURE_THRESHOLD", 5, 1, 1_000),
-      cooldownMs: integer(vars, "BREAKER_COOLDOWN_SECONDS", 30, 1, 3_600) * 1_000,
-    },
-    providerCall: {
-      deadlineMs: integer(vars, "PROVIDER_CALL_DEADLINE_SECONDS", 600, 1, 3_600) * 1_000,
-      maxAttempts: integer(vars, "PROVIDER_MAX_ATTEMPTS", 4, 1, 10),
-    },
+    allowedHostnames: v.ALLOWED_HOSTNAMES,
+    maxRequestBodyBytes: v.MAX_REQUEST_BODY_BYTES,
+    blobs: { maxBytes: v.MAX_BLOB_BYTES, teamQuotaBytes: v.TEAM_BLOB_QUOTA_BYTES, partChunks: v.BLOB_PART_MIB },
+    breaker: { failureThreshold: v.BREAKER_FAILURE_THRESHOLD, cooldownMs: v.BREAKER_COOLDOWN_SECONDS * 1_000 },
+    providerCall: { deadlineMs: v.PROVIDER_CALL_DEADLINE_SECONDS * 1_000, maxAttempts: v.PROVIDER_MAX_ATTEMPTS },
   };
 }
 
@@ -290,7 +197,7 @@ const parsedConfigs = new WeakMap<Env, Config>();
 export function configOf(env: Env): Config {
   let config = parsedConfigs.get(env);
   if (!config) {
-    config = parseConfig(env, { workersAi: env.AI !== undefined });
+    config = parseConfig(env);
     parsedConfigs.set(env, config);
   }
   return config;

@@ -20,7 +20,8 @@ export interface WorkersAiBinding {
 
 /**
  * The Worker's bindings: Durable Objects and KV from wrangler.toml, and the configuration as
- * string vars and secrets (parsed and checked by src/core/config.ts, never read raw elsewhere).
+ * string vars and secrets (parsed and checked by src/core/config.ts and, for a provider's own,
+ * by its descriptor in src/providers/; never read raw elsewhere).
  * Each Durable Object is typed by its contract (core/rpc/), which its class implements.
  */
 export interface Env {

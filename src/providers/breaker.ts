@@ -1,5 +1,6 @@
-import type { Config, ProviderId } from "../core/config.ts";
-import type { ResolvedModel } from "./registry";
+import type { Config } from "../core/config.ts";
+import type { ResolvedModel } from "./descriptor";
+import type { ProviderId } from "./types";
 import type { BreakerSettings, BreakerSnapshot } from "../core/rpc/breaker";
 import type { Env } from "../core/env.ts";
 

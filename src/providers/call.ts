@@ -1,19 +1,42 @@
-import type { ProviderId } from "../core/config.ts";
+import type { Config } from "../core/config.ts";
+import type { Env } from "../core/env.ts";
 import type { BreakerSnapshot } from "../core/rpc/breaker";
 import { breakerName, ProviderBreakers, type BreakerOutcome } from "./breaker";
-import { PROVIDER_LABELS, redact, type GenerateOptions } from "./http";
-import { checkImages, providerModule, withImagesRead } from "./index";
-import { ModelResolutionError, NO_PROVIDER_MESSAGE, type ResolvedModel } from "./registry";
-import {
-  ProviderError,
-  type CallDeps,
-  type CallOptions,
-  type CallResult,
-  type ModelChoice,
-  type ModelRequest,
-  type ModelResponse,
-  type ProviderRequest,
-} from "./types";
+import { descriptorOf } from "./catalog";
+import type { GenerateOptions, ProviderConfig, ResolvedModel, ToolCategory } from "./descriptor";
+import { redact } from "./http";
+import { checkImages, withImagesRead } from "./index";
+import { ModelResolutionError, NO_PROVIDER_MESSAGE, type ModelRegistry } from "./registry";
+import { ProviderError, type GenerationProgress, type ModelRequest, type ModelResponse, type ProviderId, type ProviderRequest } from "./types";
+
+/** What a model call needs from its request: bindings, config, and a way to defer work. */
+export interface CallDeps {
+  env: Env;
+  /** Breakers are per team: one team's failures never pause a provider for another. */
+  team: string;
+  config: Config;
+  registry: ModelRegistry;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: GenerationProgress) => void;
+}
+
+/** Which model to call: a name or alias, or none (auto mode picks by the tool's category). */
+export interface ModelChoice {
+  requested?: string;
+  category: ToolCategory;
+}
+
+export interface CallResult {
+  response: ModelResponse;
+  model: ResolvedModel;
+  /** Set when auto mode skipped a provider whose breaker was open. */
+  fallbackFrom?: { provider: ProviderId; reason: string };
+}
+
 
 const EMPTY_REPLY_FOLLOW_UP = "\n\n(Your previous reply was empty. Please answer the request above with a substantive response.)";
 /** A second try for an empty reply is pointless with less time than this left. */
@@ -38,11 +61,11 @@ export async function chooseModel(deps: CallDeps, choice: ModelChoice): Promise<
   const breakers = new ProviderBreakers(deps);
   const candidates = deps.registry.candidatesFor(choice.category);
   await breakers.load(candidates.map((candidate) => breakerName(deps.team, candidate)));
-  const skipped = new Map<ProviderId, BreakerSnapshot | undefined>();
+  const skipped = new Map<ProviderConfig, BreakerSnapshot | undefined>();
   const model = candidates.find((candidate) => {
     const name = breakerName(deps.team, candidate);
     if (!breakers.isOpen(name)) return true;
-    skipped.set(candidate.provider.id, breakers.snapshot(name));
+    skipped.set(candidate.provider, breakers.snapshot(name));
     return false;
   });
   if (!model) {
@@ -50,7 +73,7 @@ export async function chooseModel(deps: CallDeps, choice: ModelChoice): Promise<
     throw new ModelResolutionError(`No allowed model is available for auto mode (${choice.category}). Check the *_ALLOWED_MODELS settings.`);
   }
   const [first] = skipped;
-  return { model, ...(first ? { fallbackFrom: { provider: first[0], reason: pausedReason(first[0], first[1]) } } : {}) };
+  return { model, ...(first ? { fallbackFrom: { provider: first[0].id, reason: pausedReason(first[0], first[1]) } } : {}) };
 }
 
 /**
@@ -79,11 +102,11 @@ export async function callModel(deps: CallDeps, chosen: ChosenModel, request: Mo
     return { response, model, ...(chosen.fallbackFrom ? { fallbackFrom: chosen.fallbackFrom } : {}) };
   } catch (thrown) {
     // Cancelled while waiting for room for its images: nothing was sent.
-    const error = !(thrown instanceof ProviderError) && options.signal?.aborted ? new ProviderError(provider, "aborted", `The call to ${PROVIDER_LABELS[provider]} was cancelled.`) : thrown;
+    const error = !(thrown instanceof ProviderError) && options.signal?.aborted ? new ProviderError(provider, "aborted", `The call to ${model.provider.label} was cancelled.`) : thrown;
     if (!(error instanceof ProviderError)) throw error;
     outcome = outcomeOf(error);
     // Every provider error leaves through here: no configured key reaches the assistant, wherever it was echoed.
-    const secrets = deps.config.providers.map((p) => p.apiKey);
+    const secrets = deps.registry.providers.map((p) => p.apiKey);
     throw new ProviderError(error.provider, error.kind, explained(model, error, redact(error.message, secrets)), error.status, error.retryAfterMs);
   } finally {
     breakers.report(breaker, outcome, admission.probe);
@@ -103,7 +126,7 @@ function explained(model: ResolvedModel, error: ProviderError, message: string):
     case "retryable": {
       const wait = error.retryAfterMs !== undefined ? Math.max(1, Math.ceil(error.retryAfterMs / 1_000)) : undefined;
       return wait !== undefined
-        ? `${sentence} ${PROVIDER_LABELS[model.provider.id]} asked to wait ${wait} s: try again in about ${wait} s, or choose a model from another provider.`
+        ? `${sentence} ${model.provider.label} asked to wait ${wait} s: try again in about ${wait} s, or choose a model from another provider.`
         : `${sentence} This is usually temporary: try again in a moment, or choose a model from another provider.`;
     }
     case "safety":
@@ -136,7 +159,7 @@ function outcomeOf(error: ProviderError): BreakerOutcome {
 async function generateAnswer(deps: CallDeps, model: ResolvedModel, request: ProviderRequest, options: CallOptions): Promise<ModelResponse> {
   const { deadlineMs, maxAttempts } = deps.config.providerCall;
   const deadlineAt = Date.now() + deadlineMs;
-  const { generate } = providerModule(model.provider.id);
+  const { generate } = descriptorOf(model.provider.id);
   const generateOptions = (): GenerateOptions => ({
     signal: options.signal,
     onProgress: options.onProgress,
@@ -158,7 +181,7 @@ async function generateAnswer(deps: CallDeps, model: ResolvedModel, request: Pro
 }
 
 function emptyReply(model: ResolvedModel, response: ModelResponse, twice: boolean): ProviderError {
-  const who = `${PROVIDER_LABELS[model.provider.id]} model ${model.capabilities.modelName}`;
+  const who = `${model.provider.label} model ${model.capabilities.modelName}`;
   const message =
     response.finishReason === "length"
       ? `${who} spent its whole output budget without answering (finish reason "length"). Use a lower thinking mode or a shorter request.`
@@ -169,10 +192,10 @@ function emptyReply(model: ResolvedModel, response: ModelResponse, twice: boolea
 }
 
 function breakerOpen(model: ResolvedModel, snapshot: BreakerSnapshot | undefined): ProviderError {
-  const provider = model.provider.id;
+  const { provider } = model;
   const retryAfterMs = snapshot?.retryAt !== undefined ? Math.max(0, snapshot.retryAt - Date.now()) : undefined;
   return new ProviderError(
-    provider,
+    provider.id,
     "breaker_open",
     `${model.capabilities.modelName} was not called. ${pausedReason(provider, snapshot)} Choose a model from another provider meanwhile.`,
     undefined,
@@ -180,15 +203,15 @@ function breakerOpen(model: ResolvedModel, snapshot: BreakerSnapshot | undefined
   );
 }
 
-function allPaused(skipped: Map<ProviderId, BreakerSnapshot | undefined>): ProviderError {
+function allPaused(skipped: Map<ProviderConfig, BreakerSnapshot | undefined>): ProviderError {
   const [first] = skipped.keys();
   const reasons = [...skipped].map(([provider, snapshot]) => pausedReason(provider, snapshot)).join(" ");
-  return new ProviderError(first ?? "google", "breaker_open", `No provider can take the call now. ${reasons}`);
+  return new ProviderError(first?.id ?? "google", "breaker_open", `No provider can take the call now. ${reasons}`);
 }
 
 /** Why a provider is skipped and when it will be tried again. */
-function pausedReason(provider: ProviderId, snapshot: BreakerSnapshot | undefined): string {
-  const label = PROVIDER_LABELS[provider];
+function pausedReason(provider: ProviderConfig, snapshot: BreakerSnapshot | undefined): string {
+  const { label } = provider;
   const failures = snapshot?.consecutiveFailures ?? 0;
   const why = `Calls to ${label} are paused: its circuit breaker opened after ${failures} consecutive failure${failures === 1 ? "" : "s"}.`;
   if (snapshot?.state === "half_open") {

@@ -1,13 +1,5 @@
 import { z } from "zod";
-import type { ProviderId } from "../core/config.ts";
-import azure from "./models/azure.json";
-import custom from "./models/custom.json";
-import dial from "./models/dial.json";
-import gemini from "./models/gemini.json";
-import openai from "./models/openai.json";
-import openrouter from "./models/openrouter.json";
-import workersAi from "./models/workers-ai.json";
-import xai from "./models/xai.json";
+import type { ProviderId } from "./types";
 
 /**
  * One entry of a model registry file, in the original's field names (unknown keys are rejected).
@@ -109,29 +101,6 @@ export function parseModelEntry(provider: ProviderId, entry: unknown, source: st
       ? { prices: { inputPerMtok: m.input_price_per_mtok, outputPerMtok: m.output_price_per_mtok } }
       : {}),
   };
-}
-
-const SHIPPED: Record<ProviderId, { models: unknown[] }> = {
-  google: gemini,
-  openai,
-  azure,
-  xai,
-  dial,
-  custom,
-  openrouter,
-  "workers-ai": workersAi,
-};
-
-const shippedModels = new Map<ProviderId, ModelCapabilities[]>();
-
-/** The models shipped for a provider, parsed once per isolate. */
-export function shippedModelsOf(provider: ProviderId): ModelCapabilities[] {
-  let models = shippedModels.get(provider);
-  if (!models) {
-    models = SHIPPED[provider].models.map((entry) => parseModelEntry(provider, entry, `models/${provider}.json`));
-    shippedModels.set(provider, models);
-  }
-  return models;
 }
 
 /**

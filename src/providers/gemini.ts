@@ -1,6 +1,8 @@
-import type { ProviderId, ThinkingMode } from "../core/config.ts";
+import type { ThinkingMode } from "../core/config.ts";
 import type { ModelCapabilities } from "./capabilities";
-import { field, parseEventData, postJson, postStream, truncatedStream, PROVIDER_LABELS, type Generate, type GenerateOptions, type SseEvent } from "./http";
+import { keyedProvider, type Generate, type GenerateOptions, type ProviderConfig } from "./descriptor";
+import { field, parseEventData, postJson, postStream, truncatedStream, type SseEvent } from "./http";
+import models from "./models/gemini.json";
 import { effectiveTemperature, malformed, numberOr, stringOr, userText, wantsStream } from "./openai-compatible";
 import { ProviderError, type ProviderRequest, type ModelResponse, type TokenUsage } from "./types";
 
@@ -10,24 +12,24 @@ const THINKING_SHARE: Record<ThinkingMode, number> = { minimal: 0.005, low: 0.08
 /** Finish reasons meaning the answer was withheld by policy, not cut or finished. */
 const BLOCKED = new Set(["SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "RECITATION", "SPII", "IMAGE_SAFETY"]);
 
-export const generate: Generate = (provider, resolved, request, options) => {
+const generate: Generate = (provider, resolved, request, options) => {
   const model = resolved.capabilities;
   const stream = wantsStream(model, options);
   const base = `${provider.baseUrl}/v1beta/models/${encodeURIComponent(model.modelName)}`;
   const upstream = {
-    provider: provider.id,
+    provider,
     url: stream ? `${base}:streamGenerateContent?alt=sse` : `${base}:generateContent`,
     headers: { "x-goog-api-key": provider.apiKey },
     body: geminiRequestBody(model, request),
   };
   if (!stream) {
     return postJson(upstream, options, (json) => {
-      const answer = absorb(provider.id, newAnswer(model.modelName), json);
-      if (answer.finishReason === undefined && !answer.sawCandidate) throw malformed(provider.id, "no candidates");
-      return finish(provider.id, answer);
+      const answer = absorb(provider, newAnswer(model.modelName), json);
+      if (answer.finishReason === undefined && !answer.sawCandidate) throw malformed(provider, "no candidates");
+      return finish(provider, answer);
     });
   }
-  return postStream(upstream, options, (events) => consumeStream(provider.id, model.modelName, events, options));
+  return postStream(upstream, options, (events) => consumeStream(provider, model.modelName, events, options));
 };
 
 /**
@@ -70,15 +72,15 @@ function newAnswer(modelName: string): Answer {
 }
 
 /** Folds one generateContent response (the whole answer, or one streamed chunk) into `answer`. */
-function absorb(provider: ProviderId, answer: Answer, json: unknown): Answer {
-  const label = PROVIDER_LABELS[provider];
+function absorb(provider: ProviderConfig, answer: Answer, json: unknown): Answer {
+  const { label } = provider;
   const error = field(json, "error");
   if (error !== undefined) {
-    throw new ProviderError(provider, "retryable", `${label} reported an error: ${stringOr(field(error, "message"), "unknown error")}`);
+    throw new ProviderError(provider.id, "retryable", `${label} reported an error: ${stringOr(field(error, "message"), "unknown error")}`);
   }
   const blockReason = field(field(json, "promptFeedback"), "blockReason");
   if (typeof blockReason === "string" && blockReason) {
-    throw new ProviderError(provider, "safety", `${label} blocked the prompt for safety reasons (${blockReason}).`);
+    throw new ProviderError(provider.id, "safety", `${label} blocked the prompt for safety reasons (${blockReason}).`);
   }
   const candidates = field(json, "candidates");
   const candidate: unknown = Array.isArray(candidates) ? candidates[0] : undefined;
@@ -104,16 +106,16 @@ function absorb(provider: ProviderId, answer: Answer, json: unknown): Answer {
   return answer;
 }
 
-function finish(provider: ProviderId, answer: Answer): ModelResponse {
+function finish(provider: ProviderConfig, answer: Answer): ModelResponse {
   const reason = answer.finishReason ?? "STOP";
   if (BLOCKED.has(reason)) {
-    throw new ProviderError(provider, "safety", `${PROVIDER_LABELS[provider]} withheld the answer for safety reasons (finish reason ${reason}).`);
+    throw new ProviderError(provider.id, "safety", `${provider.label} withheld the answer for safety reasons (finish reason ${reason}).`);
   }
   const finishReason = reason === "STOP" ? "stop" : reason === "MAX_TOKENS" ? "length" : reason.toLowerCase();
-  return { text: answer.text, usage: answer.usage, finishReason, modelName: answer.modelName, provider };
+  return { text: answer.text, usage: answer.usage, finishReason, modelName: answer.modelName, provider: provider.id };
 }
 
-async function consumeStream(provider: ProviderId, modelName: string, events: AsyncIterable<SseEvent>, options: GenerateOptions): Promise<ModelResponse> {
+async function consumeStream(provider: ProviderConfig, modelName: string, events: AsyncIterable<SseEvent>, options: GenerateOptions): Promise<ModelResponse> {
   const answer = newAnswer(modelName);
   for await (const event of events) {
     const before = answer.text.length;
@@ -124,3 +126,15 @@ async function consumeStream(provider: ProviderId, modelName: string, events: As
   if (answer.finishReason === undefined) throw truncatedStream(provider);
   return finish(provider, answer);
 }
+
+/** Google Gemini: generateContent with an `x-goog-api-key` header. */
+export const gemini = keyedProvider({
+  id: "google",
+  label: "Gemini",
+  title: "Google Gemini",
+  keyVariable: "GEMINI_API_KEY",
+  baseUrl: { variable: "GEMINI_BASE_URL", default: "https://generativelanguage.googleapis.com" },
+  allowListVariables: ["GOOGLE_ALLOWED_MODELS"],
+  models,
+  generate,
+});

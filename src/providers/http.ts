@@ -1,55 +1,9 @@
-import type { ProviderConfig, ProviderId } from "../core/config.ts";
-import type { ResolvedModel } from "./registry";
-import type { WorkersAiBinding } from "../core/env.ts";
-import { ProviderError, type GenerationProgress, type ProviderRequest, type ModelResponse, type ProviderErrorKind } from "./types";
-
-/** Provider names as users know them, for error messages. */
-export const PROVIDER_LABELS: Record<ProviderId, string> = {
-  google: "Gemini",
-  openai: "OpenAI",
-  azure: "Azure OpenAI",
-  xai: "X.AI",
-  dial: "DIAL",
-  custom: "Custom endpoint",
-  openrouter: "OpenRouter",
-  "workers-ai": "Workers AI",
-};
-
-const KEY_VARIABLES: Record<ProviderId, string> = {
-  google: "GEMINI_API_KEY",
-  openai: "OPENAI_API_KEY",
-  azure: "AZURE_OPENAI_API_KEY",
-  xai: "XAI_API_KEY",
-  dial: "DIAL_API_KEY",
-  custom: "CUSTOM_API_KEY",
-  openrouter: "OPENROUTER_API_KEY",
-  "workers-ai": "the AI binding",
-};
-
-/** How long one model call may take and how often it is attempted. */
-export interface CallPolicy {
-  /** Budget for the whole call: every attempt and every backoff sleep. */
-  deadlineMs: number;
-  maxAttempts: number;
-  /** First backoff before jitter, doubling per attempt up to maxBackoffMs (defaults 1 s and 8 s). */
-  baseBackoffMs?: number;
-  maxBackoffMs?: number;
-}
-
-export interface GenerateOptions {
-  signal?: AbortSignal;
-  /** Given when the caller shows progress; streaming is used only then (and only if the model streams). */
-  onProgress?: (progress: GenerationProgress) => void;
-  policy: CallPolicy;
-  /** The deploy's Workers AI binding, when it has one; only the workers-ai provider uses it. */
-  ai?: WorkersAiBinding;
-}
-
-/** What every provider module exports: one model call in the provider-neutral shape. */
-export type Generate = (provider: ProviderConfig, model: ResolvedModel, request: ProviderRequest, options: GenerateOptions) => Promise<ModelResponse>;
+import { createParser } from "eventsource-parser";
+import type { CallPolicy, GenerateOptions, ProviderConfig } from "./descriptor";
+import { ProviderError, type ProviderErrorKind } from "./types";
 
 export interface UpstreamRequest {
-  provider: ProviderId;
+  provider: ProviderConfig;
   url: string;
   /** Auth and vendor headers; Content-Type is added here. */
   headers: Record<string, string>;
@@ -77,7 +31,7 @@ export function postJson<T>(request: UpstreamRequest, options: GenerateOptions, 
     try {
       json = JSON.parse(text);
     } catch {
-      throw new ProviderError(request.provider, "retryable", `${PROVIDER_LABELS[request.provider]} sent a malformed response (not JSON).`);
+      throw new ProviderError(request.provider.id, "retryable", `${request.provider.label} sent a malformed response (not JSON).`);
     }
     return parse(json);
   });
@@ -95,22 +49,22 @@ export function postStream<T>(
   return withRetries(request.provider, options, async (signal) => {
     const response = await send(request, signal);
     const body = response.body;
-    if (!body) throw new ProviderError(request.provider, "retryable", `${PROVIDER_LABELS[request.provider]} sent an empty stream.`);
+    if (!body) throw new ProviderError(request.provider.id, "retryable", `${request.provider.label} sent an empty stream.`);
     return consume(readSse(body));
   });
 }
 
 /** Parses JSON from an SSE data line; garbage is a transient upstream fault. */
-export function parseEventData(provider: ProviderId, data: string): unknown {
+export function parseEventData(provider: ProviderConfig, data: string): unknown {
   try {
     return JSON.parse(data);
   } catch {
-    throw new ProviderError(provider, "retryable", `${PROVIDER_LABELS[provider]} sent a malformed stream event (not JSON).`);
+    throw new ProviderError(provider.id, "retryable", `${provider.label} sent a malformed stream event (not JSON).`);
   }
 }
 
-export function truncatedStream(provider: ProviderId): ProviderError {
-  return new ProviderError(provider, "retryable", `${PROVIDER_LABELS[provider]} ended the stream before the answer was complete.`);
+export function truncatedStream(provider: ProviderConfig): ProviderError {
+  return new ProviderError(provider.id, "retryable", `${provider.label} ended the stream before the answer was complete.`);
 }
 
 async function send(request: UpstreamRequest, signal: AbortSignal): Promise<Response> {
@@ -133,23 +87,23 @@ class DeadlineExceeded extends Error {
  * Every exception leaves as a ProviderError: the caller's abort as "aborted", the deadline as
  * "retryable" (the upstream was too slow), anything unexpected from the transport as "retryable".
  */
-export async function withRetries<T>(provider: ProviderId, options: GenerateOptions, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withRetries<T>(provider: ProviderConfig, options: GenerateOptions, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const { policy } = options;
   const caller = options.signal;
-  const label = PROVIDER_LABELS[provider];
-  if (caller?.aborted) throw new ProviderError(provider, "aborted", `The call to ${label} was cancelled before it started.`);
+  const { id, label } = provider;
+  if (caller?.aborted) throw new ProviderError(id, "aborted", `The call to ${label} was cancelled before it started.`);
 
   const deadlineAt = Date.now() + policy.deadlineMs;
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(new DeadlineExceeded()), policy.deadlineMs);
   const signal = caller ? AbortSignal.any([caller, deadline.signal]) : deadline.signal;
   const classify = (error: unknown): ProviderError => {
-    if (caller?.aborted) return new ProviderError(provider, "aborted", `The call to ${label} was cancelled.`);
+    if (caller?.aborted) return new ProviderError(id, "aborted", `The call to ${label} was cancelled.`);
     if (deadline.signal.aborted) {
-      return new ProviderError(provider, "retryable", `${label} did not answer within ${formatSeconds(policy.deadlineMs)} (the per-call deadline).`);
+      return new ProviderError(id, "retryable", `${label} did not answer within ${formatSeconds(policy.deadlineMs)} (the per-call deadline).`);
     }
     if (error instanceof ProviderError) return error;
-    return new ProviderError(provider, "retryable", `The connection to ${label} failed: ${describe(error).replace(/\.+$/, "")}.`);
+    return new ProviderError(id, "retryable", `The connection to ${label} failed: ${describe(error).replace(/\.+$/, "")}.`);
   };
 
   try {
@@ -214,16 +168,16 @@ async function httpError(request: UpstreamRequest, response: Response): Promise<
   const upstream = upstreamMessage(body);
   const kind = classifyStatus(response.status, body);
   const retryAfterMs = kind === "retryable" ? retryAfterOf(response.headers) : undefined;
-  const reported = `${PROVIDER_LABELS[provider]} returned HTTP ${response.status}${upstream ? `: ${upstream}` : ""}`;
+  const reported = `${provider.label} returned HTTP ${response.status}${upstream ? `: ${upstream}` : ""}`;
   const message = kind === "final" ? `${reported.replace(/[.\s]+$/, "")}. ${remedy(provider, response.status, body)}` : reported;
-  return new ProviderError(provider, kind, message, response.status, retryAfterMs);
+  return new ProviderError(provider.id, kind, message, response.status, retryAfterMs);
 }
 
 /** What the assistant can do about a final refusal: retrying it unchanged would fail the same way. */
-function remedy(provider: ProviderId, status: number, body: string): string {
-  if (status === 401 || status === 403) return `Check ${KEY_VARIABLES[provider]}.`;
+function remedy(provider: ProviderConfig, status: number, body: string): string {
+  if (status === 401 || status === 403) return `Check ${provider.keyVariable}.`;
   if (CONTEXT_LENGTH.test(body)) return "The request is too long for this model: send fewer or smaller files, or choose a model with a larger context window.";
-  if (QUOTA.test(body)) return `Check the ${PROVIDER_LABELS[provider]} account's quota and billing, or choose a model from another provider.`;
+  if (QUOTA.test(body)) return `Check the ${provider.label} account's quota and billing, or choose a model from another provider.`;
   if (status === 404) return "Check the model name (listmodels shows the available ones), or choose another model.";
   return "Retrying the same request would fail the same way: change it, or choose another model.";
 }
@@ -327,48 +281,26 @@ function startAtEnd(text: string, secret: string): number {
 }
 
 /**
- * Server-sent events from a byte stream: `event:` and `data:` fields, multi-line data, comments,
- * and lines split across chunks (LF, CRLF or CR endings). The stream is cancelled if the consumer
- * stops early, so the connection is released.
+ * Server-sent events from a byte stream (parsed by eventsource-parser). A last event whose blank
+ * line never came is still whole if its lines were; a partial last line is dropped. The stream is
+ * cancelled if the consumer stops early, so the connection is released.
  */
 export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
+  const parsed: SseEvent[] = [];
+  const parser = createParser({ onEvent: ({ event, data }) => parsed.push({ event: event ?? "message", data }) });
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  let event = "";
-  let data: string[] = [];
   let finished = false;
-  const takeLine = (atEnd: boolean): string | undefined => {
-    const end = buffer.search(/[\r\n]/);
-    if (end === -1) return undefined;
-    // A CR at the end of a chunk may be the first half of a CRLF.
-    if (buffer[end] === "\r" && end === buffer.length - 1 && !atEnd) return undefined;
-    const line = buffer.slice(0, end);
-    buffer = buffer.slice(buffer[end] === "\r" && buffer[end + 1] === "\n" ? end + 2 : end + 1);
-    return line;
-  };
+  let endsOnLineBreak = false;
   try {
-    for (;;) {
-      const chunk = await reader.read();
-      finished = chunk.done;
-      if (!chunk.done) buffer += chunk.value;
-      for (let line = takeLine(finished); line !== undefined; line = takeLine(finished)) {
-        if (line === "") {
-          if (data.length > 0) yield { event: event || "message", data: data.join("\n") };
-          event = "";
-          data = [];
-          continue;
-        }
-        if (line.startsWith(":")) continue;
-        const colon = line.indexOf(":");
-        const name = colon === -1 ? line : line.slice(0, colon);
-        const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
-        if (name === "data") data.push(value);
-        else if (name === "event") event = value;
-      }
-      if (finished) break;
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      parser.feed(chunk.value);
+      if (chunk.value !== "") endsOnLineBreak = /[\r\n]$/.test(chunk.value);
+      yield* parsed.splice(0);
     }
-    // A last event whose blank line never came is still whole if its lines were; a partial line is not.
-    if (buffer === "" && data.length > 0) yield { event: event || "message", data: data.join("\n") };
+    finished = true;
+    // The blank line that ends an event (after completing a CR that may have been half a CRLF).
+    if (endsOnLineBreak) parser.feed("\n\n");
+    yield* parsed.splice(0);
   } finally {
     if (!finished) await reader.cancel().catch(() => undefined);
   }

@@ -1,28 +1,6 @@
-import type { ProviderId } from "../core/config.ts";
-import * as azure from "./azure";
-import * as custom from "./custom";
-import * as dial from "./dial";
-import * as gemini from "./gemini";
-import type { Generate } from "./http";
-import * as openai from "./openai";
-import * as openrouter from "./openrouter";
-import type { ModelRegistry, ResolvedModel } from "./registry";
-import * as workersAi from "./workers-ai";
-import * as xai from "./xai";
+import type { ResolvedModel } from "./descriptor";
+import type { ModelRegistry } from "./registry";
 import { ProviderError, type ImageData, type ImageInput } from "./types";
-
-export type { CallPolicy, Generate, GenerateOptions } from "./http";
-
-/** One provider's wire format: a model call in, the provider-neutral response out. */
-export interface ProviderModule {
-  generate: Generate;
-}
-
-const MODULES: Record<ProviderId, ProviderModule> = { google: gemini, openai, azure, xai, dial, custom, openrouter, "workers-ai": workersAi };
-
-export function providerModule(id: ProviderId): ProviderModule {
-  return MODULES[id];
-}
 
 export const MAX_IMAGES = 5;
 /** Per image, whatever the model (the original's provider-level limit). */

@@ -1,7 +1,6 @@
-import type { ProviderId } from "../core/config.ts";
 import type { ModelCapabilities } from "./capabilities";
-import { classifyStatus, field, parseEventData, postJson, postStream, truncatedStream, PROVIDER_LABELS, type GenerateOptions, type SseEvent } from "./http";
-import type { ResolvedModel } from "./registry";
+import type { GenerateOptions, ProviderConfig, ResolvedModel } from "./descriptor";
+import { classifyStatus, field, parseEventData, postJson, postStream, truncatedStream, type SseEvent } from "./http";
 import { ProviderError, type ImageData, type ProviderRequest, type ModelResponse, type TokenUsage } from "./types";
 
 /** Where and how one provider takes a Chat Completions call. */
@@ -74,7 +73,7 @@ export function chatRequestBody(endpoint: ChatEndpoint, model: ModelCapabilities
 
 /** One Chat Completions call: plain JSON, or SSE when progress is wanted. */
 export function generateChat(endpoint: ChatEndpoint, resolved: ResolvedModel, request: ProviderRequest, options: GenerateOptions): Promise<ModelResponse> {
-  const provider = resolved.provider.id;
+  const { provider } = resolved;
   const model = resolved.capabilities;
   const stream = wantsStream(model, options);
   const upstream = { provider, url: endpoint.url, headers: endpoint.headers, body: chatRequestBody(endpoint, model, request, stream) };
@@ -82,7 +81,7 @@ export function generateChat(endpoint: ChatEndpoint, resolved: ResolvedModel, re
   return postStream(upstream, options, (events) => consumeChatStream(provider, model.modelName, events, options));
 }
 
-export function parseChatCompletion(provider: ProviderId, requestedModel: string, json: unknown): ModelResponse {
+export function parseChatCompletion(provider: ProviderConfig, requestedModel: string, json: unknown): ModelResponse {
   failOnEmbeddedError(provider, json);
   const choices = field(json, "choices");
   const choice: unknown = Array.isArray(choices) ? choices[0] : undefined;
@@ -95,12 +94,12 @@ export function parseChatCompletion(provider: ProviderId, requestedModel: string
     usage: usageOf(field(json, "usage")),
     finishReason,
     modelName: stringOr(field(json, "model"), requestedModel),
-    provider,
+    provider: provider.id,
   };
 }
 
 async function consumeChatStream(
-  provider: ProviderId,
+  provider: ProviderConfig,
   requestedModel: string,
   events: AsyncIterable<SseEvent>,
   options: GenerateOptions,
@@ -132,13 +131,13 @@ async function consumeChatStream(
   }
   // The finish reason is the answer's last word; usage and [DONE] after it are a courtesy.
   if (!done && finish === undefined) throw truncatedStream(provider);
-  return { text, usage, finishReason: normaliseFinish(provider, finish ?? "stop"), modelName, provider };
+  return { text, usage, finishReason: normaliseFinish(provider, finish ?? "stop"), modelName, provider: provider.id };
 }
 
-function normaliseFinish(provider: ProviderId, reason: unknown): string {
+function normaliseFinish(provider: ProviderConfig, reason: unknown): string {
   const value = typeof reason === "string" && reason ? reason : "stop";
   if (value === "content_filter") {
-    throw new ProviderError(provider, "safety", `${PROVIDER_LABELS[provider]} withheld the answer: its content filter blocked the request or the reply.`);
+    throw new ProviderError(provider.id, "safety", `${provider.label} withheld the answer: its content filter blocked the request or the reply.`);
   }
   return value;
 }
@@ -147,17 +146,17 @@ function normaliseFinish(provider: ProviderId, reason: unknown): string {
  * OpenRouter and some proxies answer 200 with `{"error": …}`, also in the middle of a stream; its
  * numeric code, when given, is classified like an HTTP status.
  */
-function failOnEmbeddedError(provider: ProviderId, json: unknown): void {
+function failOnEmbeddedError(provider: ProviderConfig, json: unknown): void {
   const error = field(json, "error");
   if (error === undefined || error === null) return;
   const message = stringOr(field(error, "message"), typeof error === "string" ? error : "unknown error");
   const code = field(error, "code");
   const kind = typeof code === "number" ? classifyStatus(code, message) : "retryable";
-  throw new ProviderError(provider, kind, `${PROVIDER_LABELS[provider]} reported an error: ${message}`, typeof code === "number" ? code : undefined);
+  throw new ProviderError(provider.id, kind, `${provider.label} reported an error: ${message}`, typeof code === "number" ? code : undefined);
 }
 
-export function malformed(provider: ProviderId, what: string): ProviderError {
-  return new ProviderError(provider, "retryable", `${PROVIDER_LABELS[provider]} sent a malformed response (${what}).`);
+export function malformed(provider: ProviderConfig, what: string): ProviderError {
+  return new ProviderError(provider.id, "retryable", `${provider.label} sent a malformed response (${what}).`);
 }
 
 /** A string content, or the text parts of a content array. */

@@ -1,6 +1,7 @@
-import type { ProviderId } from "../core/config.ts";
 import type { ModelCapabilities } from "./capabilities";
-import { field, parseEventData, postJson, postStream, truncatedStream, PROVIDER_LABELS, type Generate, type GenerateOptions, type SseEvent } from "./http";
+import { keyedProvider, type Generate, type GenerateOptions, type ProviderConfig, type ResolvedModel } from "./descriptor";
+import { field, parseEventData, postJson, postStream, truncatedStream, type SseEvent } from "./http";
+import models from "./models/openai.json";
 import {
   bearer,
   dataUrl,
@@ -11,7 +12,6 @@ import {
   userText,
   wantsStream,
 } from "./openai-compatible";
-import type { ResolvedModel } from "./registry";
 import { ProviderError, type ProviderRequest, type ModelResponse } from "./types";
 
 /** Where a Responses API call goes (OpenAI, or an Azure resource). */
@@ -21,7 +21,7 @@ export interface ResponsesEndpoint {
   model: string;
 }
 
-export const generate: Generate = (provider, model, request, options) => {
+const generate: Generate = (provider, model, request, options) => {
   const headers = bearer(provider.apiKey);
   const name = model.capabilities.modelName;
   if (model.capabilities.useResponsesApi) {
@@ -63,7 +63,7 @@ export function generateResponses(
   request: ProviderRequest,
   options: GenerateOptions,
 ): Promise<ModelResponse> {
-  const provider = resolved.provider.id;
+  const { provider } = resolved;
   const model = resolved.capabilities;
   const stream = wantsStream(model, options);
   const upstream = { provider, url: endpoint.url, headers: endpoint.headers, body: responsesRequestBody(endpoint, model, request, stream) };
@@ -72,22 +72,22 @@ export function generateResponses(
 }
 
 /** A Responses API `response` object; `streamedText` stands in when it carries no output. */
-export function parseResponse(provider: ProviderId, requestedModel: string, json: unknown, streamedText?: string): ModelResponse {
-  const label = PROVIDER_LABELS[provider];
+export function parseResponse(provider: ProviderConfig, requestedModel: string, json: unknown, streamedText?: string): ModelResponse {
+  const { label } = provider;
   const status = field(json, "status");
   if (status === "failed") {
     const message = stringOr(field(field(json, "error"), "message"), "no reason given");
-    throw new ProviderError(provider, "retryable", `${label} failed to generate a response: ${message}`);
+    throw new ProviderError(provider.id, "retryable", `${label} failed to generate a response: ${message}`);
   }
   const incomplete = field(field(json, "incomplete_details"), "reason");
   if (incomplete === "content_filter") {
-    throw new ProviderError(provider, "safety", `${label} withheld the answer: its content filter blocked the request or the reply.`);
+    throw new ProviderError(provider.id, "safety", `${label} withheld the answer: its content filter blocked the request or the reply.`);
   }
   const output = field(json, "output");
   if (!Array.isArray(output) && streamedText === undefined) throw malformed(provider, "no output");
   const text = outputText(json) || streamedText || "";
   const finishReason = status === "incomplete" ? (incomplete === "max_output_tokens" ? "length" : stringOr(incomplete, "incomplete")) : "stop";
-  return { text, usage: usageOf(field(json, "usage")), finishReason, modelName: stringOr(field(json, "model"), requestedModel), provider };
+  return { text, usage: usageOf(field(json, "usage")), finishReason, modelName: stringOr(field(json, "model"), requestedModel), provider: provider.id };
 }
 
 /** `output_text` when the server adds it, else the text of the message items (refusals included). */
@@ -107,7 +107,7 @@ function outputText(json: unknown): string {
 }
 
 async function consumeResponsesStream(
-  provider: ProviderId,
+  provider: ProviderConfig,
   requestedModel: string,
   events: AsyncIterable<SseEvent>,
   options: GenerateOptions,
@@ -130,9 +130,26 @@ async function consumeResponsesStream(
         return parseResponse(provider, requestedModel, field(data, "response"), text);
       case "error": {
         const message = stringOr(field(data, "message"), "no reason given");
-        throw new ProviderError(provider, "retryable", `${PROVIDER_LABELS[provider]} reported an error mid-stream: ${message}`);
+        throw new ProviderError(provider.id, "retryable", `${provider.label} reported an error mid-stream: ${message}`);
       }
     }
   }
   throw truncatedStream(provider);
 }
+
+/** OpenAI: Chat Completions, or the Responses API for the models that need it, with a bearer key. */
+export const openai = keyedProvider({
+  id: "openai",
+  label: "OpenAI",
+  title: "OpenAI",
+  keyVariable: "OPENAI_API_KEY",
+  baseUrl: { variable: "OPENAI_BASE_URL", default: "https://api.openai.com/v1" },
+  allowListVariables: ["OPENAI_ALLOWED_MODELS"],
+  models,
+  preferredModels: {
+    extended_reasoning: ["gpt-5.1-codex", "gpt-5.1", "gpt-5-codex", "gpt-5-pro", "o3-pro", "gpt-5", "o3"],
+    fast_response: ["gpt-5.1", "gpt-5.1-codex-mini", "gpt-5", "gpt-5-mini", "o4-mini", "o3-mini"],
+    balanced: ["gpt-5.1", "gpt-5.1-codex-mini", "gpt-5", "gpt-5-mini", "o4-mini", "o3-mini"],
+  },
+  generate,
+});

@@ -1,37 +1,15 @@
-import type { Config, ProviderConfig, ProviderId } from "../core/config.ts";
+import { configOf, type Config } from "../core/config.ts";
+import type { Env } from "../core/env.ts";
 import { UserFacingError } from "../core/errors.ts";
-import { capabilityRank, parseModelEntry, shippedModelsOf, type ModelCapabilities } from "./capabilities";
-
-/** What a tool needs from a model, for auto mode: the original's three categories. */
-export type ToolCategory = "fast_response" | "balanced" | "extended_reasoning";
-
-export interface ResolvedModel {
-  capabilities: ModelCapabilities;
-  provider: ProviderConfig;
-  /** The name as the caller gave it (an alias stays an alias), echoed in responses. */
-  requestedName: string;
-  /** The part after `model:`, e.g. an Ollama tag; undefined when none was given. */
-  option?: string;
-}
+import { capabilityRank, parseModelEntry, type ModelCapabilities } from "./capabilities";
+import { descriptorOf, parseProviders, PROVIDERS } from "./catalog";
+import type { ProviderConfig, ResolvedModel, ToolCategory } from "./descriptor";
+import type { ProviderId } from "./types";
 
 /** A model name that cannot be used: the message lists what can. */
 export class ModelResolutionError extends UserFacingError {
   override name = "ModelResolutionError";
 }
-
-/** Names tried first in auto mode, per provider and category (the original's preferences). */
-const PREFERRED: Partial<Record<ProviderId, Record<ToolCategory, string[]>>> = {
-  openai: {
-    extended_reasoning: ["gpt-5.1-codex", "gpt-5.1", "gpt-5-codex", "gpt-5-pro", "o3-pro", "gpt-5", "o3"],
-    fast_response: ["gpt-5.1", "gpt-5.1-codex-mini", "gpt-5", "gpt-5-mini", "o4-mini", "o3-mini"],
-    balanced: ["gpt-5.1", "gpt-5.1-codex-mini", "gpt-5", "gpt-5-mini", "o4-mini", "o3-mini"],
-  },
-  xai: {
-    extended_reasoning: ["grok-4", "grok-3"],
-    fast_response: ["grok-3-fast", "grok-4"],
-    balanced: ["grok-3-fast", "grok-4"],
-  },
-};
 
 /** Generic capabilities for names a catch-all provider serves without a registry entry. */
 function genericModel(provider: ProviderId, modelName: string): ModelCapabilities {
@@ -47,19 +25,15 @@ function genericModel(provider: ProviderId, modelName: string): ModelCapabilitie
  * `*_ALLOWED_MODELS`, with resolution of names and aliases by provider priority.
  */
 export class ModelRegistry {
-  readonly providers: readonly ProviderConfig[];
   private readonly modelsByProvider = new Map<ProviderId, ModelCapabilities[]>();
   private ranked: ModelCapabilities[] | undefined;
 
-  constructor(private readonly config: Config) {
-    this.providers = config.providers;
-    for (const provider of config.providers) {
-      const models =
-        provider.id === "azure"
-          ? (provider.models ?? []).map((entry) => parseModelEntry("azure", entry, "AZURE_MODELS"))
-          : shippedModelsOf(provider.id);
-      this.modelsByProvider.set(provider.id, models.filter((model) => isAllowed(provider, model)));
-    }
+  /** `providers` are the configured ones, in resolution order (parseProviders). */
+  constructor(
+    private readonly config: Config,
+    readonly providers: readonly ProviderConfig[],
+  ) {
+    for (const provider of providers) this.modelsByProvider.set(provider.id, provider.models.filter((model) => isAllowed(provider, model)));
   }
 
   /** True when the server picks the model: DEFAULT_MODEL=auto, or a default no provider serves. */
@@ -140,22 +114,19 @@ export class ModelRegistry {
   private restrictedMatch(name: string): ProviderConfig | undefined {
     const lower = name.toLowerCase();
     return this.providers.find((provider) =>
-      shippedOrConfigured(provider).some((m) => m.modelName.toLowerCase() === lower || m.aliases.includes(lower)),
+      provider.models.some((m) => m.modelName.toLowerCase() === lower || m.aliases.includes(lower)),
     );
   }
 }
 
+/** What configures each keyed provider: its required variables, in resolution order. */
+const [firstKeyed, ...otherKeyed] = PROVIDERS.filter((p) => p.requiredVariables.length > 0).map((p) => p.requiredVariables.join(" with "));
+
 export const NO_PROVIDER_MESSAGE =
   "No model provider is configured, so no model can be called. Add an API key: locally put a line such as " +
-  "GEMINI_API_KEY=... (or OPENAI_API_KEY, XAI_API_KEY, OPENROUTER_API_KEY, DIAL_API_KEY, CUSTOM_API_URL) in .dev.vars " +
-  "and restart `npm run dev`; on a deploy run `npx wrangler secret put GEMINI_API_KEY`, or bind Workers AI " +
+  `${firstKeyed}=... (or ${otherKeyed.join(", ")}) in .dev.vars ` +
+  `and restart \`npm run dev\`; on a deploy run \`npx wrangler secret put ${firstKeyed}\`, or bind Workers AI ` +
   '(`[env.<team>.ai]` with binding = "AI" in wrangler.toml), which needs no key.';
-
-function shippedOrConfigured(provider: ProviderConfig): ModelCapabilities[] {
-  return provider.id === "azure"
-    ? (provider.models ?? []).map((entry) => parseModelEntry("azure", entry, "AZURE_MODELS"))
-    : shippedModelsOf(provider.id);
-}
 
 /** `name:option` splits on the first colon; OpenRouter's `vendor/model:free` stays whole. */
 export function splitOption(requested: string): { name: string; option?: string } {
@@ -176,8 +147,8 @@ function isAllowed(provider: ProviderConfig, model: ModelCapabilities): boolean 
 
 function preferredModel(provider: ProviderId, category: ToolCategory, models: ModelCapabilities[]): ModelCapabilities | undefined {
   if (models.length === 0) return undefined;
-  const byName = (names: string[]) => names.map((n) => models.find((m) => m.modelName === n)).find((m) => m !== undefined);
-  const preferred = PREFERRED[provider]?.[category];
+  const byName = (names: readonly string[]) => names.map((n) => models.find((m) => m.modelName === n)).find((m) => m !== undefined);
+  const preferred = descriptorOf(provider).preferredModels?.[category];
   if (preferred) return byName(preferred) ?? models[0];
   if (provider === "google") {
     // Newest first: reverse lexicographic order puts gemini-3 before gemini-2.5.
@@ -193,14 +164,17 @@ function preferredModel(provider: ProviderId, category: ToolCategory, models: Mo
   return ranked[0];
 }
 
-const registries = new WeakMap<Config, ModelRegistry>();
+const registries = new WeakMap<Env, ModelRegistry>();
 
-/** The registry of a configuration, built once per parsed configuration. */
-export function registryFor(config: Config): ModelRegistry {
-  let registry = registries.get(config);
+/**
+ * The registry of a request's env, built once per env object from its configuration and its
+ * providers' settings. Throws ConfigError naming a variable that cannot be used.
+ */
+export function registryFor(env: Env): ModelRegistry {
+  let registry = registries.get(env);
   if (!registry) {
-    registry = new ModelRegistry(config);
-    registries.set(config, registry);
+    registry = new ModelRegistry(configOf(env), parseProviders(env));
+    registries.set(env, registry);
   }
   return registry;
 }

@@ -1,7 +1,8 @@
-import type { Config, ProviderId, ThinkingMode } from "../core/config.ts";
-import type { Env } from "../core/env.ts";
+import type { ThinkingMode } from "../core/config.ts";
 import { UserFacingError } from "../core/errors.ts";
-import type { ModelRegistry, ResolvedModel, ToolCategory } from "./registry";
+
+/** The providers this server can call; each has its descriptor in the catalog (catalog.ts). */
+export type ProviderId = "google" | "openai" | "azure" | "xai" | "dial" | "custom" | "openrouter" | "workers-ai";
 
 /**
  * An image for a vision-capable model, as tools hand it on: its media type and decoded size are
@@ -57,34 +58,6 @@ export interface ModelResponse {
 /** Streaming progress from a provider while it generates. */
 export interface GenerationProgress {
   outputChars: number;
-}
-
-/** What a model call needs from its request: bindings, config, and a way to defer work. */
-export interface CallDeps {
-  env: Env;
-  /** Breakers are per team: one team's failures never pause a provider for another. */
-  team: string;
-  config: Config;
-  registry: ModelRegistry;
-  waitUntil(promise: Promise<unknown>): void;
-}
-
-export interface CallOptions {
-  signal?: AbortSignal;
-  onProgress?: (progress: GenerationProgress) => void;
-}
-
-/** Which model to call: a name or alias, or none (auto mode picks by the tool's category). */
-export interface ModelChoice {
-  requested?: string;
-  category: ToolCategory;
-}
-
-export interface CallResult {
-  response: ModelResponse;
-  model: ResolvedModel;
-  /** Set when auto mode skipped a provider whose breaker was open. */
-  fallbackFrom?: { provider: ProviderId; reason: string };
 }
 
 export type ProviderErrorKind =

@@ -1,7 +1,7 @@
 import { shiftDay, USAGE_RETENTION_DAYS, type UsageRow } from "../core/rpc/team.ts";
 import type { Env } from "../core/env.ts";
 import { tellTeam } from "../durable/team-activity.ts";
-import type { CallResult } from "./types.ts";
+import type { CallResult } from "./call.ts";
 
 /** The team whose usage is recorded or read: the authenticated one, never a caller's argument. */
 export interface UsageScope {

@@ -1,7 +1,9 @@
-import type { ProviderId } from "../core/config.ts";
+import { z } from "zod";
 import type { WorkersAiBinding, WorkersAiChatInput } from "../core/env.ts";
 import type { ModelCapabilities } from "./capabilities";
-import { classifyStatus, field, parseEventData, readSse, truncatedStream, withRetries, PROVIDER_LABELS, type Generate, type GenerateOptions, type SseEvent } from "./http";
+import { settingsFrom, type Generate, type GenerateOptions, type ProviderConfig, type ProviderDescriptor } from "./descriptor";
+import { classifyStatus, field, parseEventData, readSse, truncatedStream, withRetries, type SseEvent } from "./http";
+import models from "./models/workers-ai.json";
 import { effectiveTemperature, malformed, stringOr, usageOf, userText, wantsStream } from "./openai-compatible";
 import { ProviderError, type ProviderRequest, type ModelResponse, type TokenUsage } from "./types";
 
@@ -37,7 +39,7 @@ const DAILY_ALLOCATION_SPENT = "3036";
 const CONTEXT_WINDOW = /context window/i;
 const MESSAGE_LIMIT = 500;
 
-export const generate: Generate = (provider, resolved, request, options) => {
+const generate: Generate = (provider, resolved, request, options) => {
   const binding = options.ai;
   if (!binding) {
     const message = `This deploy has no Workers AI binding: add an [env.<team>.ai] block with binding = "AI" to wrangler.toml and deploy again.`;
@@ -46,11 +48,11 @@ export const generate: Generate = (provider, resolved, request, options) => {
   const model = resolved.capabilities;
   const stream = wantsStream(model, options);
   const input = chatInput(model, request, stream);
-  return withRetries(provider.id, options, async (signal) => {
-    const result = await run(provider.id, binding, model.modelName, input, signal);
-    if (!stream) return parseAnswer(provider.id, model.modelName, input.max_tokens, result);
-    if (!(result instanceof ReadableStream)) throw malformed(provider.id, "no stream for a streamed call");
-    return consumeStream(provider.id, model.modelName, input.max_tokens, readSse(readUntilAborted(result, signal)), options);
+  return withRetries(provider, options, async (signal) => {
+    const result = await run(provider, binding, model.modelName, input, signal);
+    if (!stream) return parseAnswer(provider, model.modelName, input.max_tokens, result);
+    if (!(result instanceof ReadableStream)) throw malformed(provider, "no stream for a streamed call");
+    return consumeStream(provider, model.modelName, input.max_tokens, readSse(readUntilAborted(result, signal)), options);
   });
 };
 
@@ -68,7 +70,7 @@ export function chatInput(model: ModelCapabilities, request: ProviderRequest, st
  * Calls the binding until `signal` aborts. The binding takes no signal, so a call given up on
  * runs on unobserved; a stream it opens after all is cancelled.
  */
-async function run(provider: ProviderId, binding: WorkersAiBinding, model: string, input: WorkersAiChatInput, signal: AbortSignal): Promise<unknown> {
+async function run(provider: ProviderConfig, binding: WorkersAiBinding, model: string, input: WorkersAiChatInput, signal: AbortSignal): Promise<unknown> {
   signal.throwIfAborted();
   const call = binding.run(model, input);
   try {
@@ -117,23 +119,23 @@ function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> 
 }
 
 /** An error thrown by the binding, classified by its code: capacity and timeouts are retried, bad input is final. */
-export function runError(provider: ProviderId, error: unknown): ProviderError {
+export function runError(provider: ProviderConfig, error: unknown): ProviderError {
   const text = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim();
   const code = /^(?:\w*Error:\s*)*(\d{4}):/.exec(text)?.[1];
   const status = code === undefined ? undefined : CODE_STATUS[code];
   // No code, or one Cloudflare does not document: an upstream fault, like a 5xx.
   const kind = code === DAILY_ALLOCATION_SPENT || CONTEXT_WINDOW.test(text) ? "final" : classifyStatus(status ?? 500, text);
   const shown = text.length > MESSAGE_LIMIT ? `${text.slice(0, MESSAGE_LIMIT)}…` : text;
-  return new ProviderError(provider, kind, `${PROVIDER_LABELS[provider]} failed: ${shown || "no message"}`, status);
+  return new ProviderError(provider.id, kind, `${provider.label} failed: ${shown || "no message"}`, status);
 }
 
-function parseAnswer(provider: ProviderId, modelName: string, maxTokens: number, result: unknown): ModelResponse {
+function parseAnswer(provider: ProviderConfig, modelName: string, maxTokens: number, result: unknown): ModelResponse {
   if (result === null || typeof result !== "object" || result instanceof ReadableStream) throw malformed(provider, "not a JSON answer");
   return answer(provider, modelName, maxTokens, stringOr(field(result, "response"), ""), usageOf(field(result, "usage")));
 }
 
 async function consumeStream(
-  provider: ProviderId,
+  provider: ProviderConfig,
   modelName: string,
   maxTokens: number,
   events: AsyncIterable<SseEvent>,
@@ -156,6 +158,23 @@ async function consumeStream(
 }
 
 /** Workers AI names no finish reason: an answer that used its whole token allowance was cut short. */
-function answer(provider: ProviderId, modelName: string, maxTokens: number, text: string, usage: TokenUsage): ModelResponse {
-  return { text, usage, finishReason: usage.outputTokens >= maxTokens ? "length" : "stop", modelName, provider };
+function answer(provider: ProviderConfig, modelName: string, maxTokens: number, text: string, usage: TokenUsage): ModelResponse {
+  return { text, usage, finishReason: usage.outputTokens >= maxTokens ? "length" : "stop", modelName, provider: provider.id };
 }
+
+/**
+ * Cloudflare Workers AI, on the deploy's `AI` binding: present means configured, there is no key.
+ * Resolved last, so a key the operator set wins over it.
+ */
+export const workersAi: ProviderDescriptor = {
+  id: "workers-ai",
+  label: "Workers AI",
+  title: "Cloudflare Workers AI (AI binding, no key)",
+  keyVariable: "the AI binding",
+  requiredVariables: [],
+  baseUrl: null,
+  allowListVariables: ["WORKERS_AI_ALLOWED_MODELS"],
+  settings: settingsFrom({ AI: z.unknown().optional() }, {}, () => ({ apiKey: "", baseUrl: "" })),
+  models,
+  generate,
+};

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { UserFacingError } from "../core/errors.ts";
 import type { StoredFile } from "../core/rpc/conversation.ts";
-import type { ChosenModel } from "../providers/call";
+import type { CallResult, ChosenModel } from "../providers/call";
 import type { ToolContext } from "./define";
 import { askModel, askModels } from "./engine/ask";
 import { chooseModelFor, renderContext } from "./engine/context";
@@ -9,7 +9,7 @@ import { modelTurn } from "./engine/exchange";
 import { defineWorkflowTool } from "./engine/workflow";
 import { type ModelInputs, type StepOutcome, type StepSession } from "./engine/spec";
 import type { StepArgs } from "./engine/steps";
-import type { CallResult, ModelRequest } from "../providers/types";
+import type { ModelRequest } from "../providers/types";
 import { consensusPrompt, type Stance } from "./prompts/consensus";
 import { withLocale } from "./prompts/shared";
 

@@ -1,7 +1,8 @@
 import type { z } from "zod";
 import type { Config } from "../core/config.ts";
 import type { Env } from "../core/env.ts";
-import type { ModelRegistry, ToolCategory } from "../providers/registry";
+import type { ToolCategory } from "../providers/descriptor";
+import type { ModelRegistry } from "../providers/registry";
 
 /** What every tool handler receives besides its arguments. */
 export interface ToolContext {

@@ -1,19 +1,8 @@
-import type { ProviderId } from "../core/config.ts";
 import { capabilityRank, type ModelCapabilities } from "../providers/capabilities";
+import { PROVIDERS } from "../providers/catalog";
 import { NO_PROVIDER_MESSAGE, type ModelRegistry } from "../providers/registry";
 import { defineTool } from "./define";
 import { jsonResult, toolOutput } from "./engine/envelope";
-
-const PROVIDER_NAMES: Record<ProviderId, string> = {
-  google: "Google Gemini",
-  openai: "OpenAI",
-  azure: "Azure OpenAI",
-  xai: "X.AI (Grok)",
-  dial: "DIAL",
-  custom: "Custom / local (OpenAI-compatible)",
-  openrouter: "OpenRouter",
-  "workers-ai": "Cloudflare Workers AI (AI binding, no key)",
-};
 
 function formatContext(tokens: number): string {
   return tokens >= 1_000_000 ? `${(tokens / 1_048_576).toFixed(1).replace(/\.0$/, "")}M` : `${Math.round(tokens / 1_000)}K`;
@@ -35,8 +24,8 @@ function modelLine(model: ModelCapabilities): string {
 /** The markdown listing: one section per provider, configured or not, then a summary. */
 export function renderModelListing(registry: ModelRegistry): string {
   const configured = new Set(registry.providers.map((p) => p.id));
-  const sections = (Object.keys(PROVIDER_NAMES) as ProviderId[]).map((id) => {
-    if (!configured.has(id)) return `## ${PROVIDER_NAMES[id]} ❌\nNot configured.`;
+  const sections = PROVIDERS.map(({ id, title }) => {
+    if (!configured.has(id)) return `## ${title} ❌\nNot configured.`;
     const provider = registry.providers.find((p) => p.id === id);
     const models = [...registry.modelsOf(id)].sort((a, b) => capabilityRank(b) - capabilityRank(a));
     const policy = provider?.allowedModels ? " (policy restricted)" : "";
@@ -44,7 +33,7 @@ export function renderModelListing(registry: ModelRegistry): string {
       id === "openrouter" ? "\nAny other `vendor/model` name is passed through to OpenRouter with generic capabilities." : "";
     const custom = id === "custom" && provider?.modelName ? `\nDefault model: \`${provider.modelName}\`.` : "";
     const body = models.length > 0 ? models.map(modelLine).join("\n") : "No models allowed by the current policy.";
-    return `## ${PROVIDER_NAMES[id]} ✅${policy}\n${body}${catchAll}${custom}`;
+    return `## ${title} ✅${policy}\n${body}${catchAll}${custom}`;
   });
   const total = registry.available().length;
   const summary = [

@@ -1,14 +1,15 @@
 // The provider modules over real HTTP against the fake upstream: every fault the upstream can
 // throw ends in a ProviderError of the right kind, or in a successful retry; never another exception.
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { parseConfig, type Config, type ProviderConfig, type ProviderId } from "../../src/core/config.ts";
+import { parseConfig, type Config } from "../../src/core/config.ts";
 import type { Env } from "../../src/core/env.ts";
-import { callModel, chooseModel } from "../../src/providers/call";
-import * as gemini from "../../src/providers/gemini";
-import type { GenerateOptions } from "../../src/providers/http";
-import * as openai from "../../src/providers/openai";
+import { callModel, chooseModel, type CallDeps, type CallOptions, type CallResult, type ModelChoice } from "../../src/providers/call";
+import { parseProviders } from "../../src/providers/catalog";
+import type { GenerateOptions, ProviderConfig } from "../../src/providers/descriptor";
+import { gemini } from "../../src/providers/gemini";
+import { openai } from "../../src/providers/openai";
 import { ModelRegistry } from "../../src/providers/registry";
-import { ProviderError, type CallDeps, type CallOptions, type CallResult, type ModelChoice, type ModelRequest, type ModelResponse } from "../../src/providers/types";
+import { ProviderError, type ModelRequest, type ModelResponse, type ProviderId } from "../../src/providers/types";
 import { defaultReply, type FakeUpstream } from "../fake-upstream/server.ts";
 import { e2eStack } from "../support/e2e-stack.ts";
 
@@ -27,15 +28,16 @@ const stack = e2eStack();
 
 beforeAll(async () => {
   up = await stack.upstream();
-  config = parseConfig({
+  const vars = {
     OPENAI_API_KEY: KEY,
     OPENAI_BASE_URL: `${up.url}/v1`,
     GEMINI_API_KEY: KEY,
     GEMINI_BASE_URL: up.url,
     PROVIDER_MAX_ATTEMPTS: "3",
     PROVIDER_CALL_DEADLINE_SECONDS: "10",
-  });
-  registry = new ModelRegistry(config);
+  };
+  config = parseConfig(vars);
+  registry = new ModelRegistry(config, parseProviders(vars));
 });
 beforeEach(() => {
   up.reset();
@@ -47,7 +49,7 @@ const plain: GenerateOptions = { policy };
 const streaming: GenerateOptions = { policy, onProgress: () => undefined };
 
 function provider(id: ProviderId): ProviderConfig {
-  const found = config.providers.find((p) => p.id === id);
+  const found = registry.providers.find((p) => p.id === id);
   if (!found) throw new Error(`${id} not configured`);
   return found;
 }

@@ -2,6 +2,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/core/config.ts";
 import type { Env } from "../../src/core/env.ts";
+import { parseProviders } from "../../src/providers/catalog";
 import { ModelRegistry } from "../../src/providers/registry";
 import { exchange } from "../../src/tools/engine/exchange";
 import type { ToolContext } from "../../src/tools/define";
@@ -212,7 +213,7 @@ describe("exchanges across tools", () => {
     const ctx: ToolContext = {
       env: workerEnv,
       config,
-      registry: new ModelRegistry(config),
+      registry: new ModelRegistry(config, parseProviders(workerEnv)),
       team: "default",
       workspace: "default",
       requestId: "test",

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { PROVIDER_IDS, parseConfig } from "../../src/core/config.ts";
-import { parseModelEntry, shippedModelsOf } from "../../src/providers/capabilities";
+import { parseConfig } from "../../src/core/config.ts";
+import { parseModelEntry } from "../../src/providers/capabilities";
+import { parseProviders, PROVIDERS, shippedModelsOf } from "../../src/providers/catalog";
 import { ModelRegistry, splitOption } from "../../src/providers/registry";
 
 describe("shipped model registries", () => {
   it("parse for every provider, and no name or alias points to two models of a provider", () => {
-    for (const provider of PROVIDER_IDS) {
+    for (const { id: provider } of PROVIDERS) {
       const names = shippedModelsOf(provider).flatMap((m) => [...new Set([m.modelName.toLowerCase(), ...m.aliases])]);
       expect(new Set(names).size, provider).toBe(names.length);
     }
@@ -24,7 +25,7 @@ describe("shipped model registries", () => {
 });
 
 describe("ModelRegistry", () => {
-  const registry = (vars: Record<string, string>) => new ModelRegistry(parseConfig(vars));
+  const registry = (vars: Record<string, string>) => new ModelRegistry(parseConfig(vars), parseProviders(vars));
 
   it("resolves aliases case-insensitively by provider priority, OpenRouter last", () => {
     const both = registry({ GEMINI_API_KEY: "k", OPENROUTER_API_KEY: "k" });

@@ -4,7 +4,7 @@
  * one team never sees another's.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { shippedModelsOf } from "../../src/providers/capabilities";
+import { shippedModelsOf } from "../../src/providers/catalog";
 import { callWorker, connectClient, deferredWorkDone, mcpPost, rpcMessages, testEnv, watchedNamespace } from "./helpers";
 import { mockUpstream } from "./upstream-mock";
 

@@ -1,4 +1,4 @@
-import type { Config, ProviderId } from "../../core/config.ts";
+import type { Config } from "../../core/config.ts";
 import { loadThread, listThreads, type ThreadScope } from "../../conversation/threads.ts";
 import type { Thread } from "../../core/rpc/conversation.ts";
 import type { BreakerSnapshot, BreakerState } from "../../core/rpc/breaker.ts";
@@ -7,7 +7,9 @@ import { ToolError } from "../../core/errors.ts";
 import { cacheStats } from "../../kv-cache/cache.ts";
 import { breakerName, ProviderBreakers } from "../../providers/breaker.ts";
 import { capabilityRank } from "../../providers/capabilities.ts";
-import { NO_PROVIDER_MESSAGE, registryFor, type ModelRegistry, type ResolvedModel } from "../../providers/registry.ts";
+import type { ResolvedModel } from "../../providers/descriptor.ts";
+import { NO_PROVIDER_MESSAGE, registryFor, type ModelRegistry } from "../../providers/registry.ts";
+import type { ProviderId } from "../../providers/types.ts";
 import { readUsage, type UsageReport } from "../../providers/usage.ts";
 import { SERVER_NAME, SERVER_VERSION } from "../../core/version.ts";
 
@@ -155,7 +157,7 @@ function cacheRows(): CacheRow[] {
 
 /** Everything the team view shows, read for the team the request authenticated as. */
 export async function loadTeamStatus(scope: ThreadScope): Promise<TeamStatus> {
-  const registry = registryFor(scope.config);
+  const registry = registryFor(scope.env);
   const [breakers, threads, usage] = await Promise.all([
     breakerRows(registry, new ProviderBreakers(scope), scope.team),
     listThreads(scope, STATUS_THREADS),

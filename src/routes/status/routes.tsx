@@ -100,7 +100,7 @@ const sameOriginForm: MiddlewareHandler<AppBindings> = async (c, next) => {
 function publicPage(c: StatusContext, messages: { error?: string; notice?: string } = {}) {
   return (
     <PublicPage
-      health={healthOf(registryFor(configOf(c.env)))}
+      health={healthOf(registryFor(c.env))}
       nonce={c.get("secureHeadersNonce")}
       signIn={configOf(c.env).teamTokens !== null}
       {...messages}

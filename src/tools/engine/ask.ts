@@ -1,6 +1,6 @@
 import { mapLimit } from "../../core/pool.ts";
-import { callModel, type ChosenModel } from "../../providers/call";
-import type { CallOptions, CallResult, ModelRequest } from "../../providers/types";
+import { callModel, type CallOptions, type CallResult, type ChosenModel } from "../../providers/call";
+import type { ModelRequest } from "../../providers/types";
 import { recordUsage } from "../../providers/usage.ts";
 import type { ToolContext } from "../define";
 

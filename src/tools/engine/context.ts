@@ -10,7 +10,7 @@ import { MAX_REFERENCES_PER_CALL, resolveReferences, sourcesOf } from "../../fil
 import { type FileEntry } from "../../core/rpc/conversation";
 import { MAX_FILES_PER_CALL } from "../../core/wire-contract.ts";
 import { chooseModel, type ChosenModel } from "../../providers/call";
-import type { ToolCategory } from "../../providers/registry";
+import type { ToolCategory } from "../../providers/descriptor";
 import type { ImageInput } from "../../providers/types";
 import type { ToolContext } from "../define";
 

@@ -3,8 +3,8 @@ import { remainingExchanges, ThreadWriter, type CommitResult } from "../../conve
 import type { Json, NewTurn } from "../../core/rpc/conversation.ts";
 import type { FileReference } from "../../files/references";
 import type { ModelCapabilities } from "../../providers/capabilities";
-import type { ToolCategory } from "../../providers/registry";
-import type { CallResult } from "../../providers/types";
+import type { ToolCategory } from "../../providers/descriptor";
+import type { CallResult } from "../../providers/call";
 import type { ToolContext, ToolResult } from "../define";
 import { askModel } from "./ask";
 import { chooseModelFor, openThread, renderContext, resolveInputs, type SkippedFile } from "./context";

@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import type { ThinkingMode } from "../../core/config.ts";
 import type { NewTurn, StoredFile, Thread } from "../../core/rpc/conversation.ts";
-import type { CallResult } from "../../providers/types";
+import type { CallResult } from "../../providers/call";
 import type { ToolContext } from "../define";
 import type { RequestInputs, SkippedFile } from "./context";
 import { investigationFields, type Consolidated, type InvestigationField, type StepArgs, type WorkflowState } from "./steps";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { ToolCategory } from "../../providers/registry";
+import type { ToolCategory } from "../../providers/descriptor";
 import { defineTool, type ToolCard } from "../define";
 import { continuationIdField, temperatureField, thinkingModeField } from "../fields";
 import { runWorkflowStep } from "./runner";

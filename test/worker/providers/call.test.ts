@@ -1,13 +1,14 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { PROVIDER_IDS, type Config } from "../../../src/core/config.ts";
+import type { Config } from "../../../src/core/config.ts";
 import type { BreakerSettings } from "../../../src/core/rpc/breaker";
 import type { Env } from "../../../src/core/env.ts";
-import { callModel, chooseModel } from "../../../src/providers/call";
+import { callModel, chooseModel, type CallDeps, type CallOptions, type CallResult, type ModelChoice } from "../../../src/providers/call";
+import { PROVIDERS } from "../../../src/providers/catalog";
 import { withImagesRead } from "../../../src/providers/index";
 import { ModelResolutionError, NO_PROVIDER_MESSAGE } from "../../../src/providers/registry";
-import { ProviderError, type CallDeps, type CallOptions, type CallResult, type ImageInput, type ModelChoice, type ModelRequest } from "../../../src/providers/types";
+import { ProviderError, type ImageInput, type ModelRequest } from "../../../src/providers/types";
 import { callDeps, configWith, mockFetch, type Sent } from "./support";
 
 /** Chooses the model as a tool would, then calls it. */
@@ -28,10 +29,10 @@ const VARS = {
 };
 const realEnv = env as unknown as Env;
 
-/** A config with a cooldown shorter than BREAKER_COOLDOWN_SECONDS can express. */
-function quickConfig(vars: Record<string, string> = VARS, cooldownMs = 60_000): Config {
+/** Deps with a cooldown shorter than BREAKER_COOLDOWN_SECONDS can express. */
+function quickDeps(vars: Record<string, string> = VARS, cooldownMs = 60_000) {
   const config = configWith(vars);
-  return { ...config, breaker: { ...config.breaker, cooldownMs } };
+  return callDeps(vars, { ...config, breaker: { ...config.breaker, cooldownMs } });
 }
 
 function settingsOf(config: Config): BreakerSettings {
@@ -57,13 +58,13 @@ afterEach(async () => {
   vi.restoreAllMocks();
   // Breakers are named by provider and storage lives for the file: close them all again.
   const settings = settingsOf(configWith(VARS));
-  await Promise.all(PROVIDER_IDS.map((id) => realEnv.BREAKERS.getByName(`test:${id}`).recordSuccess(settings, false)));
+  await Promise.all(PROVIDERS.map(({ id }) => realEnv.BREAKERS.getByName(`test:${id}`).recordSuccess(settings, false)));
 });
 
 describe("callModel: resolution", () => {
   it("resolves an alias by provider priority and returns the answer", async () => {
     const sent = mockFetch(answer("4"));
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     const result = await chooseAndCall(deps, { requested: "flash", category: "fast_response" }, request);
     expect(sent[0]?.url.href).toBe("https://gemini.test/v1beta/models/gemini-2.5-flash:generateContent");
     expect(result.response.text).toBe("4");
@@ -75,7 +76,7 @@ describe("callModel: resolution", () => {
   it("falls back to OpenRouter for an alias when the native provider is not configured", async () => {
     const sent = mockFetch(answer("4"));
     const { GEMINI_API_KEY: _, ...withoutGemini } = VARS;
-    const deps = callDeps(quickConfig(withoutGemini));
+    const deps = quickDeps(withoutGemini);
     const result = await chooseAndCall(deps, { requested: "flash", category: "fast_response" }, request);
     expect(result.model.provider.id).toBe("openrouter");
     expect(sent[0]?.body["model"]).toBe("google/gemini-2.5-flash");
@@ -84,7 +85,7 @@ describe("callModel: resolution", () => {
 
   it("rejects unknown and restricted names with the alternatives", async () => {
     const sent = mockFetch(answer("never"));
-    const deps = callDeps(quickConfig({ ...VARS, GOOGLE_ALLOWED_MODELS: "flash", OPENROUTER_ALLOWED_MODELS: "sonnet" }));
+    const deps = quickDeps({ ...VARS, GOOGLE_ALLOWED_MODELS: "flash", OPENROUTER_ALLOWED_MODELS: "sonnet" });
     const unknown = await chooseAndCall(deps, { requested: "no-such-model", category: "balanced" }, request).catch((e: unknown) => e);
     expect(unknown).toBeInstanceOf(ModelResolutionError);
     expect((unknown as Error).message).toContain("Available models:");
@@ -95,13 +96,13 @@ describe("callModel: resolution", () => {
   });
 
   it("explains how to configure a provider when there is none", async () => {
-    const deps = callDeps(quickConfig({}));
+    const deps = quickDeps({});
     await expect(chooseAndCall(deps, { category: "balanced" }, request)).rejects.toThrow(NO_PROVIDER_MESSAGE);
   });
 
   it("makes no Durable Object call on the hot path once the breaker state is cached", async () => {
     mockFetch(answer("4"));
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     let stubs = 0;
     deps.env.BREAKERS = new Proxy(realEnv.BREAKERS, {
       get(target, property) {
@@ -129,7 +130,7 @@ describe("callModel: resolution", () => {
 describe("callModel: circuit breaker", () => {
   it("opens after consecutive retryable failures, then fails fast naming the provider and the retry time", async () => {
     const sent = mockFetch(unavailable);
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     for (let i = 0; i < 2; i++) {
       await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "retryable", status: 503 });
     }
@@ -146,14 +147,14 @@ describe("callModel: circuit breaker", () => {
 
   it("keeps one team's failures from pausing the provider for another team (attack: a team burns a shared breaker)", async () => {
     mockFetch(unavailable);
-    const attacker = callDeps(quickConfig());
+    const attacker = quickDeps();
     for (let i = 0; i < 3; i++) await chooseAndCall(attacker, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
     await attacker.settle();
     await expect(chooseAndCall(attacker, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "breaker_open" });
 
     vi.restoreAllMocks();
     const sent = mockFetch(answer("still up"));
-    const victim = { ...callDeps(quickConfig()), team: "other-team" };
+    const victim = { ...quickDeps(), team: "other-team" };
     await expect(chooseAndCall(victim, { requested: "flash", category: "balanced" }, request)).resolves.toMatchObject({ response: { text: "still up" } });
     expect(sent).toHaveLength(1);
     await victim.settle();
@@ -161,7 +162,7 @@ describe("callModel: circuit breaker", () => {
 
   it("keys OpenRouter's breakers by model: one failing vendor/model leaves the others open", async () => {
     mockFetch((sent) => (String(sent.body["model"]) === "broken/model" ? unavailable() : answer("fine")(sent)));
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     for (let i = 0; i < 3; i++) await chooseAndCall(deps, { requested: "broken/model", category: "balanced" }, request).catch(() => undefined);
     await deps.settle();
     await expect(chooseAndCall(deps, { requested: "broken/model", category: "balanced" }, request)).rejects.toMatchObject({ kind: "breaker_open" });
@@ -179,7 +180,7 @@ describe("callModel: circuit breaker", () => {
       // Made-up names: the provider refuses some, and fails on others.
       return model.endsWith("0") || model.endsWith("1") ? Response.json({ error: { message: `${model} is not a valid model ID` } }, { status: 400 }) : unavailable();
     });
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     for (const name of madeUp) {
       for (let i = 0; i < 3; i++) await chooseAndCall(deps, { requested: name, category: "balanced" }, request).catch(() => undefined);
     }
@@ -196,7 +197,7 @@ describe("callModel: circuit breaker", () => {
 
   it("does not count final errors (400) against the provider", async () => {
     mockFetch(() => Response.json({ error: { message: "bad request" } }, { status: 400 }));
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     for (let i = 0; i < 3; i++) {
       await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request)).rejects.toMatchObject({ kind: "final" });
     }
@@ -205,7 +206,7 @@ describe("callModel: circuit breaker", () => {
   });
 
   it("in auto mode skips a provider whose breaker is open and says so", async () => {
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     const settings = settingsOf(deps.config);
     await realEnv.BREAKERS.getByName("test:google").recordFailure(settings);
     await realEnv.BREAKERS.getByName("test:google").recordFailure(settings);
@@ -220,7 +221,7 @@ describe("callModel: circuit breaker", () => {
 
   it("in auto mode fails with breaker_open when every provider is paused", async () => {
     mockFetch(unavailable);
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     for (let i = 0; i < 8; i++) await chooseAndCall(deps, { category: "balanced" }, request).catch(() => undefined);
     await deps.settle();
     const error = await chooseAndCall(deps, { category: "balanced" }, request).catch((e: unknown) => e);
@@ -229,7 +230,7 @@ describe("callModel: circuit breaker", () => {
   });
 
   it("after the cooldown lets a single probe through; its success closes the breaker", async () => {
-    const deps = callDeps(quickConfig(VARS, 100));
+    const deps = quickDeps(VARS, 100);
     mockFetch(unavailable);
     for (let i = 0; i < 2; i++) await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
     await deps.settle();
@@ -253,7 +254,7 @@ describe("callModel: circuit breaker", () => {
   });
 
   it("does not spend the probe on a request refused for its images", async () => {
-    const deps = callDeps(quickConfig(VARS, 100));
+    const deps = quickDeps(VARS, 100);
     mockFetch(unavailable);
     for (let i = 0; i < 2; i++) await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
     await deps.settle();
@@ -269,7 +270,7 @@ describe("callModel: circuit breaker", () => {
   });
 
   it("opens again when the probe fails", async () => {
-    const deps = callDeps(quickConfig(VARS, 100));
+    const deps = quickDeps(VARS, 100);
     mockFetch(unavailable);
     for (let i = 0; i < 2; i++) await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
     await deps.settle();
@@ -284,7 +285,7 @@ describe("callModel: circuit breaker", () => {
 describe("callModel: every failure names the model and what to do", () => {
   const failure = async (vars: Record<string, string>, reply: () => Response, model = "flash") => {
     mockFetch(reply);
-    const deps = callDeps(quickConfig(vars));
+    const deps = quickDeps(vars);
     const error = await chooseAndCall(deps, { requested: model, category: "balanced" }, request).catch((e: unknown) => e);
     await deps.settle();
     expect(error).toBeInstanceOf(ProviderError);
@@ -315,7 +316,7 @@ describe("callModel: every failure names the model and what to do", () => {
 
   it("an open breaker: the model was not called, and when it will be", async () => {
     mockFetch(unavailable);
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     for (let i = 0; i < 2; i++) await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
     const error = await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch((e: unknown) => e);
     await deps.settle();
@@ -327,7 +328,7 @@ describe("callModel: keys never reach the assistant", () => {
   it("redacts a key echoed in an error body before the message is cut short", async () => {
     // The key straddles the 500-character cut of the upstream's message.
     mockFetch(() => Response.json({ error: { message: `${"x".repeat(490)} g-key-0123456789abcdef was rejected` } }, { status: 401 }));
-    const deps = callDeps(quickConfig({ ...VARS, GEMINI_API_KEY: "g-key-0123456789abcdef" }));
+    const deps = quickDeps({ ...VARS, GEMINI_API_KEY: "g-key-0123456789abcdef" });
     const error = (await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(ProviderError);
     expect(error.message).not.toMatch(/g-ke/);
@@ -336,7 +337,7 @@ describe("callModel: keys never reach the assistant", () => {
 
   it("redacts a key echoed in an error inside a 200 answer", async () => {
     mockFetch(() => Response.json({ error: { message: "Invalid API key provided: r-key-secret-42" } }, { status: 200 }));
-    const deps = callDeps(quickConfig({ ...VARS, OPENROUTER_API_KEY: "r-key-secret-42" }));
+    const deps = quickDeps({ ...VARS, OPENROUTER_API_KEY: "r-key-secret-42" });
     const error = (await chooseAndCall(deps, { requested: "vendor/model", category: "balanced" }, request).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(ProviderError);
     expect(error.message).toContain("[redacted]");
@@ -348,7 +349,7 @@ describe("callModel: keys never reach the assistant", () => {
 describe("callModel: empty replies", () => {
   it("asks once more after an empty reply, and returns the second answer with both usages", async () => {
     const sent = mockFetch(answer(""), answer("Four."));
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     const result = await chooseAndCall(deps, { requested: "gpt-4.1", category: "balanced" }, request);
     expect(result.response.text).toBe("Four.");
     expect(result.response.usage).toEqual({ inputTokens: 20, outputTokens: 4, totalTokens: 24 });
@@ -360,7 +361,7 @@ describe("callModel: empty replies", () => {
 
   it("fails with kind empty after two empty replies, without counting against the breaker", async () => {
     const sent = mockFetch(answer("  "));
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     const error = await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "empty", provider: "google" });
     expect(sent).toHaveLength(2);
@@ -370,7 +371,7 @@ describe("callModel: empty replies", () => {
 
   it("does not ask again when the output budget ran out", async () => {
     const sent = mockFetch(answer("", "length"));
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     await expect(chooseAndCall(deps, { requested: "gpt-4.1", category: "balanced" }, request)).rejects.toMatchObject({
       kind: "empty",
       message: expect.stringContaining("output budget"),
@@ -393,7 +394,7 @@ describe("callModel: images and cancellation", () => {
 
   it("refuses images for a model without vision, naming models that have it", async () => {
     const sent = mockFetch(answer("never"));
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     const error = await chooseAndCall(deps, { requested: "flash-lite", category: "balanced" }, { ...request, images: [png(10)] }).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "final", provider: "google" });
     expect((error as Error).message).toMatch(/'flash-lite' does not accept images\. Models that accept images: gemini-3-pro-preview, gemini-2\.5-pro/);
@@ -402,7 +403,7 @@ describe("callModel: images and cancellation", () => {
 
   it("limits the number and the size of images", async () => {
     mockFetch(answer("never"));
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     const six = Array.from({ length: 6 }, () => png(10));
     await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, { ...request, images: six })).rejects.toThrow(/At most 5 images/);
     const twoOfThree = [png(3 * 1024 * 1024), png(3 * 1024 * 1024)];
@@ -414,7 +415,7 @@ describe("callModel: images and cancellation", () => {
 
   it("attack: reads no byte of images the chosen model refuses (two 19.9 MB images for a 20 MB model)", async () => {
     const sent = mockFetch(answer("never"));
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     reads = 0;
     const large = [png(Math.round(19.9 * 1024 * 1024)), png(Math.round(19.9 * 1024 * 1024))];
     await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, { ...request, images: large })).rejects.toThrow(
@@ -456,7 +457,7 @@ describe("callModel: images and cancellation", () => {
 
   it("sends images a vision model accepts", async () => {
     const sent = mockFetch(answer("a chart"));
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     await chooseAndCall(deps, { requested: "flash", category: "balanced" }, { ...request, images: [png(1000)] });
     const parts = (sent[0]?.body["contents"] as Array<{ parts: unknown[] }>)[0]?.parts;
     expect(parts?.[1]).toMatchObject({ inlineData: { mimeType: "image/png" } });
@@ -465,7 +466,7 @@ describe("callModel: images and cancellation", () => {
 
   it("reports a cancelled call as aborted, without counting it", async () => {
     mockFetch(answer("never"));
-    const deps = callDeps(quickConfig());
+    const deps = quickDeps();
     await expect(chooseAndCall(deps, { requested: "flash", category: "balanced" }, request, { signal: AbortSignal.abort() })).rejects.toMatchObject({ kind: "aborted" });
     await deps.settle();
     expect((await realEnv.BREAKERS.getByName("test:google").state(settingsOf(deps.config))).consecutiveFailures).toBe(0);

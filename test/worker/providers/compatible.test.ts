@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import * as azure from "../../../src/providers/azure";
-import * as custom from "../../../src/providers/custom";
-import * as dial from "../../../src/providers/dial";
-import * as openrouter from "../../../src/providers/openrouter";
-import * as xai from "../../../src/providers/xai";
+import { azure } from "../../../src/providers/azure";
+import { custom } from "../../../src/providers/custom";
+import { dial } from "../../../src/providers/dial";
+import { openrouter } from "../../../src/providers/openrouter";
+import { xai } from "../../../src/providers/xai";
 import { ALL_PROVIDERS, QUICK, data, mockFetch, providerOf, registryWith, resolve, sseResponse } from "./support";
 
 afterEach(() => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import * as gemini from "../../../src/providers/gemini";
+import { gemini } from "../../../src/providers/gemini";
 import { geminiRequestBody, thinkingBudget } from "../../../src/providers/gemini";
 import calculator from "../../fixtures/upstream/gemini/chat_codegen_pro_calculator.json";
 import flashNumber from "../../fixtures/upstream/gemini/chat_cross_step1_flash_number.json";

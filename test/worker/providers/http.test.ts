@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { classifyStatus, postJson, readSse, retryAfterOf, type SseEvent } from "../../../src/providers/http";
 import { ProviderError } from "../../../src/providers/types";
-import { QUICK, mockFetch } from "./support";
+import { ALL_PROVIDERS, QUICK, mockFetch, providerOf } from "./support";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -29,7 +29,7 @@ async function collect(events: AsyncIterable<SseEvent>): Promise<SseEvent[]> {
   return all;
 }
 
-const upstream = { provider: "openai" as const, url: "https://openai.test/v1/chat/completions", headers: { authorization: "Bearer sk-live-123456" }, body: { model: "m" } };
+const upstream = { provider: providerOf(ALL_PROVIDERS, "openai"), url: "https://openai.test/v1/chat/completions", headers: { authorization: "Bearer sk-live-123456" }, body: { model: "m" } };
 const echo = (json: unknown) => json;
 
 describe("readSse", () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import * as openai from "../../../src/providers/openai";
+import { openai } from "../../../src/providers/openai";
 import { effectiveTemperature } from "../../../src/providers/openai-compatible";
 import { ProviderError } from "../../../src/providers/types";
 import continuation from "../../fixtures/upstream/openai/chat_gpt5_continuation.json";

@@ -1,11 +1,13 @@
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
-import { parseConfig, type Config, type ProviderConfig, type ProviderId } from "../../../src/core/config.ts";
+import { parseConfig, type Config } from "../../../src/core/config.ts";
 import type { Env } from "../../../src/core/env.ts";
+import type { CallDeps } from "../../../src/providers/call";
 import { parseModelEntry, type ModelCapabilities } from "../../../src/providers/capabilities";
-import type { GenerateOptions } from "../../../src/providers/http";
-import { ModelRegistry, type ResolvedModel } from "../../../src/providers/registry";
-import type { CallDeps } from "../../../src/providers/types";
+import { parseProviders } from "../../../src/providers/catalog";
+import type { GenerateOptions, ProviderConfig, ResolvedModel } from "../../../src/providers/descriptor";
+import { ModelRegistry } from "../../../src/providers/registry";
+import type { ProviderId } from "../../../src/providers/types";
 
 /** Every provider configured, each at its own fake host. */
 export const ALL_PROVIDERS: Record<string, string> = {
@@ -37,8 +39,8 @@ export function configWith(vars: Record<string, string>): Config {
   return parseConfig(vars);
 }
 
-export function registryWith(vars: Record<string, string>): ModelRegistry {
-  return new ModelRegistry(configWith(vars));
+export function registryWith(vars: Record<string, unknown>): ModelRegistry {
+  return new ModelRegistry(parseConfig(vars), parseProviders(vars));
 }
 
 export function resolve(name: string, vars: Record<string, string> = ALL_PROVIDERS): ResolvedModel {
@@ -46,7 +48,7 @@ export function resolve(name: string, vars: Record<string, string> = ALL_PROVIDE
 }
 
 export function providerOf(vars: Record<string, string>, id: ProviderId): ProviderConfig {
-  const provider = configWith(vars).providers.find((p) => p.id === id);
+  const provider = parseProviders(vars).find((p) => p.id === id);
   if (!provider) throw new Error(`${id} is not configured by these vars`);
   return provider;
 }
@@ -88,8 +90,11 @@ export function sseResponse(events: string[]): Response {
 
 export const data = (value: unknown): string => `data: ${JSON.stringify(value)}\n\n`;
 
-/** The deps of callModel over the real Durable Object bindings, with deferred work collected. */
-export function callDeps(config: Config): CallDeps & { settle(): Promise<void> } {
+/**
+ * The deps of callModel over the real Durable Object bindings, with deferred work collected:
+ * the providers `vars` configure, and `config` (by default also read from `vars`).
+ */
+export function callDeps(vars: Record<string, unknown>, config: Config = parseConfig(vars)): CallDeps & { settle(): Promise<void> } {
   const pending: Promise<unknown>[] = [];
   // A fresh env object per test gets a fresh in-isolate breaker view.
   const workerEnv: Env = { ...(env as unknown as Env) };
@@ -97,7 +102,7 @@ export function callDeps(config: Config): CallDeps & { settle(): Promise<void> }
     env: workerEnv,
     team: "test",
     config,
-    registry: new ModelRegistry(config),
+    registry: new ModelRegistry(config, parseProviders(vars)),
     waitUntil: (promise) => {
       pending.push(promise);
     },

@@ -6,22 +6,24 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { configOf, parseConfig, type Config } from "../../../src/core/config.ts";
+import { parseConfig } from "../../../src/core/config.ts";
 import type { Env } from "../../../src/core/env.ts";
 import { callModel, chooseModel } from "../../../src/providers/call";
-import type { GenerateOptions } from "../../../src/providers/http";
-import { ModelRegistry, type ResolvedModel } from "../../../src/providers/registry";
-import { generate } from "../../../src/providers/workers-ai";
+import { parseProviders } from "../../../src/providers/catalog";
+import type { GenerateOptions, ResolvedModel } from "../../../src/providers/descriptor";
+import { registryFor, type ModelRegistry } from "../../../src/providers/registry";
+import { workersAi } from "../../../src/providers/workers-ai";
 import { ProviderError, type ModelRequest } from "../../../src/providers/types";
-import { callDeps, QUICK } from "./support";
+import { callDeps, QUICK, registryWith } from "./support";
 import { DONE, event, fails, reply, sseStream, streamed, WorkersAiDouble } from "./workers-ai-double";
 
 const realEnv = env as unknown as Env;
-const BOUND = { workersAi: true };
+/** The deploy's `AI` binding, as the env holds it. */
+const BOUND = { AI: new WorkersAiDouble() };
 const request = { systemPrompt: "You review code.", prompt: "Is this loop correct?", temperature: 3 } satisfies ModelRequest;
 
 function registry(vars: Record<string, string> = {}): ModelRegistry {
-  return new ModelRegistry(parseConfig(vars, BOUND));
+  return registryWith({ ...vars, ...BOUND });
 }
 
 function model(name = "llama-3.3-70b"): ResolvedModel {
@@ -34,23 +36,23 @@ function options(binding: WorkersAiDouble, extra: Partial<GenerateOptions> = {})
 
 function call(binding: WorkersAiDouble, extra: Partial<GenerateOptions> = {}, name = "llama-3.3-70b") {
   const resolved = model(name);
-  return generate(resolved.provider, resolved, request, options(binding, extra));
+  return workersAi.generate(resolved.provider, resolved, request, options(binding, extra));
 }
 
 afterEach(async () => {
   // Breaker storage lives for the file: close the provider's breaker again.
-  const config = parseConfig({}, BOUND);
+  const config = parseConfig({});
   await realEnv.BREAKERS.getByName("test:workers-ai").recordSuccess({ ...config.breaker, probeLeaseMs: config.providerCall.deadlineMs }, false);
 });
 
 describe("Workers AI: configuration", () => {
   it("is configured by the binding's presence alone, with no key, and never without it", () => {
-    expect(parseConfig({}).providers).toEqual([]);
-    const providers = parseConfig({}, BOUND).providers;
+    expect(parseProviders({})).toEqual([]);
+    const providers = parseProviders(BOUND);
     expect(providers.map((p) => p.id)).toEqual(["workers-ai"]);
     expect(providers[0]?.apiKey).toBe("");
-    expect(configOf({ ...realEnv, AI: new WorkersAiDouble() }).providers.map((p) => p.id)).toEqual(["workers-ai"]);
-    expect(configOf({ ...realEnv }).providers).toEqual([]);
+    expect(registryFor({ ...realEnv, AI: new WorkersAiDouble() }).providers.map((p) => p.id)).toEqual(["workers-ai"]);
+    expect(registryFor({ ...realEnv }).providers).toEqual([]);
   });
 
   it("comes after every keyed provider, so auto mode takes a key the operator set and Workers AI otherwise", () => {
@@ -180,7 +182,7 @@ describe("Workers AI: errors thrown by the binding", () => {
 
   it("fails clearly when the deploy has no binding", async () => {
     const resolved = model();
-    await expect(generate(resolved.provider, resolved, request, QUICK)).rejects.toMatchObject({
+    await expect(workersAi.generate(resolved.provider, resolved, request, QUICK)).rejects.toMatchObject({
       kind: "final",
       message: expect.stringContaining('binding = "AI"'),
     });
@@ -226,8 +228,7 @@ describe("Workers AI: cancellation", () => {
 
 describe("Workers AI: through callModel", () => {
   function deps(binding: WorkersAiDouble, vars: Record<string, string> = {}) {
-    const config: Config = parseConfig({ PROVIDER_MAX_ATTEMPTS: "1", BREAKER_FAILURE_THRESHOLD: "2", ...vars }, BOUND);
-    const callDepsWithBinding = callDeps(config);
+    const callDepsWithBinding = callDeps({ PROVIDER_MAX_ATTEMPTS: "1", BREAKER_FAILURE_THRESHOLD: "2", ...vars, ...BOUND });
     callDepsWithBinding.env.AI = binding;
     return callDepsWithBinding;
   }
