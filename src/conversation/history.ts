@@ -1,4 +1,4 @@
-import type { Thread, Turn } from "../core/rpc/conversation.ts";
+import type { Thread, Turn } from "../core/rpc/conversation";
 import { estimateTokens, type EmbeddedFiles } from "../files/embed";
 import type { TokenBudget } from "./budget";
 

@@ -1,9 +1,9 @@
-import type { Config } from "../core/config.ts";
+import type { Config } from "../core/config";
 import type { ThreadSummary } from "../core/rpc/team";
-import type { Env } from "../core/env.ts";
-import { ToolError } from "../core/errors.ts";
-import { tellTeam } from "../durable/team-activity.ts";
-import type { Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../core/rpc/conversation.ts";
+import type { Env } from "../core/env";
+import { ToolError } from "../core/errors";
+import { tellTeam } from "../durable/team-activity";
+import type { Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../core/rpc/conversation";
 
 /**
  * The tools' view of conversation threads: each thread is a ConversationDO named by team and

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Env } from "./env.ts";
+import type { Env } from "./env";
 
 export const THINKING_MODES = ["minimal", "low", "medium", "high", "max"] as const;
 export type ThinkingMode = (typeof THINKING_MODES)[number];

@@ -1,8 +1,8 @@
-import type { BlobObject } from "./rpc/blob.ts";
-import type { BreakerObject } from "./rpc/breaker.ts";
-import type { ConversationObject } from "./rpc/conversation.ts";
-import type { RateLimiterObject } from "./rpc/rate-limiter.ts";
-import type { TeamObject } from "./rpc/team.ts";
+import type { BlobObject } from "./rpc/blob";
+import type { BreakerObject } from "./rpc/breaker";
+import type { ConversationObject } from "./rpc/conversation";
+import type { RateLimiterObject } from "./rpc/rate-limiter";
+import type { TeamObject } from "./rpc/team";
 
 /** A text-generation call in Workers AI's messages form. */
 export interface WorkersAiChatInput {

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../core/env.ts";
-import { migrate, type Schema } from "./schema.ts";
-import { CHUNK_BYTES, type BeginResult, type BlobFacts, type BlobInfo, type BlobObject, type ChunkResult, type CommitResult, type SealResult, type UploadRequest, type UploadState } from "../core/rpc/blob.ts";
+import type { Env } from "../core/env";
+import { migrate, type Schema } from "./schema";
+import { CHUNK_BYTES, type BeginResult, type BlobFacts, type BlobInfo, type BlobObject, type ChunkResult, type CommitResult, type SealResult, type UploadRequest, type UploadState } from "../core/rpc/blob";
 
 /** An upload untouched this long is abandoned: its chunks are deleted and its reservation released. */
 export const STALE_UPLOAD_MS = 60 * 60 * 1000;

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../core/env.ts";
-import type { BreakerObject, BreakerSettings, BreakerSnapshot, BreakerState } from "../core/rpc/breaker.ts";
+import type { Env } from "../core/env";
+import type { BreakerObject, BreakerSettings, BreakerSnapshot, BreakerState } from "../core/rpc/breaker";
 
 interface Stored {
   state: BreakerState;

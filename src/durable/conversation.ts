@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
-import { ThreadStore } from "./thread-store.ts";
-import type { AppendResult, ConversationObject, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../core/rpc/conversation.ts";
-import type { Env } from "../core/env.ts";
+import { ThreadStore } from "./thread-store";
+import type { AppendResult, ConversationObject, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, WorkflowWrite } from "../core/rpc/conversation";
+import type { Env } from "../core/env";
 
 /**
  * One conversation thread, named "<team>:<continuation_id>" (see ThreadStore). Its TTL is the

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../core/env.ts";
-import type { RateDecision, RateLimiterObject, TakeLimits } from "../core/rpc/rate-limiter.ts";
+import type { Env } from "../core/env";
+import type { RateDecision, RateLimiterObject, TakeLimits } from "../core/rpc/rate-limiter";
 
 interface Bucket {
   /** Requests that may be made now; refills at the limit's rate up to a minute's worth. */

@@ -1,5 +1,5 @@
-import type { TeamActivity, ThreadSummary, UsageRow } from "../core/rpc/team.ts";
-import type { Env } from "../core/env.ts";
+import type { TeamActivity, ThreadSummary, UsageRow } from "../core/rpc/team";
+import type { Env } from "../core/env";
 
 /** Who tells: the authenticated team, and a way to keep the request alive for the write. */
 export interface ActivityScope {

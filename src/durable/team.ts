@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../core/env.ts";
-import { migrate, type Schema } from "./schema.ts";
-import { MAX_MANIFEST_BYTES, shiftDay, USAGE_RETENTION_DAYS, type ManifestEntry, type QuotaUsage, type Registration, type Reservation, type TeamActivity, type TeamObject, type ThreadSummary, type UsageRow } from "../core/rpc/team.ts";
+import type { Env } from "../core/env";
+import { migrate, type Schema } from "./schema";
+import { MAX_MANIFEST_BYTES, shiftDay, USAGE_RETENTION_DAYS, type ManifestEntry, type QuotaUsage, type Registration, type Reservation, type TeamActivity, type TeamObject, type ThreadSummary, type UsageRow } from "../core/rpc/team";
 
 interface SummaryRow extends Record<string, SqlStorageValue> {
   thread_id: string;

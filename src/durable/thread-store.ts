@@ -1,5 +1,5 @@
-import type { AppendResult, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, Turn, WorkflowWrite } from "../core/rpc/conversation.ts";
-import { migrate, type Schema, type SchemaStorage } from "./schema.ts";
+import type { AppendResult, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, Turn, WorkflowWrite } from "../core/rpc/conversation";
+import { migrate, type Schema, type SchemaStorage } from "./schema";
 
 /** What a thread's storage needs from the Durable Object it lives in. */
 export interface ThreadHost {

@@ -1,6 +1,6 @@
 import { type BlobDO } from "../durable/blob";
 import { CHUNK_BYTES, type BlobFacts, type BlobInfo, type ChunkResult } from "../core/rpc/blob";
-import type { Env } from "../core/env.ts";
+import type { Env } from "../core/env";
 import { KvCache } from "../kv-cache/cache";
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;

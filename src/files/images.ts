@@ -1,7 +1,7 @@
 import type { BlobInfo } from "../core/rpc/blob";
 import { MAX_IMAGES, MAX_IMAGE_MB, MAX_TOTAL_IMAGE_MB } from "../providers/index";
 import type { ImageInput } from "../providers/types";
-import { ToolError } from "../core/errors.ts";
+import { ToolError } from "../core/errors";
 import { blobInfo, blobStub, chunkStream } from "./blob-store";
 import type { FileScope } from "./resolve";
 

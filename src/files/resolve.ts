@@ -1,11 +1,11 @@
-import type { Env } from "../core/env.ts";
-import type { FileEntry } from "../core/rpc/conversation.ts";
+import type { Env } from "../core/env";
+import type { FileEntry } from "../core/rpc/conversation";
 import { blobInfo, blobStub, readBlobText } from "./blob-store";
 import { inlineSource, type FileSource } from "./embed";
 import { isUsableReference, type FileReference } from "./references";
-import { ToolError } from "../core/errors.ts";
-import { mapLimit } from "../core/pool.ts";
-import { MAX_FILES_PER_CALL, isExpandable } from "../core/wire-contract.ts";
+import { ToolError } from "../core/errors";
+import { mapLimit } from "../core/pool";
+import { MAX_FILES_PER_CALL, isExpandable } from "../core/wire-contract";
 
 /** File arguments one call may name (paths, directories, references, inline files). */
 export const MAX_REFERENCES_PER_CALL = 200;

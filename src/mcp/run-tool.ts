@@ -1,6 +1,6 @@
 import type { CallToolResult } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import { UserFacingError } from "../core/errors.ts";
+import { UserFacingError } from "../core/errors";
 import type { ToolCard, ToolContext } from "../tools/define";
 import { argumentSchema } from "./tool-schemas";
 

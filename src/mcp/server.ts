@@ -1,10 +1,10 @@
 import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult } from "@modelcontextprotocol/server";
 import { CfWorkerJsonSchemaValidator } from "@modelcontextprotocol/server/validators/cf-worker";
-import type { Config } from "../core/config.ts";
+import type { Config } from "../core/config";
 import type { ModelRegistry } from "../providers/registry";
 import { enabledTools } from "../tools";
 import type { ToolContext } from "../tools/define";
-import { SERVER_NAME, SERVER_VERSION } from "../core/version.ts";
+import { SERVER_NAME, SERVER_VERSION } from "../core/version";
 import { chargeModelCall } from "./model-call-limits";
 import { progressReporter } from "./progress";
 import { getPrompt, listPrompts } from "./prompts";

@@ -1,12 +1,12 @@
 import type { Tool } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import type { Config } from "../core/config.ts";
+import type { Config } from "../core/config";
 import { KvCache } from "../kv-cache/cache";
 import { capabilityRank } from "../providers/capabilities";
 import type { ModelRegistry } from "../providers/registry";
 import type { ToolCard } from "../tools/define";
 import { advertisedJsonSchema } from "../tools/fields";
-import { SERVER_VERSION } from "../core/version.ts";
+import { SERVER_VERSION } from "../core/version";
 
 const TOP_MODELS_LISTED = 5;
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { json, key, text, url } from "../core/config.ts";
+import { json, key, text, url } from "../core/config";
 import { parseModelEntry } from "./capabilities";
 import { settingsFrom, type Generate, type ProviderDescriptor } from "./descriptor";
 import models from "./models/azure.json";

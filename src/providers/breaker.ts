@@ -1,8 +1,8 @@
-import type { Config } from "../core/config.ts";
+import type { Config } from "../core/config";
 import type { ResolvedModel } from "./descriptor";
 import type { ProviderId } from "./types";
 import type { BreakerSettings, BreakerSnapshot } from "../core/rpc/breaker";
-import type { Env } from "../core/env.ts";
+import type { Env } from "../core/env";
 
 /** How long a breaker state read from its Durable Object is trusted before a background refresh. */
 export const BREAKER_CACHE_TTL_MS = 1_500;

@@ -1,5 +1,5 @@
-import type { Config } from "../core/config.ts";
-import type { Env } from "../core/env.ts";
+import type { Config } from "../core/config";
+import type { Env } from "../core/env";
 import type { BreakerSnapshot } from "../core/rpc/breaker";
 import { breakerName, ProviderBreakers, type BreakerOutcome } from "./breaker";
 import { descriptorOf } from "./catalog";

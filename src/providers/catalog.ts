@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { list, readVariables } from "../core/config.ts";
+import { list, readVariables } from "../core/config";
 import { azure } from "./azure";
 import { parseModelEntry, type ModelCapabilities } from "./capabilities";
 import { custom } from "./custom";

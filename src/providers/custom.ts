@@ -1,4 +1,4 @@
-import { key, text, url } from "../core/config.ts";
+import { key, text, url } from "../core/config";
 import { settingsFrom, type Generate, type ProviderDescriptor } from "./descriptor";
 import models from "./models/custom.json";
 import { bearer, generateChat } from "./openai-compatible";

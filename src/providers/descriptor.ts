@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { key, text, url } from "../core/config.ts";
-import type { WorkersAiBinding } from "../core/env.ts";
+import { key, text, url } from "../core/config";
+import type { WorkersAiBinding } from "../core/env";
 import type { ModelCapabilities } from "./capabilities";
 import type { GenerationProgress, ModelResponse, ProviderId, ProviderRequest } from "./types";
 

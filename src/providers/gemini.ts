@@ -1,4 +1,4 @@
-import type { ThinkingMode } from "../core/config.ts";
+import type { ThinkingMode } from "../core/config";
 import type { ModelCapabilities } from "./capabilities";
 import { keyedProvider, type Generate, type GenerateOptions, type ProviderConfig } from "./descriptor";
 import { field, parseEventData, postJson, postStream, truncatedStream, type SseEvent } from "./http";

@@ -1,6 +1,6 @@
-import { configOf, type Config } from "../core/config.ts";
-import type { Env } from "../core/env.ts";
-import { UserFacingError } from "../core/errors.ts";
+import { configOf, type Config } from "../core/config";
+import type { Env } from "../core/env";
+import { UserFacingError } from "../core/errors";
 import { capabilityRank, parseModelEntry, type ModelCapabilities } from "./capabilities";
 import { descriptorOf, parseProviders, PROVIDERS } from "./catalog";
 import type { ProviderConfig, ResolvedModel, ToolCategory } from "./descriptor";

@@ -1,5 +1,5 @@
-import type { ThinkingMode } from "../core/config.ts";
-import { UserFacingError } from "../core/errors.ts";
+import type { ThinkingMode } from "../core/config";
+import { UserFacingError } from "../core/errors";
 
 /** The providers this server can call; each has its descriptor in the catalog (catalog.ts). */
 export type ProviderId = "google" | "openai" | "azure" | "xai" | "dial" | "custom" | "openrouter" | "workers-ai";

@@ -1,7 +1,7 @@
-import { shiftDay, USAGE_RETENTION_DAYS, type UsageRow } from "../core/rpc/team.ts";
-import type { Env } from "../core/env.ts";
-import { tellTeam } from "../durable/team-activity.ts";
-import type { CallResult } from "./call.ts";
+import { shiftDay, USAGE_RETENTION_DAYS, type UsageRow } from "../core/rpc/team";
+import type { Env } from "../core/env";
+import { tellTeam } from "../durable/team-activity";
+import type { CallResult } from "./call";
 
 /** The team whose usage is recorded or read: the authenticated one, never a caller's argument. */
 export interface UsageScope {

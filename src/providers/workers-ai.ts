@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { WorkersAiBinding, WorkersAiChatInput } from "../core/env.ts";
+import type { WorkersAiBinding, WorkersAiChatInput } from "../core/env";
 import type { ModelCapabilities } from "./capabilities";
 import { settingsFrom, type Generate, type GenerateOptions, type ProviderConfig, type ProviderDescriptor } from "./descriptor";
 import { classifyStatus, field, parseEventData, readSse, truncatedStream, withRetries, type SseEvent } from "./http";

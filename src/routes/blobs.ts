@@ -1,11 +1,11 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import { configOf } from "../core/config.ts";
-import { type BlobDO } from "../durable/blob.ts";
-import { CHUNK_BYTES, type UploadRequest } from "../core/rpc/blob.ts";
-import type { QuotaUsage } from "../core/rpc/team.ts";
-import type { AppBindings } from "../core/env.ts";
+import { configOf } from "../core/config";
+import { type BlobDO } from "../durable/blob";
+import { CHUNK_BYTES, type UploadRequest } from "../core/rpc/blob";
+import type { QuotaUsage } from "../core/rpc/team";
+import type { AppBindings } from "../core/env";
 import {
   BrokenBodyError,
   ChunkRefusedError,
@@ -17,9 +17,9 @@ import {
   chunkStream,
   parseMediaType,
   storeChunks,
-} from "../files/blob-store.ts";
-import { WORKSPACE_PATTERN, WORKSPACE_RULE } from "../core/wire-contract.ts";
-import { jsonBody, valid } from "./validation.ts";
+} from "../files/blob-store";
+import { WORKSPACE_PATTERN, WORKSPACE_RULE } from "../core/wire-contract";
+import { jsonBody, valid } from "./validation";
 
 type AppContext = Context<AppBindings>;
 type BlobStub = DurableObjectStub<BlobDO>;

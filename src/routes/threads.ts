@@ -7,11 +7,11 @@
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import { configOf } from "../core/config.ts";
-import type { AppBindings } from "../core/env.ts";
-import type { NewTurn, Thread } from "../core/rpc/conversation.ts";
-import { ToolError } from "../core/errors.ts";
-import { loadThread, ThreadWriter, type ThreadScope } from "../conversation/threads.ts";
+import { configOf } from "../core/config";
+import type { AppBindings } from "../core/env";
+import type { NewTurn, Thread } from "../core/rpc/conversation";
+import { ToolError } from "../core/errors";
+import { loadThread, ThreadWriter, type ThreadScope } from "../conversation/threads";
 import {
   EXCHANGE_NAME_PATTERN,
   MAX_EXCHANGE_ANSWER_CHARS,
@@ -19,7 +19,7 @@ import {
   MAX_EXCHANGE_PROMPT_CHARS,
   type StoredExchange,
   type ThreadView,
-} from "../core/wire-contract.ts";
+} from "../core/wire-contract";
 
 type AppContext = Context<AppBindings>;
 

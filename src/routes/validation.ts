@@ -5,7 +5,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { validator } from "hono/validator";
 import { z } from "zod";
-import type { AppBindings } from "../core/env.ts";
+import type { AppBindings } from "../core/env";
 
 type AppContext = Context<AppBindings>;
 type Refusal = (c: AppContext) => Response | Promise<Response>;

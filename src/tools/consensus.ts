@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { UserFacingError } from "../core/errors.ts";
-import type { StoredFile } from "../core/rpc/conversation.ts";
+import { UserFacingError } from "../core/errors";
+import type { StoredFile } from "../core/rpc/conversation";
 import type { CallResult, ChosenModel } from "../providers/call";
 import type { ToolContext } from "./define";
 import { askModel, askModels } from "./engine/ask";

@@ -1,6 +1,6 @@
 import type { z } from "zod";
-import type { Config } from "../core/config.ts";
-import type { Env } from "../core/env.ts";
+import type { Config } from "../core/config";
+import type { Env } from "../core/env";
 import type { ToolCategory } from "../providers/descriptor";
 import type { ModelRegistry } from "../providers/registry";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { THINKING_MODES } from "../core/config.ts";
+import { THINKING_MODES } from "../core/config";
 import { fileReference } from "../files/references";
 
 /**

@@ -1,4 +1,4 @@
-import type { Config } from "../core/config.ts";
+import type { Config } from "../core/config";
 import { analyze } from "./analyze";
 import { apilookup } from "./apilookup";
 import { challenge } from "./challenge";

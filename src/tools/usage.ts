@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS, readUsage, type UsageReport } from "../providers/usage.ts";
+import { DEFAULT_USAGE_DAYS, MAX_USAGE_DAYS, readUsage, type UsageReport } from "../providers/usage";
 import { defineTool } from "./define";
 import { jsonResult, toolOutput } from "./engine/envelope";
 

@@ -1,4 +1,4 @@
-import { SERVER_NAME, SERVER_VERSION } from "../core/version.ts";
+import { SERVER_NAME, SERVER_VERSION } from "../core/version";
 import { defineTool } from "./define";
 import { jsonResult, toolOutput } from "./engine/envelope";
 

@@ -1,4 +1,4 @@
-import type { QuotaUsage } from "./team.ts";
+import type { QuotaUsage } from "./team";
 
 /**
  * The contract of a blob's Durable Object (one per team and content hash): what the worker asks

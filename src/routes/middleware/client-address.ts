@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { AppBindings } from "../../core/env.ts";
+import type { AppBindings } from "../../core/env";
 
 /**
  * The address a request's connection came from, as the runtime reports it in CF-Connecting-IP:

@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { configOf } from "../../core/config.ts";
-import type { AppBindings } from "../../core/env.ts";
+import { configOf } from "../../core/config";
+import type { AppBindings } from "../../core/env";
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 

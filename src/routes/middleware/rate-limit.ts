@@ -1,8 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { configOf } from "../../core/config.ts";
-import type { AppBindings } from "../../core/env.ts";
-import { knownRefusal, largestGrant, takeOne, type Refusal } from "../../durable/rate-limits.ts";
-import { clientAddress } from "./client-address.ts";
+import { configOf } from "../../core/config";
+import type { AppBindings } from "../../core/env";
+import { knownRefusal, largestGrant, takeOne, type Refusal } from "../../durable/rate-limits";
+import { clientAddress } from "./client-address";
 
 type AppContext = Context<AppBindings>;
 

@@ -1,10 +1,10 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { configOf } from "../../core/config.ts";
-import type { AppBindings } from "../../core/env.ts";
-import { grantOfAccessToken, isGrantCurrent, publicOrigin, RESOURCE_METADATA_PATH } from "../oauth/server.ts";
-import { isLoopbackConnection } from "./client-address.ts";
-import { isLoopback, requestHostname } from "./host-origin.ts";
-import { refusedAddress, takeForAddress } from "./rate-limit.ts";
+import { configOf } from "../../core/config";
+import type { AppBindings } from "../../core/env";
+import { grantOfAccessToken, isGrantCurrent, publicOrigin, RESOURCE_METADATA_PATH } from "../oauth/server";
+import { isLoopbackConnection } from "./client-address";
+import { isLoopback, requestHostname } from "./host-origin";
+import { refusedAddress, takeForAddress } from "./rate-limit";
 
 type AppContext = Context<AppBindings>;
 

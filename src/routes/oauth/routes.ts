@@ -1,11 +1,11 @@
 import { AuthorizationError, authorizationErrorRedirect, type AuthRequest, type OAuthHelpers } from "@cloudflare/workers-oauth-provider";
 import { Hono, type Context, type Handler, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { configOf } from "../../core/config.ts";
-import type { AppBindings } from "../../core/env.ts";
-import { addressRateLimit } from "../middleware/rate-limit.ts";
-import { teamOfToken } from "../middleware/team-auth.ts";
-import { authorizationErrorPage, consentPage } from "./consent-page.ts";
+import { configOf } from "../../core/config";
+import type { AppBindings } from "../../core/env";
+import { addressRateLimit } from "../middleware/rate-limit";
+import { teamOfToken } from "../middleware/team-auth";
+import { authorizationErrorPage, consentPage } from "./consent-page";
 import {
   AUTHORIZE_PATH,
   authorizationServerFor,
@@ -20,7 +20,7 @@ import {
   RESOURCE_METADATA_PATH,
   SERVER_METADATA_PATH,
   TOKEN_PATH,
-} from "./server.ts";
+} from "./server";
 
 type AppContext = Context<AppBindings>;
 

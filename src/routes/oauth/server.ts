@@ -6,9 +6,9 @@ import {
   type OAuthAuthorizationServerOptions,
   type TokenExchangeCallbackOptions,
 } from "@cloudflare/workers-oauth-provider";
-import { configOf } from "../../core/config.ts";
-import type { Env } from "../../core/env.ts";
-import { isLoopback } from "../middleware/host-origin.ts";
+import { configOf } from "../../core/config";
+import type { Env } from "../../core/env";
+import { isLoopback } from "../middleware/host-origin";
 
 export const MCP_PATH = "/mcp";
 export const AUTHORIZE_PATH = "/authorize";

@@ -1,17 +1,17 @@
-import type { Config } from "../../core/config.ts";
-import { loadThread, listThreads, type ThreadScope } from "../../conversation/threads.ts";
-import type { Thread } from "../../core/rpc/conversation.ts";
-import type { BreakerSnapshot, BreakerState } from "../../core/rpc/breaker.ts";
-import type { ThreadSummary } from "../../core/rpc/team.ts";
-import { ToolError } from "../../core/errors.ts";
-import { cacheStats } from "../../kv-cache/cache.ts";
-import { breakerName, ProviderBreakers } from "../../providers/breaker.ts";
-import { capabilityRank } from "../../providers/capabilities.ts";
-import type { ResolvedModel } from "../../providers/descriptor.ts";
-import { NO_PROVIDER_MESSAGE, registryFor, type ModelRegistry } from "../../providers/registry.ts";
-import type { ProviderId } from "../../providers/types.ts";
-import { readUsage, type UsageReport } from "../../providers/usage.ts";
-import { SERVER_NAME, SERVER_VERSION } from "../../core/version.ts";
+import type { Config } from "../../core/config";
+import { loadThread, listThreads, type ThreadScope } from "../../conversation/threads";
+import type { Thread } from "../../core/rpc/conversation";
+import type { BreakerSnapshot, BreakerState } from "../../core/rpc/breaker";
+import type { ThreadSummary } from "../../core/rpc/team";
+import { ToolError } from "../../core/errors";
+import { cacheStats } from "../../kv-cache/cache";
+import { breakerName, ProviderBreakers } from "../../providers/breaker";
+import { capabilityRank } from "../../providers/capabilities";
+import type { ResolvedModel } from "../../providers/descriptor";
+import { NO_PROVIDER_MESSAGE, registryFor, type ModelRegistry } from "../../providers/registry";
+import type { ProviderId } from "../../providers/types";
+import { readUsage, type UsageReport } from "../../providers/usage";
+import { SERVER_NAME, SERVER_VERSION } from "../../core/version";
 
 /** What anyone may see: the server is up (and has a provider), and its version. */
 export interface Health {

@@ -1,10 +1,10 @@
 import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
-import type { Thread, Turn } from "../../core/rpc/conversation.ts";
-import type { UsageReport } from "../../providers/usage.ts";
-import { SERVER_NAME } from "../../core/version.ts";
-import type { BreakerRow, CacheRow, Health, ModelRow, TeamStatus } from "./data.ts";
-import { formatTokens, layoutUsageChart, UsageChart } from "./usage-chart.tsx";
+import type { Thread, Turn } from "../../core/rpc/conversation";
+import type { UsageReport } from "../../providers/usage";
+import { SERVER_NAME } from "../../core/version";
+import type { BreakerRow, CacheRow, Health, ModelRow, TeamStatus } from "./data";
+import { formatTokens, layoutUsageChart, UsageChart } from "./usage-chart";
 
 // Every value is escaped by hono/jsx: thread titles and turns hold whatever a prompt or a model said.
 

@@ -4,13 +4,13 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { NONCE, secureHeaders } from "hono/secure-headers";
-import { configOf } from "../../core/config.ts";
-import type { AppBindings } from "../../core/env.ts";
-import { rateLimit } from "../middleware/rate-limit.ts";
-import { callerOf } from "../middleware/team-auth.ts";
-import { registryFor } from "../../providers/registry.ts";
-import { healthOf, loadTeamStatus, loadTeamThread } from "./data.ts";
-import { MissingThreadPage, PublicPage, TeamPage, ThreadPage } from "./page.tsx";
+import { configOf } from "../../core/config";
+import type { AppBindings } from "../../core/env";
+import { rateLimit } from "../middleware/rate-limit";
+import { callerOf } from "../middleware/team-auth";
+import { registryFor } from "../../providers/registry";
+import { healthOf, loadTeamStatus, loadTeamThread } from "./data";
+import { MissingThreadPage, PublicPage, TeamPage, ThreadPage } from "./page";
 
 type StatusContext = Context<AppBindings>;
 

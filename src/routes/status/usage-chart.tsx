@@ -1,5 +1,5 @@
-import type { UsageReport } from "../../providers/usage.ts";
-import { shiftDay } from "../../core/rpc/team.ts";
+import type { UsageReport } from "../../providers/usage";
+import { shiftDay } from "../../core/rpc/team";
 
 /** One model's tokens on one day, placed in the chart's coordinates (viewBox units). */
 export interface ChartBar {

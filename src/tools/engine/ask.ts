@@ -1,7 +1,7 @@
-import { mapLimit } from "../../core/pool.ts";
+import { mapLimit } from "../../core/pool";
 import { callModel, type CallOptions, type CallResult, type ChosenModel } from "../../providers/call";
 import type { ModelRequest } from "../../providers/types";
-import { recordUsage } from "../../providers/usage.ts";
+import { recordUsage } from "../../providers/usage";
 import type { ToolContext } from "../define";
 
 /**

@@ -1,14 +1,14 @@
 import { budgetFor, type TokenBudget } from "../../conversation/budget";
 import { historyFilePaths, renderHistory } from "../../conversation/history";
 import { loadThread, storedFiles } from "../../conversation/threads";
-import type { StoredFile, Thread, Turn } from "../../core/rpc/conversation.ts";
-import { ToolError } from "../../core/errors.ts";
+import type { StoredFile, Thread, Turn } from "../../core/rpc/conversation";
+import { ToolError } from "../../core/errors";
 import { embedSources, estimateTokens } from "../../files/embed";
 import { loadImages } from "../../files/images";
 import { isUsableReference, type FileReference } from "../../files/references";
 import { MAX_REFERENCES_PER_CALL, resolveReferences, sourcesOf } from "../../files/resolve";
 import { type FileEntry } from "../../core/rpc/conversation";
-import { MAX_FILES_PER_CALL } from "../../core/wire-contract.ts";
+import { MAX_FILES_PER_CALL } from "../../core/wire-contract";
 import { chooseModel, type ChosenModel } from "../../providers/call";
 import type { ToolCategory } from "../../providers/descriptor";
 import type { ImageInput } from "../../providers/types";

@@ -1,6 +1,6 @@
-import type { ThinkingMode } from "../../core/config.ts";
+import type { ThinkingMode } from "../../core/config";
 import { remainingExchanges, ThreadWriter, type CommitResult } from "../../conversation/threads";
-import type { Json, NewTurn } from "../../core/rpc/conversation.ts";
+import type { Json, NewTurn } from "../../core/rpc/conversation";
 import type { FileReference } from "../../files/references";
 import type { ModelCapabilities } from "../../providers/capabilities";
 import type { ToolCategory } from "../../providers/descriptor";

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { storedFiles, ThreadWriter } from "../../conversation/threads";
-import type { Json, NewTurn, Thread } from "../../core/rpc/conversation.ts";
-import { ToolError } from "../../core/errors.ts";
+import type { Json, NewTurn, Thread } from "../../core/rpc/conversation";
+import { ToolError } from "../../core/errors";
 import { resolveReferences } from "../../files/resolve";
 import type { ToolContext, ToolResult } from "../define";
 import { checkReferences, openThread, resolveInputs, type RequestInputs } from "./context";

@@ -1,6 +1,6 @@
 import type { z } from "zod";
-import type { ThinkingMode } from "../../core/config.ts";
-import type { NewTurn, StoredFile, Thread } from "../../core/rpc/conversation.ts";
+import type { ThinkingMode } from "../../core/config";
+import type { NewTurn, StoredFile, Thread } from "../../core/rpc/conversation";
 import type { CallResult } from "../../providers/call";
 import type { ToolContext } from "../define";
 import type { RequestInputs, SkippedFile } from "./context";

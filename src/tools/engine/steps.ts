@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Thread } from "../../core/rpc/conversation.ts";
+import type { Thread } from "../../core/rpc/conversation";
 import type { FileReference } from "../../files/references";
 import { advertise, filesField, imagesField } from "../fields";
 
