@@ -29,6 +29,8 @@ export interface Config {
   blobs: { maxBytes: number; teamQuotaBytes: number; partChunks: number };
   breaker: { failureThreshold: number; cooldownMs: number };
   providerCall: { deadlineMs: number; maxAttempts: number };
+  /** What a team may spend on models, in USD at list prices, per UTC day and per UTC month; null for no budget. */
+  budgets: { usdPerDay: number | null; usdPerMonth: number | null };
 }
 
 export interface RateLimits {
@@ -69,6 +71,12 @@ function integer(fallback: number, min: number, max: number) {
   return variable
     .transform((value) => (value === undefined ? fallback : Number(value)))
     .pipe(z.number({ error }).int({ error }).min(min, { error }).max(max, { error }));
+}
+
+/** A positive amount of US dollars, or null when the variable is not set. */
+function dollars() {
+  const error = "must be a positive amount in US dollars, e.g. 25 or 2.50";
+  return variable.transform((value) => (value === undefined ? null : Number(value))).pipe(z.number({ error }).positive({ error }).finite({ error }).nullable());
 }
 
 function oneOf<const T extends readonly [string, ...string[]]>(allowed: T, fallback: T[number]) {
@@ -153,6 +161,8 @@ const serverSchema = z.object({
   BREAKER_COOLDOWN_SECONDS: integer(30, 1, 3_600),
   PROVIDER_CALL_DEADLINE_SECONDS: integer(600, 1, 3_600),
   PROVIDER_MAX_ATTEMPTS: integer(4, 1, 10),
+  TEAM_BUDGET_USD_PER_DAY: dollars(),
+  TEAM_BUDGET_USD_PER_MONTH: dollars(),
 });
 
 /** The original derived the prompt limit from the client's output-token cap when one was given. */
@@ -188,6 +198,7 @@ export function parseConfig(vars: Vars): Config {
     blobs: { maxBytes: v.MAX_BLOB_BYTES, teamQuotaBytes: v.TEAM_BLOB_QUOTA_BYTES, partChunks: v.BLOB_PART_MIB },
     breaker: { failureThreshold: v.BREAKER_FAILURE_THRESHOLD, cooldownMs: v.BREAKER_COOLDOWN_SECONDS * 1_000 },
     providerCall: { deadlineMs: v.PROVIDER_CALL_DEADLINE_SECONDS * 1_000, maxAttempts: v.PROVIDER_MAX_ATTEMPTS },
+    budgets: { usdPerDay: v.TEAM_BUDGET_USD_PER_DAY, usdPerMonth: v.TEAM_BUDGET_USD_PER_MONTH },
   };
 }
 

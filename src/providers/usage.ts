@@ -90,3 +90,17 @@ export async function readUsage(scope: Omit<UsageScope, "waitUntil">, days: numb
   const rows = stored.map(({ costUsd, ...row }) => ({ ...row, estimatedCostUsd: costUsd === null ? null : roundUsd(costUsd) }));
   return { team: scope.team, days, from, to, rows, totals, note: PRICE_NOTE };
 }
+
+/** What a team has spent at list prices (USD, calls without a price left out), by UTC day and month. */
+export interface Spend {
+  todayUsd: number;
+  monthUsd: number;
+}
+
+/** The team's spend today and this month, UTC, from its ledger: one read of the team's object. */
+export async function spendOf(scope: Omit<UsageScope, "waitUntil">, now = Date.now()): Promise<Spend> {
+  const today = utcDay(now);
+  const rows = await scope.env.TEAMS.getByName(scope.team).usageSince(`${today.slice(0, 8)}01`);
+  const cost = (selected: UsageRow[]) => roundUsd(selected.reduce((sum, row) => sum + (row.costUsd ?? 0), 0));
+  return { todayUsd: cost(rows.filter((row) => row.day === today)), monthUsd: cost(rows) };
+}

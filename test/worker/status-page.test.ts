@@ -296,6 +296,16 @@ describe("the team view", () => {
     expect(totals).toMatch(/<th>total<\/th><th class="num">2<\/th><th class="num">20<\/th><th class="num">10<\/th>/);
   });
 
+  it("shows the team's spend against the deploy's budgets", async () => {
+    mockUpstream(() => "An answer.");
+    const team = uniqueTeam("a");
+    const workerEnv = await teamsEnv([team], { TEAM_BUDGET_USD_PER_DAY: "5", TEAM_BUDGET_USD_PER_MONTH: "100" });
+    await chat(workerEnv, team, { prompt: "One", model: "flash" });
+    const cookie = await signIn(workerEnv, team);
+    const html = await (await callWorker(page("/", cookie), workerEnv)).text();
+    expect(html).toContain("Budget: $0.00 of $5.00 today (UTC); $0.00 of $100.00 this month, at list prices.");
+  });
+
   it("shows each provider's breaker, and per-model breakers that are not closed one by one", async () => {
     const team = uniqueTeam("a");
     const workerEnv = await teamsEnv([team], { OPENROUTER_API_KEY: "k", BREAKER_FAILURE_THRESHOLD: "1", BREAKER_COOLDOWN_SECONDS: "600" });

@@ -211,6 +211,51 @@ describe("usage accounting", () => {
   });
 });
 
+describe("budgets (TEAM_BUDGET_USD_PER_DAY, TEAM_BUDGET_USD_PER_MONTH)", () => {
+  /** Each mocked call costs 10 input and 5 output tokens of gemini-2.5-flash at its list prices: $0.0000155. */
+  async function budgetedEnv(team: string, vars: Record<string, string>) {
+    const workerEnv = await teamsEnv(team);
+    return { ...workerEnv, ...vars };
+  }
+
+  it("refuses a call once the day's spend reaches the daily budget, before any model is called, naming the budget, the spend and the reset", async () => {
+    const sent = mockUpstream(() => "fine");
+    const team = `budget-day-${crypto.randomUUID().slice(0, 8)}`;
+    const workerEnv = await budgetedEnv(team, { TEAM_BUDGET_USD_PER_DAY: "0.00001" });
+    expect((await callTool(workerEnv, team, "chat", { prompt: "First", model: "flash" })).isError).toBe(false);
+    await deferredWorkDone();
+    const refused = await callTool(workerEnv, team, "chat", { prompt: "Second", model: "flash" });
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toContain("TEAM_BUDGET_USD_PER_DAY");
+    expect(refused.text).toContain("has spent $0.000016 today of its daily budget of $0.00001");
+    expect(refused.text).toContain("No model was called");
+    expect(refused.text).toMatch(/resets at 00:00 UTC, in \d+ (h|min)/);
+    expect(sent).toHaveLength(1);
+    // A tool that calls no model is not held by a budget.
+    expect((await callTool(workerEnv, team, "version", {})).isError).toBe(false);
+  });
+
+  it("refuses once the month's spend reaches the monthly budget, and spends nothing of another team's", async () => {
+    const sent = mockUpstream(() => "fine");
+    const spender = `budget-month-${crypto.randomUUID().slice(0, 8)}`;
+    const other = `budget-other-${crypto.randomUUID().slice(0, 8)}`;
+    const workerEnv = { ...(await teamsEnv(spender, other)), TEAM_BUDGET_USD_PER_MONTH: "0.00002" };
+    for (const prompt of ["One", "Two"]) expect((await callTool(workerEnv, spender, "chat", { prompt, model: "flash" })).isError).toBe(false);
+    await deferredWorkDone();
+    const refused = await callTool(workerEnv, spender, "chat", { prompt: "Three", model: "flash" });
+    expect(refused.text).toContain("TEAM_BUDGET_USD_PER_MONTH");
+    expect(refused.text).toContain("resets on the 1st at 00:00 UTC");
+    expect((await callTool(workerEnv, other, "chat", { prompt: "Mine", model: "flash" })).isError).toBe(false);
+    expect(sent).toHaveLength(3);
+  });
+
+  it("refuses a budget that is not a positive amount, naming the variable", async () => {
+    const response = await callWorker(mcpPost({ jsonrpc: "2.0", id: 1, method: "tools/list" }), testEnv({ TEAM_BUDGET_USD_PER_DAY: "lots" }));
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ message: expect.stringContaining("TEAM_BUDGET_USD_PER_DAY") });
+  });
+});
+
 describe("usage is the team's own (attack tests)", () => {
   it("team B reads none of team A's usage through /v1/usage, whatever it asks for, nor through the usage tool", async () => {
     mockUpstream();

@@ -1,4 +1,4 @@
-import type { Config } from "../../core/config";
+import { configOf, type Config } from "../../core/config";
 import { loadThread, listThreads, type ThreadScope } from "../../conversation/threads";
 import type { Thread } from "../../core/rpc/conversation";
 import type { BreakerSnapshot, BreakerState } from "../../core/rpc/breaker";
@@ -10,7 +10,7 @@ import { capabilityRank } from "../../providers/capabilities";
 import type { ResolvedModel } from "../../providers/descriptor";
 import { NO_PROVIDER_MESSAGE, registryFor, type ModelRegistry } from "../../providers/registry";
 import type { ProviderId } from "../../providers/types";
-import { readUsage, type UsageReport } from "../../providers/usage";
+import { readUsage, spendOf, type Spend, type UsageReport } from "../../providers/usage";
 import { SERVER_NAME, SERVER_VERSION } from "../../core/version";
 
 /** What anyone may see: the server is up (and has a provider), and its version. */
@@ -83,6 +83,8 @@ export interface TeamStatus {
   caches: CacheRow[];
   threads: ThreadSummary[];
   usage: UsageReport;
+  /** The team's spend against its budgets, when the deploy sets any. */
+  budget: { spend: Spend; usdPerDay: number | null; usdPerMonth: number | null } | null;
 }
 
 /** How many threads and days of usage the status page shows. */
@@ -158,10 +160,13 @@ function cacheRows(): CacheRow[] {
 /** Everything the team view shows, read for the team the request authenticated as. */
 export async function loadTeamStatus(scope: ThreadScope): Promise<TeamStatus> {
   const registry = registryFor(scope.env);
-  const [breakers, threads, usage] = await Promise.all([
+  const { budgets } = configOf(scope.env);
+  const budgeted = budgets.usdPerDay !== null || budgets.usdPerMonth !== null;
+  const [breakers, threads, usage, spend] = await Promise.all([
     breakerRows(registry, new ProviderBreakers(scope), scope.team),
     listThreads(scope, STATUS_THREADS),
     readUsage(scope, STATUS_USAGE_DAYS),
+    budgeted ? spendOf(scope) : undefined,
   ]);
   const models = registry.available().map((model) => ({
     name: model.modelName,
@@ -179,6 +184,7 @@ export async function loadTeamStatus(scope: ThreadScope): Promise<TeamStatus> {
     caches: cacheRows(),
     threads,
     usage,
+    budget: spend ? { spend, ...budgets } : null,
   };
 }
 

@@ -325,6 +325,16 @@ function usd(value: number): string {
   return `$${value < 0.01 && value > 0 ? value.toFixed(4) : value.toFixed(2)}`;
 }
 
+/** Spend against the deploy's budgets, at list prices. */
+function Budget({ budget }: { budget: NonNullable<TeamStatus["budget"]> }) {
+  const usd = (amount: number) => `$${amount.toFixed(2)}`;
+  const parts = [
+    ...(budget.usdPerDay !== null ? [`${usd(budget.spend.todayUsd)} of ${usd(budget.usdPerDay)} today (UTC)`] : []),
+    ...(budget.usdPerMonth !== null ? [`${usd(budget.spend.monthUsd)} of ${usd(budget.usdPerMonth)} this month`] : []),
+  ];
+  return <p id="budget">Budget: {parts.join("; ")}, at list prices. Past a budget, no model is called until it resets.</p>;
+}
+
 function Usage({ report }: { report: UsageReport }) {
   if (report.rows.length === 0) return <p class="muted">No model calls from {report.from} to {report.to}.</p>;
   const layout = layoutUsageChart(report);
@@ -410,6 +420,7 @@ export function TeamPage({ status, nonce, signedIn, now }: { status: TeamStatus;
       </section>
       <section>
         <h2>Usage</h2>
+        {status.budget ? <Budget budget={status.budget} /> : null}
         <Usage report={status.usage} />
       </section>
     </Layout>
