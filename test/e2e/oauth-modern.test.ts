@@ -5,19 +5,11 @@
  * dynamic registration, checks the `iss` of the authorization response (RFC 9207), and then
  * uses its tools.
  */
-import {
-  Client,
-  StreamableHTTPClientTransport,
-  UnauthorizedError,
-  type OAuthClientInformationMixed,
-  type OAuthClientMetadata,
-  type OAuthClientProvider,
-  type OAuthTokens,
-} from "@modelcontextprotocol/client";
+import { Client, StreamableHTTPClientTransport, UnauthorizedError } from "@modelcontextprotocol/client";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { FakeUpstream } from "../fake-upstream/server.ts";
 import { serveHttpsDocument, type HttpsDocument } from "../support/https-document.ts";
-import { openConsent, REDIRECT_URI, submitConsent, type Fetch } from "../support/oauth-flow.ts";
+import { ConnectorProvider, openConsent, REDIRECT_URI, submitConsent, type Fetch } from "../support/oauth-flow.ts";
 import { makeTeamToken, teamTokensVar, type TeamToken } from "../support/team-token.ts";
 import type { WorkerProcess } from "../support/worker-process.ts";
 import { e2eStack } from "../support/e2e-stack.ts";
@@ -52,60 +44,6 @@ beforeAll(async () => {
   });
 });
 
-/** A connector's OAuth storage, in memory; the browser hand-off is the test's. */
-class ConnectorProvider implements OAuthClientProvider {
-  authorizationUrl: URL | undefined;
-  readonly clientMetadataUrl: string | undefined;
-  private client: OAuthClientInformationMixed | undefined;
-  private saved: OAuthTokens | undefined;
-  private verifier = "";
-
-  constructor(clientMetadataUrl?: string) {
-    this.clientMetadataUrl = clientMetadataUrl;
-  }
-
-  get redirectUrl(): string {
-    return REDIRECT_URI;
-  }
-
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: "SDK v2 connector",
-      redirect_uris: [REDIRECT_URI],
-      token_endpoint_auth_method: "none",
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-    };
-  }
-
-  clientInformation(): OAuthClientInformationMixed | undefined {
-    return this.client;
-  }
-
-  saveClientInformation(client: OAuthClientInformationMixed): void {
-    this.client = client;
-  }
-
-  tokens(): OAuthTokens | undefined {
-    return this.saved;
-  }
-
-  saveTokens(tokens: OAuthTokens): void {
-    this.saved = tokens;
-  }
-
-  redirectToAuthorization(url: URL): void {
-    this.authorizationUrl = url;
-  }
-
-  saveCodeVerifier(verifier: string): void {
-    this.verifier = verifier;
-  }
-
-  codeVerifier(): string {
-    return this.verifier;
-  }
-}
 
 const negotiation = { pinned: { mode: { pin: MODERN } }, auto: { mode: "auto" } } as const;
 

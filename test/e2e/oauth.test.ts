@@ -4,14 +4,13 @@
  * official MCP SDK client finding its way from the 401 by itself, and the attacks on the flow.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { connectMcp } from "../support/mcp-session.ts";
 import {
   authorizeUrl,
+  ConnectorProvider,
   codeFrom,
   consentFormIn,
   exchangeCode,
@@ -239,52 +238,3 @@ describe("attacks on the OAuth flow", () => {
   });
 });
 
-/** What a connector keeps between the 401 and the finished sign-in. */
-class ConnectorProvider implements OAuthClientProvider {
-  authorizationUrl: URL | undefined;
-  private client: OAuthClientInformationMixed | undefined;
-  private saved: OAuthTokens | undefined;
-  private verifier = "";
-
-  get redirectUrl(): string {
-    return REDIRECT_URI;
-  }
-
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: "SDK connector",
-      redirect_uris: [REDIRECT_URI],
-      token_endpoint_auth_method: "none",
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-    };
-  }
-
-  clientInformation(): OAuthClientInformationMixed | undefined {
-    return this.client;
-  }
-
-  saveClientInformation(client: OAuthClientInformationMixed): void {
-    this.client = client;
-  }
-
-  tokens(): OAuthTokens | undefined {
-    return this.saved;
-  }
-
-  saveTokens(tokens: OAuthTokens): void {
-    this.saved = tokens;
-  }
-
-  redirectToAuthorization(url: URL): void {
-    this.authorizationUrl = url;
-  }
-
-  saveCodeVerifier(verifier: string): void {
-    this.verifier = verifier;
-  }
-
-  codeVerifier(): string {
-    return this.verifier;
-  }
-}

@@ -134,3 +134,63 @@ export async function signIn(fetch: Fetch, origin: string, teamToken: string): P
   const tokens = (await response.json()) as { access_token: string; refresh_token?: string };
   return { client, accessToken: tokens.access_token, refreshToken: tokens.refresh_token };
 }
+
+/**
+ * What a connector keeps between the 401 and the finished sign-in, as the official SDK clients
+ * (v1 and v2, whose provider interfaces agree on these members) ask their OAuth provider for it;
+ * the browser hand-off is the test's (`authorizationUrl`). With `clientMetadataUrl` the client
+ * names itself by its Client ID Metadata Document instead of registering.
+ */
+export class ConnectorProvider {
+  authorizationUrl: URL | undefined;
+  readonly clientMetadataUrl: string | undefined;
+  private client: { client_id: string } | undefined;
+  private saved: { access_token: string; token_type: string } | undefined;
+  private verifier = "";
+
+  constructor(clientMetadataUrl?: string) {
+    this.clientMetadataUrl = clientMetadataUrl;
+  }
+
+  get redirectUrl(): string {
+    return REDIRECT_URI;
+  }
+
+  get clientMetadata() {
+    return {
+      client_name: "SDK connector",
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: "none",
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+    };
+  }
+
+  clientInformation(): { client_id: string } | undefined {
+    return this.client;
+  }
+
+  saveClientInformation(client: { client_id: string }): void {
+    this.client = client;
+  }
+
+  tokens(): { access_token: string; token_type: string } | undefined {
+    return this.saved;
+  }
+
+  saveTokens(tokens: { access_token: string; token_type: string }): void {
+    this.saved = tokens;
+  }
+
+  redirectToAuthorization(url: URL): void {
+    this.authorizationUrl = url;
+  }
+
+  saveCodeVerifier(verifier: string): void {
+    this.verifier = verifier;
+  }
+
+  codeVerifier(): string {
+    return this.verifier;
+  }
+}
