@@ -24,7 +24,7 @@ const generate: Generate = (provider, resolved, request, options) => {
   return postStream(upstream, options, (events) => consumeStream(provider, model.modelName, events, options));
 };
 
-export function anthropicRequestBody(model: ModelCapabilities, request: ProviderRequest): Record<string, unknown> {
+function anthropicRequestBody(model: ModelCapabilities, request: ProviderRequest): Record<string, unknown> {
   // The API requires max_tokens; thinking is counted in it.
   const maxTokens = Math.min(model.maxOutputTokens, request.maxOutputTokens ?? model.maxOutputTokens);
   // Images before the text, as Anthropic advises for the best results.
@@ -34,6 +34,7 @@ export function anthropicRequestBody(model: ModelCapabilities, request: Provider
   ];
   const body: Record<string, unknown> = { model: model.modelName, max_tokens: maxTokens, messages: [{ role: "user", content }] };
   if (model.supportsSystemPrompts && request.systemPrompt) body["system"] = request.systemPrompt;
+  // The same share of the model's thinking tokens per mode as Gemini's budgets.
   const budget = thinkingBudget(model, request.thinkingMode);
   // budget_tokens must be at least 1,024 and below max_tokens: a cap too small for both goes without thinking.
   const thinking = budget === undefined ? undefined : Math.min(Math.max(budget, MIN_THINKING_BUDGET), maxTokens - 1);
