@@ -110,6 +110,7 @@ export const PROVIDER_SECRETS: ReadonlyArray<readonly string[]> = [
   ["OPENAI_API_KEY"],
   ["AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"],
   ["XAI_API_KEY"],
+  ["ANTHROPIC_API_KEY"],
   ["DIAL_API_KEY"],
   ["OPENROUTER_API_KEY"],
   ["CUSTOM_API_URL"],

@@ -31,6 +31,8 @@ const modelEntrySchema = z
     /** USD per million tokens, the provider's list price (standard tier, uncached). */
     input_price_per_mtok: z.number().nonnegative().optional(),
     output_price_per_mtok: z.number().nonnegative().optional(),
+    /** The public page the entry's facts (limits, prices) were taken from; provenance only, not read. */
+    source: z.url().optional(),
   })
   .strict()
   .refine((m) => (m.input_price_per_mtok === undefined) === (m.output_price_per_mtok === undefined), {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { list, readVariables } from "../core/config";
+import { anthropic } from "./anthropic";
 import { azure } from "./azure";
 import { parseModelEntry, type ModelCapabilities } from "./capabilities";
 import { custom } from "./custom";
@@ -22,6 +23,7 @@ const CATALOG = {
   openai,
   azure,
   xai,
+  anthropic,
   dial,
   custom,
   openrouter,

@@ -2,7 +2,7 @@ import type { ThinkingMode } from "../core/config";
 import { UserFacingError } from "../core/errors";
 
 /** The providers this server can call; each has its descriptor in the catalog (catalog.ts). */
-export type ProviderId = "google" | "openai" | "azure" | "xai" | "dial" | "custom" | "openrouter" | "workers-ai";
+export type ProviderId = "google" | "openai" | "azure" | "xai" | "anthropic" | "dial" | "custom" | "openrouter" | "workers-ai";
 
 /**
  * An image for a vision-capable model, as tools hand it on: its media type and decoded size are
@@ -29,7 +29,7 @@ export interface ModelRequest {
   images?: ImageInput[];
   /** Requested temperature; corrected per model (fixed, range, discrete) or omitted when unsupported. */
   temperature?: number;
-  /** Gemini thinking budget; ignored by providers without thinking budgets. */
+  /** The thinking budget (Gemini, Anthropic); ignored by providers without thinking budgets. */
   thinkingMode?: ThinkingMode;
   maxOutputTokens?: number;
 }

@@ -192,6 +192,62 @@ describe("Gemini", () => {
   });
 });
 
+describe("Anthropic Messages", () => {
+  const messagesBody = {
+    model: "claude-sonnet-4-5",
+    max_tokens: 1024,
+    system: "You are terse.",
+    messages: [{ role: "user", content: [{ type: "text", text: "How far is the moon?" }] }],
+  };
+  const reply = 'fake:claude-sonnet-4-5: chars=34 last="How far is the moon?"';
+
+  it("answers a message with a text block, end_turn and usage; a thinking block first when thinking is on", async () => {
+    const plain = (await (await post("/v1/messages", messagesBody)).json()) as Json;
+    expect(plain).toMatchObject({ type: "message", role: "assistant", model: "claude-sonnet-4-5", stop_reason: "end_turn", content: [{ type: "text", text: reply }] });
+    expect(plain.usage.input_tokens).toBe(9);
+    const thinking = (await (await post("/v1/messages", { ...messagesBody, thinking: { type: "enabled", budget_tokens: 1024 } })).json()) as Json;
+    expect(thinking.content.map((block: Json) => block.type)).toEqual(["thinking", "text"]);
+    expect(thinking.usage.output_tokens).toBeGreaterThan(plain.usage.output_tokens);
+  });
+
+  it("streams message_start, content blocks with text_delta, message_delta and message_stop", async () => {
+    const events = parseSse(await (await post("/v1/messages", { ...messagesBody, stream: true, thinking: { type: "enabled", budget_tokens: 1024 } })).text());
+    const types = events.map((e) => e.event);
+    expect(types[0]).toBe("message_start");
+    expect(types.slice(-2)).toEqual(["message_delta", "message_stop"]);
+    const deltas = events.filter((e) => e.event === "content_block_delta").map((e) => (JSON.parse(e.data) as Json).delta);
+    expect(deltas[0].type).toBe("thinking_delta");
+    expect(deltas.filter((d: Json) => d.type === "text_delta").map((d: Json) => d.text).join("")).toBe(reply);
+    expect((JSON.parse(events.at(-2)!.data) as Json).delta.stop_reason).toBe("end_turn");
+  });
+
+  it("answers faults in Anthropic's shapes: error types, refusal, malformed events", async () => {
+    up.fault([
+      { kind: "anthropic", status: 529 },
+      { kind: "anthropic", safetyBlock: true },
+      { kind: "anthropic", malformed: true },
+    ]);
+    const overloaded = await post("/v1/messages", messagesBody);
+    expect(overloaded.status).toBe(529);
+    expect(await overloaded.json()).toEqual({ type: "error", error: { type: "overloaded_error", message: "fake upstream error 529" } });
+    const refused = (await (await post("/v1/messages", messagesBody)).json()) as Json;
+    expect(refused).toMatchObject({ stop_reason: "refusal", content: [] });
+    const garbage = parseSse(await (await post("/v1/messages", { ...messagesBody, stream: true })).text());
+    expect(garbage[0]?.event).toBe("content_block_delta");
+    expect(() => JSON.parse(garbage[0]!.data)).toThrow();
+  });
+
+  it("replays its fixture: a JSON message, then a streamed one with thinking", async () => {
+    const recorded = loadFixture("anthropic/messages_haiku_json_sonnet_thinking_stream");
+    expect(recorded.map((it) => it.request.path)).toEqual(["/v1/messages", "/v1/messages"]);
+    up.replay("messages_haiku_json_sonnet_thinking_stream");
+    expect(await (await post("/v1/messages", messagesBody)).text()).toBe(recorded[0]!.response.body);
+    const streamed = await post("/v1/messages", { ...messagesBody, stream: true });
+    expect(streamed.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    expect(await streamed.text()).toBe(recorded[1]!.response.body);
+  });
+});
+
 describe("fixtures and replay", () => {
   it("lists and normalizes both vendors' recordings", () => {
     const names = listFixtures();

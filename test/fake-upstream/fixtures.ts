@@ -1,8 +1,8 @@
 /**
  * Recorded upstream exchanges under test/fixtures/upstream/<vendor>/<name>.json, loaded into one
- * normalized shape for both vendors.
+ * normalized shape for every vendor.
  *
- * Two recorder formats exist:
+ * Three formats exist:
  * - openai/: `{interactions:[{request:{method,url,path,headers,content}, response:{status_code,
  *   reason_phrase, headers, content:{data,encoding:"base64",size}}}]}`. `request.content` is the
  *   parsed JSON body; `response.content.data` is the body (already decompressed, even though the
@@ -10,6 +10,9 @@
  * - gemini/: google-genai replay files `{replay_id, interactions:[{request:{method,url,headers,
  *   body_segments}, response:{status_code, headers, body_segments, ...}}]}`. Each body segment is
  *   one parsed JSON object; a streamed response has one segment per SSE event.
+ * - anthropic/: `{description, interactions:[{request:{method,url,headers,body}, response:{status_code,
+ *   headers, body}}]}`, written in the shape the Messages API documents: `request.body` is the JSON
+ *   sent; `response.body` the Message object, or the SSE text of a streamed answer as a string.
  *
  * Names are `<vendor>/<file stem>` (e.g. "openai/chat_gpt5_moon_distance"); `loadFixture` also
  * accepts the bare stem when it is unique across vendors.
@@ -17,7 +20,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-export type Vendor = "openai" | "gemini";
+export type Vendor = "openai" | "gemini" | "anthropic";
 
 export interface FixtureInteraction {
   vendor: Vendor;
@@ -39,7 +42,7 @@ export interface FixtureInteraction {
 
 // Resolved from this module's location so it works whatever the process cwd is.
 const FIXTURES_DIR = fileURLToPath(new URL("../fixtures/upstream/", import.meta.url));
-const VENDORS: readonly Vendor[] = ["openai", "gemini"];
+const VENDORS: readonly Vendor[] = ["openai", "gemini", "anthropic"];
 
 const cache = new Map<string, FixtureInteraction[]>();
 
@@ -78,9 +81,8 @@ export function loadFixture(name: string): FixtureInteraction[] {
   const raw: unknown = JSON.parse(readFileSync(`${FIXTURES_DIR}${canonical}.json`, "utf8"));
   const interactions = asRecord(raw)["interactions"];
   if (!Array.isArray(interactions)) throw new Error(`fixture ${canonical}: no interactions array`);
-  const normalized = interactions.map((it: unknown) =>
-    vendor === "openai" ? normalizeOpenAI(asRecord(it)) : normalizeGemini(asRecord(it)),
-  );
+  const normalize = { openai: normalizeOpenAI, gemini: normalizeGemini, anthropic: normalizeAnthropic }[vendor];
+  const normalized = interactions.map((it: unknown) => normalize(asRecord(it)));
   cache.set(canonical, normalized);
   return normalized;
 }
@@ -119,6 +121,21 @@ function normalizeGemini(it: Record<string, unknown>): FixtureInteraction {
       body: reqSegments.length === 1 ? reqSegments[0] : reqSegments,
     },
     response: { status: Number(res["status_code"] ?? 200), headers: lowerHeaders(res["headers"]), body },
+  };
+}
+
+function normalizeAnthropic(it: Record<string, unknown>): FixtureInteraction {
+  const req = asRecord(it["request"]);
+  const res = asRecord(it["response"]);
+  const body = res["body"];
+  return {
+    vendor: "anthropic",
+    request: { method: String(req["method"] ?? "POST").toUpperCase(), path: pathOf(String(req["url"] ?? "/")), body: req["body"] },
+    response: {
+      status: Number(res["status_code"] ?? 200),
+      headers: lowerHeaders(res["headers"]),
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    },
   };
 }
 

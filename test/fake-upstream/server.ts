@@ -1,7 +1,7 @@
 /**
  * Fake LLM upstream for tests and benchmarks: a plain node:http server that speaks enough of
- * the OpenAI Chat Completions, OpenAI Responses and Gemini generateContent APIs (unary and SSE
- * streaming) for the worker's provider clients, plus fault injection, latency, fixture replay
+ * the OpenAI Chat Completions, OpenAI Responses, Gemini generateContent and Anthropic Messages
+ * APIs (unary and SSE streaming) for the worker's provider clients, plus fault injection, latency, fixture replay
  * and a request log. See README.md next to this file.
  *
  * Routes are matched by path SUFFIX, so any base URL works (`/v1`, `/api/v1`,
@@ -10,6 +10,7 @@
  *   POST …/responses                                 → kind "openai-responses"
  *   POST …/models/<model>:generateContent            → kind "gemini"
  *   POST …/models/<model>:streamGenerateContent      → kind "gemini", SSE (as with ?alt=sse)
+ *   POST …/v1/messages                               → kind "anthropic"
  *
  * In-process API:
  *   const up = await startFakeUpstream();          // 127.0.0.1, free port
@@ -43,7 +44,7 @@ import { listFixtures, loadFixture, type FixtureInteraction } from "./fixtures.t
 export { listFixtures, loadFixture } from "./fixtures.ts";
 export type { FixtureInteraction } from "./fixtures.ts";
 
-export type RouteKind = "openai-chat" | "openai-responses" | "gemini";
+export type RouteKind = "openai-chat" | "openai-responses" | "gemini" | "anthropic";
 
 export interface RecordedRequest {
   method: string;
@@ -93,7 +94,7 @@ export interface Fault {
   emptyText?: boolean;
   /** A normal, successful answer with this text (a scripted reply, e.g. an expert's JSON). */
   replyText?: string;
-  /** Gemini: finishReason SAFETY, no text. OpenAI: finish_reason content_filter, null content. */
+  /** Gemini: finishReason SAFETY, no text. OpenAI: finish_reason content_filter, null content. Anthropic: stop_reason refusal. */
   safetyBlock?: boolean;
 }
 
@@ -409,6 +410,7 @@ export function classify(path: string, body: unknown): Route {
     const model = bodyModel ?? (deployment !== undefined ? decodeURIComponent(deployment) : null);
     return { kind: "openai-responses", model, stream: b["stream"] === true };
   }
+  if (path.endsWith("/v1/messages")) return { kind: "anthropic", model: bodyModel, stream: b["stream"] === true };
   const gemini = /\/models\/([^/]+):(generateContent|streamGenerateContent)$/.exec(path);
   if (gemini?.[1] !== undefined) {
     return { kind: "gemini", model: decodeURIComponent(gemini[1]), stream: gemini[2] === "streamGenerateContent" };
@@ -435,6 +437,11 @@ function messagesOf(kind: RouteKind, body: unknown): Message[] {
     if (typeof input === "string") out.push({ role: "user", text: input });
     for (const item of asArray(input)) {
       if (isRecord(item)) out.push({ role: String(item["role"] ?? "user"), text: textOf(item["content"]) });
+    }
+  } else if (kind === "anthropic") {
+    if (b["system"] !== undefined) out.push({ role: "system", text: textOf(b["system"]) });
+    for (const m of asArray(b["messages"])) {
+      if (isRecord(m)) out.push({ role: String(m["role"] ?? "user"), text: textOf(m["content"]) });
     }
   } else {
     const sys = b["systemInstruction"] ?? b["system_instruction"];
@@ -513,6 +520,7 @@ function generatedPlan(
   const b = isRecord(body) ? body : {};
   if (kind === "openai-chat") return openAIChat(model, stream, b, outcome, promptTokens, completionTokens, ids);
   if (kind === "openai-responses") return openAIResponses(model, stream, b, outcome, promptTokens, completionTokens, ids);
+  if (kind === "anthropic") return anthropic(model, stream, b, outcome, promptTokens, completionTokens, ids);
   return gemini(model, stream, b, outcome, promptTokens, completionTokens, ids);
 }
 
@@ -671,6 +679,65 @@ function gemini(
   return ssePlan(chunks);
 }
 
+function anthropic(
+  model: string,
+  stream: boolean,
+  body: Record<string, unknown>,
+  outcome: Outcome,
+  promptTokens: number,
+  completionTokens: number,
+  ids: { n: number; created: number },
+): Plan {
+  const id = `msg_fake_${ids.n}`;
+  // With extended thinking on, a thinking block (billed as output) comes before the answer.
+  const thinking = isRecord(body["thinking"]) && body["thinking"]["type"] === "enabled" ? "fake thinking, not the answer" : null;
+  const outputTokens = completionTokens + (thinking ? tokens(thinking.length) : 0);
+  const text = outcome.type === "text" ? outcome.text : "";
+  const stopReason = outcome.type === "safety" ? "refusal" : "end_turn";
+  const usage = { input_tokens: promptTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: outputTokens };
+  const thinkingBlock = thinking ? [{ type: "thinking", thinking, signature: `sig_fake_${ids.n}` }] : [];
+  const textBlock = outcome.type === "text" ? [{ type: "text", text }] : [];
+  const base = { id, type: "message", role: "assistant", model };
+  if (!stream) {
+    return jsonPlan(200, { ...base, content: [...thinkingBlock, ...textBlock], stop_reason: stopReason, stop_sequence: null, usage });
+  }
+  const chunks = [
+    sseEvent("message_start", {
+      type: "message_start",
+      message: { ...base, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } },
+    }),
+  ];
+  let index = 0;
+  if (thinking) {
+    chunks.push(sseEvent("content_block_start", { type: "content_block_start", index, content_block: { type: "thinking", thinking: "", signature: "" } }));
+    chunks.push(sseEvent("content_block_delta", { type: "content_block_delta", index, delta: { type: "thinking_delta", thinking } }));
+    chunks.push(sseEvent("content_block_delta", { type: "content_block_delta", index, delta: { type: "signature_delta", signature: `sig_fake_${ids.n}` } }));
+    chunks.push(sseEvent("content_block_stop", { type: "content_block_stop", index }));
+    index++;
+  }
+  if (outcome.type === "text") {
+    chunks.push(sseEvent("content_block_start", { type: "content_block_start", index, content_block: { type: "text", text: "" } }));
+    chunks.push(sseEvent("ping", { type: "ping" }));
+    for (const p of pieces(text)) chunks.push(sseEvent("content_block_delta", { type: "content_block_delta", index, delta: { type: "text_delta", text: p } }));
+    chunks.push(sseEvent("content_block_stop", { type: "content_block_stop", index }));
+  }
+  chunks.push(sseEvent("message_delta", { type: "message_delta", delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } }));
+  chunks.push(sseEvent("message_stop", { type: "message_stop" }));
+  return ssePlan(chunks);
+}
+
+/** Anthropic's error types by status (529: its API is overloaded). */
+const ANTHROPIC_ERROR: Record<number, string> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "not_found_error",
+  413: "request_too_large",
+  429: "rate_limit_error",
+  500: "api_error",
+  529: "overloaded_error",
+};
+
 const GOOGLE_STATUS: Record<number, string> = {
   400: "INVALID_ARGUMENT",
   401: "UNAUTHENTICATED",
@@ -687,7 +754,9 @@ function errorPlan(kind: RouteKind, status: number, body: string | undefined, re
   const vendorBody =
     kind === "gemini"
       ? { error: { code: status, message, status: GOOGLE_STATUS[status] ?? "UNKNOWN" } }
-      : {
+      : kind === "anthropic"
+        ? { type: "error", error: { type: ANTHROPIC_ERROR[status] ?? "api_error", message } }
+        : {
           error: {
             message,
             type: status === 429 ? "rate_limit_exceeded" : status >= 500 ? "server_error" : "invalid_request_error",
@@ -703,7 +772,12 @@ function errorPlan(kind: RouteKind, status: number, body: string | undefined, re
 function malformedPlan(kind: RouteKind, stream: boolean): Plan {
   const garbage = '{"id":"fake-malformed","choices":[{"message": <<not json';
   if (!stream) return { status: 200, headers: { "content-type": JSON_TYPE }, chunks: [garbage], streaming: false };
-  const chunks = kind === "openai-responses" ? [`event: response.output_text.delta\ndata: ${garbage}\n\n`] : [`data: ${garbage}\n\n`];
+  const chunks =
+    kind === "openai-responses"
+      ? [`event: response.output_text.delta\ndata: ${garbage}\n\n`]
+      : kind === "anthropic"
+        ? [`event: content_block_delta\ndata: ${garbage}\n\n`]
+        : [`data: ${garbage}\n\n`];
   if (kind === "openai-chat") chunks.push("data: [DONE]\n\n");
   return ssePlan(chunks);
 }

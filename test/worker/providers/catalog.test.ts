@@ -16,7 +16,7 @@ function configError(read: () => unknown): string {
 
 describe("the provider catalog", () => {
   it("resolves the keyed providers first and Workers AI last", () => {
-    expect(PROVIDERS.map((p) => p.id)).toEqual(["google", "openai", "azure", "xai", "dial", "custom", "openrouter", "workers-ai"]);
+    expect(PROVIDERS.map((p) => p.id)).toEqual(["google", "openai", "azure", "xai", "anthropic", "dial", "custom", "openrouter", "workers-ai"]);
     expect(parseProviders({ ...ALL_PROVIDERS, AI: {} }).map((p) => p.id)).toEqual(PROVIDERS.map((p) => p.id));
   });
 

@@ -17,6 +17,8 @@ export const ALL_PROVIDERS: Record<string, string> = {
   OPENAI_BASE_URL: "https://openai.test/v1",
   XAI_API_KEY: "xai-secret",
   XAI_BASE_URL: "https://xai.test/v1",
+  ANTHROPIC_API_KEY: "sk-ant-secret-key",
+  ANTHROPIC_BASE_URL: "https://anthropic.test",
   OPENROUTER_API_KEY: "or-secret",
   OPENROUTER_BASE_URL: "https://openrouter.test/api/v1",
   OPENROUTER_REFERER: "https://example.test/app",
