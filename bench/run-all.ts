@@ -19,6 +19,7 @@ import { HEADER, markdownTable, rowCells, formatNumber } from "./lib/table.ts";
 /** Quick ones first, the longest last. */
 export const BENCHMARKS = [
   "schema-budget",
+  "cost",
   "startup",
   "caches",
   "mcp-overhead",
@@ -56,7 +57,7 @@ const runStarted = Date.now();
 const snapshotDir = mkdtempSync(join(tmpdir(), "zen-bench-snapshots-"));
 const childEnv: NodeJS.ProcessEnv = { ...process.env };
 if (process.env["BENCH_LIVE"] !== "1") {
-  for (const kind of ["project", "baseline", "harness", "agents", "sdk"] as WorkerKind[]) {
+  for (const kind of ["project", "baseline", "harness", "agents", "sdk", "cost"] as WorkerKind[]) {
     const started = performance.now();
     childEnv[snapshotEnvName(kind)] = buildSnapshot(kind, snapshotDir);
     console.error(`[run-all] built the ${kind} snapshot in ${Math.round(performance.now() - started)} ms`);

@@ -8,3 +8,5 @@ export const HARNESS_CONFIG = resolve(ROOT, "bench/harness/wrangler.toml");
 export const AGENTS_CONFIG = resolve(ROOT, "bench/agents/wrangler.toml");
 /** The project with `agents/mcp/server` swapped for the MCP SDK's own handler (bench/protocol-eras.ts). */
 export const SDK_HANDLER_CONFIG = resolve(ROOT, "bench/sdk-handler/wrangler.toml");
+/** The project with counting wrappers around its bindings and Durable Objects (bench/cost.ts). */
+export const COST_CONFIG = resolve(ROOT, "bench/cost-harness/wrangler.toml");

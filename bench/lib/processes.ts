@@ -81,9 +81,10 @@ export function startProject(vars: Record<string, string>, state: { persistDir?:
 
 /**
  * A variant of the project, with extra vars: `agents`, ConversationDO on the `agents` Agent base
- * class (bench/agents/); `sdk`, /mcp served by the MCP SDK's own handler (bench/sdk-handler/).
+ * class (bench/agents/); `sdk`, /mcp served by the MCP SDK's own handler (bench/sdk-handler/);
+ * `cost`, the project with counting wrappers around its bindings (bench/cost-harness/).
  */
-export function startVariant(kind: "agents" | "sdk", vars: Record<string, string>): Promise<WorkerProcess> {
+export function startVariant(kind: "agents" | "sdk" | "cost", vars: Record<string, string>): Promise<WorkerProcess> {
   return started({ config: workerConfig(kind), vars: { ...BENCH_RATE_LIMIT, ...vars } });
 }
 

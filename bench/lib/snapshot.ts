@@ -16,9 +16,9 @@ import { dirname, join, relative, resolve } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { parse } from "smol-toml";
 import { deferCleanup } from "./cleanup.ts";
-import { AGENTS_CONFIG, BASELINE_CONFIG, HARNESS_CONFIG, PROJECT_CONFIG, ROOT, SDK_HANDLER_CONFIG } from "./paths.ts";
+import { AGENTS_CONFIG, BASELINE_CONFIG, COST_CONFIG, HARNESS_CONFIG, PROJECT_CONFIG, ROOT, SDK_HANDLER_CONFIG } from "./paths.ts";
 
-export type WorkerKind = "project" | "baseline" | "harness" | "agents" | "sdk";
+export type WorkerKind = "project" | "baseline" | "harness" | "agents" | "sdk" | "cost";
 
 export const SOURCE_CONFIGS: Record<WorkerKind, string> = {
   project: PROJECT_CONFIG,
@@ -26,6 +26,7 @@ export const SOURCE_CONFIGS: Record<WorkerKind, string> = {
   harness: HARNESS_CONFIG,
   agents: AGENTS_CONFIG,
   sdk: SDK_HANDLER_CONFIG,
+  cost: COST_CONFIG,
 };
 
 export function snapshotEnvName(kind: WorkerKind): string {
@@ -52,7 +53,7 @@ export function checkHarnessBindings(): void {
 const MIRRORED_KEYS = ["compatibility_date", "compatibility_flags", "durable_objects", "migrations", "kv_namespaces", "vars"];
 
 /** A variant's wrangler.toml must equal the project's top level in everything but its name, main and alias. */
-function checkVariantMirror(kind: "agents" | "sdk"): void {
+function checkVariantMirror(kind: "agents" | "sdk" | "cost"): void {
   const project = parse(readFileSync(PROJECT_CONFIG, "utf8"));
   const variant = parse(readFileSync(SOURCE_CONFIGS[kind], "utf8"));
   const differing = MIRRORED_KEYS.filter((key) => !isDeepStrictEqual(project[key], variant[key]));
@@ -69,7 +70,7 @@ export function checkAgentsMirror(): void {
 
 function checkMirror(kind: WorkerKind): void {
   if (kind === "harness") checkHarnessBindings();
-  if (kind === "agents" || kind === "sdk") checkVariantMirror(kind);
+  if (kind === "agents" || kind === "sdk" || kind === "cost") checkVariantMirror(kind);
 }
 
 interface Built {

@@ -8,6 +8,8 @@ export function formatNumber(value: number | undefined | null, unit = ""): strin
   let text: string;
   if (unit === "ms" || unit === "s" || unit === "x" || unit === "µs") {
     text = abs >= 100 ? value.toFixed(0) : abs >= 10 ? value.toFixed(1) : abs >= 1 ? value.toFixed(2) : value.toFixed(3);
+  } else if (unit === "USD") {
+    text = value.toPrecision(3);
   } else if (Number.isInteger(value)) {
     text = value.toLocaleString("en-US");
   } else {
