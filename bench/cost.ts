@@ -334,7 +334,7 @@ await runBenchmark({
     ctx.data["scenarios"] = perScenario;
     ctx.data["prices"] = { date: PRICES_DATE, usdPerMillion: PRICES };
     ctx.data["notMeasured"] = NOT_MEASURED;
-    ctx.note(`Prices: Cloudflare's list prices (Workers Paid), read ${PRICES_DATE}: ${Object.entries(PRICES).map(([k, p]) => `${k} $${p.usdPerMillion}/M`).join(", ")}; sources: ${[...new Set(Object.values(PRICES).map((p) => p.source))].join(", ")}. Included allowances ignored; CPU time, object duration and storage not counted.`);
+    ctx.note(`Prices: Cloudflare's list prices (Workers Paid) as of ${PRICES_DATE} (Durable Objects re-read that day, the others as published through 2025): ${Object.entries(PRICES).map(([k, p]) => `${k} $${p.usdPerMillion}/M`).join(", ")}; sources: ${[...new Set(Object.values(PRICES).map((p) => p.source))].join(", ")}. Included allowances ignored; CPU time, object duration and storage not counted.`);
     ctx.note("R2: the project has no R2 binding (uploaded files are 1 MiB chunk rows in BlobDO), so its R2 class A and B operations are 0.");
     ctx.note("SQLite rows include the key-value storage API of SQLite-backed objects (one row per key read or written), billed as rows.");
     ctx.note(`Not measured: ${NOT_MEASURED.join("; ")}.`);

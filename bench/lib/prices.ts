@@ -1,8 +1,9 @@
 /**
  * Cloudflare's list prices for what bench/cost.ts counts, Workers Paid plan, US dollars per
  * million operations beyond the plan's included amounts (which are ignored: the figure is the
- * marginal cost of a scenario). Read from Cloudflare's pricing pages on PRICES_DATE; when they
- * change, update the figures and the date together.
+ * marginal cost of a scenario). The list prices Cloudflare published as of PRICES_DATE (the
+ * Durable Objects page re-read that day; the others as published through 2025, not re-read
+ * here, offline): check them against the pages named, and update figures and date together.
  *
  * Not counted, so not priced: Workers CPU time, Durable Object duration (GB-s), storage
  * (GB-month), data transfer (none is billed).
