@@ -67,10 +67,15 @@ export function text(fallback = "") {
 }
 
 function integer(fallback: number, min: number, max: number) {
+  return optionalInteger(min, max).transform((value) => value ?? fallback);
+}
+
+/** A whole number, or undefined when the variable is not set (its default depends on other settings). */
+function optionalInteger(min: number, max: number) {
   const error = `must be a whole number from ${min} to ${max}`;
   return variable
-    .transform((value) => (value === undefined ? fallback : Number(value)))
-    .pipe(z.number({ error }).int({ error }).min(min, { error }).max(max, { error }));
+    .transform((value) => (value === undefined ? undefined : Number(value)))
+    .pipe(z.number({ error }).int({ error }).min(min, { error }).max(max, { error }).optional());
 }
 
 /** A positive amount of US dollars, or null when the variable is not set. */
@@ -148,10 +153,10 @@ const serverSchema = z.object({
   MAX_MCP_OUTPUT_TOKENS: integer(0, 0, 10_000_000),
   CONVERSATION_TIMEOUT_HOURS: integer(24, 1, 24 * 365),
   MAX_CONVERSATION_TURNS: integer(50, 2, 1_000),
-  RATE_LIMIT_PER_MINUTE: integer(600, 0, 1_000_000),
-  RATE_LIMIT_PER_TOKEN_PER_MINUTE: integer(300, 0, 1_000_000),
-  RATE_LIMIT_REQUESTS_PER_MINUTE: integer(6_000, 0, 10_000_000),
-  RATE_LIMIT_PER_ADDRESS_PER_MINUTE: integer(30, 0, 1_000_000),
+  RATE_LIMIT_PER_MINUTE: optionalInteger(0, 1_000_000),
+  RATE_LIMIT_PER_TOKEN_PER_MINUTE: optionalInteger(0, 1_000_000),
+  RATE_LIMIT_REQUESTS_PER_MINUTE: optionalInteger(0, 10_000_000),
+  RATE_LIMIT_PER_ADDRESS_PER_MINUTE: optionalInteger(0, 1_000_000),
   ALLOWED_HOSTNAMES: list(),
   MAX_REQUEST_BODY_BYTES: integer(4 * 1024 * 1024, 1_024, 100 * 1024 * 1024),
   MAX_BLOB_BYTES: integer(2 * 1024 ** 3, 1_024, 64 * 1024 ** 3),
@@ -164,6 +169,20 @@ const serverSchema = z.object({
   TEAM_BUDGET_USD_PER_DAY: dollars(),
   TEAM_BUDGET_USD_PER_MONTH: dollars(),
 });
+
+/**
+ * The rate limits: a team deploy's defaults, or, in local mode (no TEAM_TOKENS: one person on
+ * their own machine), none unless a variable sets one.
+ */
+function rateLimitsOf(v: z.infer<typeof serverSchema>, teamDeploy: boolean): RateLimits {
+  const limit = (value: number | undefined, teamDefault: number) => value ?? (teamDeploy ? teamDefault : 0);
+  return {
+    teamPerMinute: limit(v.RATE_LIMIT_PER_MINUTE, 600),
+    tokenPerMinute: limit(v.RATE_LIMIT_PER_TOKEN_PER_MINUTE, 300),
+    requestsPerMinute: limit(v.RATE_LIMIT_REQUESTS_PER_MINUTE, 6_000),
+    addressPerMinute: limit(v.RATE_LIMIT_PER_ADDRESS_PER_MINUTE, 30),
+  };
+}
 
 /** The original derived the prompt limit from the client's output-token cap when one was given. */
 function promptSizeLimit(vars: Vars, outputTokens: number): number {
@@ -187,12 +206,7 @@ export function parseConfig(vars: Vars): Config {
     maxConversationTurns: v.MAX_CONVERSATION_TURNS,
     teamTokens: v.TEAM_TOKENS ? new Map(Object.entries(v.TEAM_TOKENS)) : null,
     allowUnauthenticated: v.ALLOW_UNAUTHENTICATED,
-    rateLimits: {
-      teamPerMinute: v.RATE_LIMIT_PER_MINUTE,
-      tokenPerMinute: v.RATE_LIMIT_PER_TOKEN_PER_MINUTE,
-      requestsPerMinute: v.RATE_LIMIT_REQUESTS_PER_MINUTE,
-      addressPerMinute: v.RATE_LIMIT_PER_ADDRESS_PER_MINUTE,
-    },
+    rateLimits: rateLimitsOf(v, v.TEAM_TOKENS !== undefined),
     allowedHostnames: v.ALLOWED_HOSTNAMES,
     maxRequestBodyBytes: v.MAX_REQUEST_BODY_BYTES,
     blobs: { maxBytes: v.MAX_BLOB_BYTES, teamQuotaBytes: v.TEAM_BLOB_QUOTA_BYTES, partChunks: v.BLOB_PART_MIB },

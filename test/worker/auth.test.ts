@@ -551,6 +551,37 @@ describe("rate limits", () => {
     await Promise.all(sessions.map((client) => client.close()));
   });
 
+  it("local mode (no TEAM_TOKENS) has no limit unless a variable sets one: the limiter is never asked, and a limit that is set holds", async () => {
+    const sent = mockUpstream(() => "fine");
+    const local = testEnv(GEMINI);
+    let limiterCalls = 0;
+    const limiter = local.RATE_LIMITER;
+    local.RATE_LIMITER = new Proxy(limiter, {
+      get: (target, property) => (property === "getByName" ? (name: string) => (limiterCalls++, target.getByName(name)) : Reflect.get(target, property)),
+    });
+    for (let i = 0; i < 3; i++) {
+      const client = await connectClient(local);
+      expect((await client.callTool({ name: "chat", arguments: { prompt: `local ${i}`, model: "flash" } })).isError).toBeFalsy();
+      await client.close();
+    }
+    expect((await callWorker(threads("http://localhost"), local)).status).toBe(200);
+    expect(limiterCalls).toBe(0);
+    expect(sent).toHaveLength(3);
+
+    const limited = testEnv({ ...GEMINI, RATE_LIMIT_PER_MINUTE: "1" });
+    const chat = async () => {
+      const client = await connectClient(limited);
+      const result = await client.callTool({ name: "chat", arguments: { prompt: "limited", model: "flash" } });
+      await client.close();
+      return { isError: result.isError === true, text: (result.content as Array<{ text: string }>)[0]?.text ?? "" };
+    };
+    expect((await chat()).isError).toBe(false);
+    const refused = await chat();
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toContain("RATE_LIMIT_PER_MINUTE");
+    expect(sent).toHaveLength(4);
+  });
+
   it("grants a busy isolate requests in batches: one limiter call per batch, and the limit still holds", async () => {
     const team = uniqueTeam("batched");
     const workerEnv = await withTokens({ "batch-token": team }, { RATE_LIMIT_REQUESTS_PER_MINUTE: "40" });
