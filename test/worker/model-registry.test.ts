@@ -11,7 +11,7 @@ describe("shipped model registries", () => {
       expect(new Set(names).size, provider).toBe(names.length);
     }
     expect(shippedModelsOf("google").length).toBe(5);
-    expect(shippedModelsOf("openai").length).toBe(13);
+    expect(shippedModelsOf("openai").length).toBe(18);
   });
 
   it("take list prices only as a pair, per million tokens", () => {
