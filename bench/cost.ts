@@ -11,10 +11,15 @@
  * runs several times and must count the same each time. The counts measured when this benchmark
  * was written are its ceilings (CEILINGS): a count that grows fails the run (exit 2).
  */
+import { Client as SdkClient } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect, ok, textOf, timedCall, type Client } from "./lib/mcp.ts";
 import { costUsd, PRICES, PRICES_DATE, type PricedCount } from "./lib/prices.ts";
-import { startUpstream, startVariant } from "./lib/processes.ts";
+import { ROOT, startUpstream, startVariant } from "./lib/processes.ts";
 import type { Row } from "./lib/results.ts";
 import { runBenchmark, type BenchContext } from "./lib/run.ts";
 import { check, type TargetCheck } from "./lib/targets.ts";
@@ -28,7 +33,7 @@ const PANEL = [
   { model: "pro", stance: "neutral" },
 ];
 
-type Scenario = "newThreadChat" | "continuation" | "workflowStep" | "workflowStepExpert" | "consensus3" | "upload100MiB" | "statusPage";
+type Scenario = "newThreadChat" | "continuation" | "workflowStep" | "workflowStepExpert" | "consensus3" | "upload100MiB" | "bridgeFiles100" | "statusPage";
 
 const LABELS: Record<Scenario, string> = {
   newThreadChat: "chat, new thread",
@@ -38,6 +43,7 @@ const LABELS: Record<Scenario, string> = {
   consensus3: "consensus of three (parallel)",
   upload100MiB: "upload of 100 MiB (PUT /v1/blobs)",
   statusPage: "status page view (GET /)",
+  bridgeFiles100: "chat through the bridge naming a folder of 100 new 2 KiB files",
 };
 
 /** Spaced calls per counted run of each scenario (the continuation and the expert step follow the run before them). */
@@ -49,10 +55,12 @@ const CALLS: Record<Scenario, number> = {
   consensus3: 3,
   upload100MiB: 1,
   statusPage: 3,
+  bridgeFiles100: 3,
 };
 
-/** Not measured yet: listed in the results, not faked. */
-const NOT_MEASURED = ["100 small files through the bridge (needs the stdio bridge driven against the cost harness)"];
+/** Files per bridge call, and the size of each. */
+const BRIDGE_FILES = 100;
+const BRIDGE_FILE_BYTES = 2 * 1024;
 
 /** The counts a scenario is judged on, summed over classes, bindings and methods. */
 interface Totals {
@@ -81,6 +89,7 @@ const CEILINGS: Record<Scenario, Totals> = {
   consensus3: { workerRequests: 3, durableObjectRequests: 18, sqlRowsRead: 71, sqlRowsWritten: 94, kvReads: 0, kvWrites: 0, r2ClassA: 0, r2ClassB: 0, subrequests: 9 },
   upload100MiB: { workerRequests: 1, durableObjectRequests: 106, sqlRowsRead: 519, sqlRowsWritten: 218, kvReads: 0, kvWrites: 0, r2ClassA: 0, r2ClassB: 0, subrequests: 0 },
   statusPage: { workerRequests: 3, durableObjectRequests: 15, sqlRowsRead: 130, sqlRowsWritten: 2, kvReads: 0, kvWrites: 0, r2ClassA: 0, r2ClassB: 0, subrequests: 0 },
+  bridgeFiles100: { workerRequests: 309, durableObjectRequests: 2748, sqlRowsRead: 9110, sqlRowsWritten: 7582, kvReads: 600, kvWrites: 300, r2ClassA: 0, r2ClassB: 0, subrequests: 3 },
 };
 
 /** The single objects every call of a team lands on (one per team, or per team and provider). */
@@ -131,6 +140,38 @@ async function upload(url: string, size: number, seed: number): Promise<void> {
   if (!response.ok) throw new Error(`upload of ${size} bytes: HTTP ${response.status} ${text.slice(0, 300)}`);
 }
 
+/** A folder of BRIDGE_FILES new files under `root` (their contents depend on `seed`): what a bridge call names. */
+function newFolder(root: string, seed: number): string {
+  const folder = join(root, `run-${seed}`);
+  mkdirSync(folder);
+  for (let i = 0; i < BRIDGE_FILES; i++) {
+    const line = `export const value${i} = ${seed * 1000 + i}; // a small module of the folder\n`;
+    writeFileSync(join(folder, `module${i}.ts`), line.repeat(Math.ceil(BRIDGE_FILE_BYTES / line.length)).slice(0, BRIDGE_FILE_BYTES));
+  }
+  return folder;
+}
+
+/** The stdio bridge as an assistant runs it, connected to the worker, its working directory a fresh temp folder. */
+async function startBridge(mcpUrl: string): Promise<{ bridge: SdkClient; root: string; close: () => Promise<void> }> {
+  const root = mkdtempSync(join(tmpdir(), "zen-bench-cost-bridge-"));
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [join(ROOT, "bin/zen-mcp-worker.js"), "bridge", "--url", mcpUrl, "--workspace", "cost"],
+    cwd: root,
+    stderr: "ignore",
+  });
+  const bridge = new SdkClient({ name: "bench-cost-bridge", version: "1.0.0" });
+  await bridge.connect(transport);
+  return {
+    bridge,
+    root,
+    close: async () => {
+      await bridge.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
 function continuationOf(text: string): string {
   const id = /"continuation_id"\s*:\s*"([^"]+)"/.exec(text)?.[1];
   if (!id) throw new Error(`no continuation_id in: ${text.slice(0, 300)}`);
@@ -158,6 +199,7 @@ async function countRound(
   measured: Record<string, Array<Record<string, number>>>,
   burst: Array<Record<string, number>>,
   uploadBytes: number,
+  bridge: { bridge: SdkClient; root: string },
 ): Promise<void> {
   const readCounts = async (reset: boolean): Promise<Record<string, number>> => {
     const response = await fetch(`${worker.url}/__counts${reset ? "?reset=1" : ""}`);
@@ -221,16 +263,28 @@ async function countRound(
         await response.text();
         if (!response.ok) throw new Error(`GET /: HTTP ${response.status}`);
       }),
+    bridgeFiles100: (calls) =>
+      spaced("bridge calls", calls, async () => {
+        const folder = newFolder(bridge.root, ++seed);
+        const result = await bridge.bridge.callTool({ name: "chat", arguments: { prompt: "Review this folder.", model: "flash", absolute_file_paths: [folder] } });
+        if (result.isError) throw new Error(`chat through the bridge: ${JSON.stringify(result.content).slice(0, 300)}`);
+      }),
   };
 
   // Warm-up: every scenario once (the upload small), so that isolate caches (tool schemas, the
-  // provider registry) and the breakers' stored states are as in steady state.
+  // provider registry) and the breakers' stored states are as in steady state. The bridge's comes
+  // just before its own count, last: the files it registers would otherwise change what the
+  // status page reads.
   for (const name of Object.keys(scenarios) as Scenario[]) {
     if (name === "upload100MiB") await upload(worker.url, MiB, ++seed);
-    else await scenarios[name](1);
+    else if (name !== "bridgeFiles100") await scenarios[name](1);
   }
   await quiet();
   for (const name of Object.keys(scenarios) as Scenario[]) {
+    if (name === "bridgeFiles100") {
+      await scenarios[name](1);
+      await quiet();
+    }
     await readCounts(true);
     await scenarios[name](CALLS[name]);
     await quiet();
@@ -249,7 +303,7 @@ await runBenchmark({
   title: "Cost: operations billed by count, per scenario, and their price per 1,000",
   description:
     "Each scenario driven over HTTP against the project with counting wrappers (bench/cost-harness/) after a warm-up; Worker requests, Durable Object requests per class, SQLite rows read and written, KV reads and writes, R2 operations and subrequests counted exactly, priced per 1,000 at Cloudflare's list prices; ceilings are the counts when the benchmark was written.",
-  budgetSeconds: { full: 600, quick: 150 },
+  budgetSeconds: { full: 900, quick: 300 },
   failOnMissedTarget: true,
   async run(ctx) {
     const upstream = await startUpstream();
@@ -270,13 +324,15 @@ await runBenchmark({
         OPENAI_BASE_URL: `${upstream.url}/v1`,
       });
       const client: Client = await connect(worker.mcpUrl);
+      const bridge = await startBridge(worker.mcpUrl);
       try {
-        await countRound(ctx, worker, client, measured, burst, uploadBytes);
+        await countRound(ctx, worker, client, measured, burst, uploadBytes, bridge);
       } catch (error) {
         // The worker's log says why a call failed.
         ctx.log(`worker output:\n${worker.output().slice(-4000)}`);
         throw error;
       } finally {
+        await bridge.close();
         await client.close();
         await worker.stop();
       }
@@ -333,11 +389,10 @@ await runBenchmark({
     ctx.data["burst"] = burst;
     ctx.data["scenarios"] = perScenario;
     ctx.data["prices"] = { date: PRICES_DATE, usdPerMillion: PRICES };
-    ctx.data["notMeasured"] = NOT_MEASURED;
     ctx.note(`Prices: Cloudflare's list prices (Workers Paid) as of ${PRICES_DATE} (Durable Objects re-read that day, the others as published through 2025): ${Object.entries(PRICES).map(([k, p]) => `${k} $${p.usdPerMillion}/M`).join(", ")}; sources: ${[...new Set(Object.values(PRICES).map((p) => p.source))].join(", ")}. Included allowances ignored; CPU time, object duration and storage not counted.`);
     ctx.note("R2: the project has no R2 binding (uploaded files are 1 MiB chunk rows in BlobDO), so its R2 class A and B operations are 0.");
     ctx.note("SQLite rows include the key-value storage API of SQLite-backed objects (one row per key read or written), billed as rows.");
-    ctx.note(`Not measured: ${NOT_MEASURED.join("; ")}.`);
+    ctx.note(`The bridge scenario: the stdio bridge (bin/zen-mcp-worker.js bridge, one process per round, connected before counting) forwards chat naming a folder of ${BRIDGE_FILES} files of ${BRIDGE_FILE_BYTES / 1024} KiB, all new each call: it checks which the server lacks, uploads them, registers their paths in the workspace manifest, then makes the tool call; every request it makes is counted.`);
     ctx.note(
       `Exact counts need calls ${SPACING_MS / 1000} s apart (each pays its rate-limiter grant, breaker read and team activity write: a team making one call at a time, the most a call costs); back to back, chats share them (the burst row). ` +
         "Under wrangler dev an idle object leaves memory after a while and re-reads its state when woken: a scenario run much later after another can count a few more rows (the status page after the 100 MiB upload counts 4 rows read and 2 written more than in a quick run).",
