@@ -56,13 +56,14 @@ describe("ModelRegistry", () => {
     expect(() => restricted.resolve("nonsense")).toThrow(/not available.*gpt-5-mini/);
   });
 
-  it("picks auto-mode models by category: Google's current models, not the retired ones", () => {
-    const both = registry({ GEMINI_API_KEY: "k", OPENAI_API_KEY: "k" });
-    expect(both.autoMode).toBe(true);
-    expect(both.candidatesFor("extended_reasoning")[0]?.capabilities.modelName).toBe("gemini-3.1-pro-preview");
-    expect(both.candidatesFor("fast_response")[0]?.capabilities.modelName).toBe("gemini-3.8-flash");
-    expect(both.candidatesFor("balanced")[0]?.capabilities.modelName).toBe("gemini-3.8-flash");
-    expect(both.candidatesFor("extended_reasoning")[1]?.capabilities.modelName).toBe("gpt-5.1-codex");
+  it("picks auto-mode models by category: each provider's current models, not the retired ones", () => {
+    const keyed = registry({ GEMINI_API_KEY: "k", OPENAI_API_KEY: "k", XAI_API_KEY: "k", ANTHROPIC_API_KEY: "k" });
+    expect(keyed.autoMode).toBe(true);
+    const picks = (category: "extended_reasoning" | "fast_response" | "balanced") =>
+      keyed.candidatesFor(category).map((c) => `${c.provider.id}/${c.capabilities.modelName}`);
+    expect(picks("extended_reasoning")).toEqual(["google/gemini-3.1-pro-preview", "openai/gpt-5.5", "xai/grok-4.7", "anthropic/claude-opus-5-5"]);
+    expect(picks("fast_response")).toEqual(["google/gemini-3.8-flash", "openai/gpt-5.4-mini", "xai/grok-4.20-0309-reasoning", "anthropic/claude-haiku-5-5"]);
+    expect(picks("balanced")).toEqual(["google/gemini-3.8-flash", "openai/gpt-5.4", "xai/grok-4.20-0309-reasoning", "anthropic/claude-sonnet-5-5"]);
     expect(registry({ OPENAI_API_KEY: "k", DEFAULT_MODEL: "o3" }).autoMode).toBe(false);
   });
 
