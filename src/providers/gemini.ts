@@ -138,11 +138,12 @@ export const gemini = keyedProvider({
   baseUrl: { variable: "GEMINI_BASE_URL", default: "https://generativelanguage.googleapis.com" },
   allowListVariables: ["GOOGLE_ALLOWED_MODELS"],
   models,
-  // Google's current models first; the older entries stay for users (and allow-lists) that name them.
+  // Google's current models only: the 2.x and 3 Pro Preview entries are past the shutdown dates
+  // Google lists, and stay for users who name them.
   preferredModels: {
-    extended_reasoning: ["gemini-3.1-pro-preview", "gemini-3.8-flash", "gemini-3-pro-preview", "gemini-2.5-pro"],
-    fast_response: ["gemini-3.8-flash", "gemini-3.5-flash-lite", "gemini-2.5-flash", "gemini-2.0-flash"],
-    balanced: ["gemini-3.8-flash", "gemini-3.1-pro-preview", "gemini-2.5-flash", "gemini-2.0-flash"],
+    extended_reasoning: ["gemini-3.1-pro-preview", "gemini-3.8-flash"],
+    fast_response: ["gemini-3.8-flash", "gemini-3.5-flash-lite"],
+    balanced: ["gemini-3.8-flash", "gemini-3.1-pro-preview"],
   },
   generate,
 });

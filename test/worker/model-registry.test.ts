@@ -67,10 +67,10 @@ describe("ModelRegistry", () => {
     expect(registry({ OPENAI_API_KEY: "k", DEFAULT_MODEL: "o3" }).autoMode).toBe(false);
   });
 
-  it("falls back along the preference list when an allow-list leaves out the current models", () => {
-    const older = registry({ GEMINI_API_KEY: "k", GOOGLE_ALLOWED_MODELS: "gemini-2.5-pro, gemini-2.5-flash" });
-    expect(older.candidatesFor("extended_reasoning")[0]?.capabilities.modelName).toBe("gemini-2.5-pro");
-    expect(older.candidatesFor("fast_response")[0]?.capabilities.modelName).toBe("gemini-2.5-flash");
+  it("goes along the preference list when an allow-list leaves out the newest models", () => {
+    const older = registry({ ANTHROPIC_API_KEY: "k", ANTHROPIC_ALLOWED_MODELS: "sonnet, haiku" });
+    expect(older.candidatesFor("extended_reasoning")[0]?.capabilities.modelName).toBe("claude-sonnet-4-5");
+    expect(older.candidatesFor("fast_response")[0]?.capabilities.modelName).toBe("claude-haiku-4-5");
   });
 
   it("splits model:option except for vendor/model names", () => {
