@@ -187,7 +187,7 @@ describe("status page in Chromium", () => {
     expect(headings.map((h) => h.split(" · ").slice(0, 3).join(" · "))).toEqual(["#1 · user · chat", "#2 · assistant · chat", "#3 · user · chat", "#4 · assistant · chat"]);
     expect(headings[1]).toContain("google/gemini-3.8-flash");
     await expect(turns.nth(2).locator("pre").innerText()).resolves.toBe("And how would it retry failed jobs?");
-    await expect(turns.nth(3).locator("pre").innerText()).resolves.toMatch(/^fake:gemini-2\.5-flash: /);
+    await expect(turns.nth(3).locator("pre").innerText()).resolves.toMatch(/^fake:gemini-3\.8-flash: /);
     await screenshot(page, "status-thread");
 
     // The long thread: markup shown as text, the long turn collapsed until opened.
