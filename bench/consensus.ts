@@ -17,9 +17,9 @@ import { check } from "./lib/targets.ts";
 
 /** Each panelist, the model id its upstream request names, and how long that upstream takes. */
 const PANEL = [
-  { model: "flash", stance: "for", upstreamModel: "gemini-2.5-flash", delayMs: 1_000 },
+  { model: "flash", stance: "for", upstreamModel: "gemini-3.8-flash", delayMs: 1_000 },
   { model: "gpt-5", stance: "against", upstreamModel: "gpt-5", delayMs: 2_000 },
-  { model: "pro", stance: "neutral", upstreamModel: "gemini-3-pro-preview", delayMs: 3_000 },
+  { model: "pro", stance: "neutral", upstreamModel: "gemini-3.1-pro-preview", delayMs: 3_000 },
 ] as const;
 const SLOWEST_MS = Math.max(...PANEL.map((p) => p.delayMs));
 const PROPOSAL = "Move the job queue from Redis to Postgres SKIP LOCKED.";

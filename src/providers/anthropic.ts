@@ -140,10 +140,11 @@ export const anthropic = keyedProvider({
   baseUrl: { variable: "ANTHROPIC_BASE_URL", default: "https://api.anthropic.com" },
   allowListVariables: ["ANTHROPIC_ALLOWED_MODELS"],
   models,
+  // The 5.5 generation first; the 4.x entries stay as fallbacks for allow-lists that name them.
   preferredModels: {
-    extended_reasoning: ["claude-opus-4-5", "claude-sonnet-4-5", "claude-opus-4-1"],
-    fast_response: ["claude-haiku-4-5", "claude-sonnet-4-5"],
-    balanced: ["claude-sonnet-4-5", "claude-haiku-4-5"],
+    extended_reasoning: ["claude-opus-5-5", "claude-sonnet-5-5", "claude-opus-5", "claude-opus-4-5", "claude-sonnet-4-5"],
+    fast_response: ["claude-haiku-5-5", "claude-sonnet-5-5", "claude-haiku-4-5", "claude-sonnet-4-5"],
+    balanced: ["claude-sonnet-5-5", "claude-haiku-5-5", "claude-sonnet-4-5", "claude-haiku-4-5"],
   },
   generate,
 });

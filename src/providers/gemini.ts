@@ -35,6 +35,8 @@ const generate: Generate = (provider, resolved, request, options) => {
 /**
  * The thinking budget for a mode, or undefined for models without thinking. Truncated, not
  * rounded, so 32,768 tokens give the original's 163 / 2,621 / 10,813 / 21,954 / 32,768.
+ * Entries without max_thinking_tokens (the Gemini 3.x models after 3 Pro Preview, whose pages
+ * give thinking levels, not a token range) get no budget and think at their default level.
  */
 export function thinkingBudget(model: ModelCapabilities, mode: ThinkingMode | undefined): number | undefined {
   if (mode === undefined || !model.supportsExtendedThinking || model.maxThinkingTokens <= 0) return undefined;
@@ -136,5 +138,12 @@ export const gemini = keyedProvider({
   baseUrl: { variable: "GEMINI_BASE_URL", default: "https://generativelanguage.googleapis.com" },
   allowListVariables: ["GOOGLE_ALLOWED_MODELS"],
   models,
+  // Google's current models only: the 2.x and 3 Pro Preview entries are past the shutdown dates
+  // Google lists, and stay for users who name them.
+  preferredModels: {
+    extended_reasoning: ["gemini-3.1-pro-preview", "gemini-3.8-flash"],
+    fast_response: ["gemini-3.8-flash", "gemini-3.5-flash-lite"],
+    balanced: ["gemini-3.8-flash", "gemini-3.1-pro-preview"],
+  },
   generate,
 });

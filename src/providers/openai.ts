@@ -146,10 +146,11 @@ export const openai = keyedProvider({
   baseUrl: { variable: "OPENAI_BASE_URL", default: "https://api.openai.com/v1" },
   allowListVariables: ["OPENAI_ALLOWED_MODELS"],
   models,
+  // Current models first; gpt-5-codex (shut down) and gpt-5.1 (deprecated) are named by users only.
   preferredModels: {
-    extended_reasoning: ["gpt-5.1-codex", "gpt-5.1", "gpt-5-codex", "gpt-5-pro", "o3-pro", "gpt-5", "o3"],
-    fast_response: ["gpt-5.1", "gpt-5.1-codex-mini", "gpt-5", "gpt-5-mini", "o4-mini", "o3-mini"],
-    balanced: ["gpt-5.1", "gpt-5.1-codex-mini", "gpt-5", "gpt-5-mini", "o4-mini", "o3-mini"],
+    extended_reasoning: ["gpt-5.5", "gpt-5.6-sol", "gpt-5.4", "gpt-5.1-codex", "gpt-5-pro", "o3-pro", "gpt-5", "o3"],
+    fast_response: ["gpt-5.4-mini", "gpt-5.6-luna", "gpt-5.1-codex-mini", "gpt-5-mini", "o4-mini", "o3-mini"],
+    balanced: ["gpt-5.4", "gpt-5.4-mini", "gpt-5.1-codex-mini", "gpt-5", "gpt-5-mini", "o4-mini", "o3-mini"],
   },
   generate,
 });

@@ -150,15 +150,6 @@ function preferredModel(provider: ProviderId, category: ToolCategory, models: Mo
   const byName = (names: readonly string[]) => names.map((n) => models.find((m) => m.modelName === n)).find((m) => m !== undefined);
   const preferred = descriptorOf(provider).preferredModels?.[category];
   if (preferred) return byName(preferred) ?? models[0];
-  if (provider === "google") {
-    // Newest first: reverse lexicographic order puts gemini-3 before gemini-2.5.
-    const reversed = [...models].sort((a, b) => b.modelName.localeCompare(a.modelName));
-    const pick =
-      category === "extended_reasoning"
-        ? reversed.find((m) => m.modelName.includes("pro") && m.supportsExtendedThinking)
-        : reversed.find((m) => m.modelName.includes("flash"));
-    return pick ?? reversed[0];
-  }
   const ranked = [...models].sort((a, b) => capabilityRank(b) - capabilityRank(a));
   if (category === "extended_reasoning") return ranked.find((m) => m.supportsExtendedThinking) ?? ranked[0];
   return ranked[0];

@@ -19,10 +19,12 @@ export const xai = keyedProvider({
   baseUrl: { variable: "XAI_BASE_URL", default: "https://api.x.ai/v1" },
   allowListVariables: ["XAI_ALLOWED_MODELS"],
   models,
+  // grok-4, grok-3 and grok-3-fast were retired on 2026-05-15: only users who name them get them.
+  // Grok 4.20 costs less than Grok 4.7 (below its 200K-token threshold), so it takes the quick categories.
   preferredModels: {
-    extended_reasoning: ["grok-4", "grok-3"],
-    fast_response: ["grok-3-fast", "grok-4"],
-    balanced: ["grok-3-fast", "grok-4"],
+    extended_reasoning: ["grok-4.7", "grok-4.20-0309-reasoning"],
+    fast_response: ["grok-4.20-0309-reasoning", "grok-4.7"],
+    balanced: ["grok-4.20-0309-reasoning", "grok-4.7"],
   },
   generate,
 });

@@ -216,7 +216,7 @@ for (const [label, negotiation] of [
       const client = await connectV2(negotiation);
       const progress: string[] = [];
       const first = answerOf(await client.callTool({ name: "chat", arguments: HAPPY_CALLS["chat"] }, { onprogress: (update) => void progress.push(update.message ?? "") }));
-      expect(progress.some((message) => message.includes("gemini-2.5-flash"))).toBe(true);
+      expect(progress.some((message) => message.includes("gemini-3.8-flash"))).toBe(true);
       const id = (first["continuation_offer"] as { continuation_id: string }).continuation_id;
       upstream.clearRequests();
       const review = answerOf(

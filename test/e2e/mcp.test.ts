@@ -37,13 +37,13 @@ describe("MCP over Streamable HTTP against wrangler dev", () => {
     expect(client.getServerVersion()?.name).toBe("zen-mcp-worker");
     expect(client.getInstructions()).toContain("continuation_id");
     // The ranked models are named once, in the instructions, not in every tool's schema.
-    expect(client.getInstructions()).toContain("Top models: gemini-3-pro-preview");
+    expect(client.getInstructions()).toContain("Top models: gemini-3.1-pro-preview");
     const { tools } = await client.listTools();
     expect(tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(["chat", "listmodels", "version", "threads"]));
     const chatTool = tools.find((tool) => tool.name === "chat");
     expect(JSON.stringify(chatTool?.inputSchema)).toContain("omit for auto");
     const listing = JSON.parse(textOf(await client.callTool({ name: "listmodels", arguments: {} })));
-    expect(listing.content).toContain("gemini-2.5-flash");
+    expect(listing.content).toContain("gemini-3.8-flash");
     expect(listing.metadata.configured_providers).toBe(2);
     const version = JSON.parse(textOf(await client.callTool({ name: "version", arguments: {} })));
     expect(version.metadata.providers).toEqual(["google", "openai"]);
@@ -70,7 +70,7 @@ describe("MCP over Streamable HTTP against wrangler dev", () => {
     expect(result.isError).toBeFalsy();
     const output = JSON.parse(textOf(result));
     expect(output.status).toBe("continuation_available");
-    expect(output.content).toContain("fake:gemini-2.5-flash");
+    expect(output.content).toContain("fake:gemini-3.8-flash");
     expect(output.metadata).toMatchObject({ model_used: "flash", provider_used: "google" });
     expect(progress.length).toBeGreaterThan(0);
     const sent = upstream.requests().find((request) => request.kind === "gemini");

@@ -87,7 +87,7 @@ describe("successful calls over HTTP", () => {
 
   it("replays a recorded Gemini exchange", async () => {
     up.replay("gemini/chat_cross_step1_flash_number");
-    const response = await callGemini("flash");
+    const response = await callGemini("gemini-2.5-flash");
     expect(response).toMatchObject({ text: "7", modelName: "gemini-2.5-flash", usage: { inputTokens: 1085, outputTokens: 64, totalTokens: 1149 } });
     expect(up.requests()[0]?.headers["x-goog-api-key"]).toBe(KEY);
   });
@@ -297,7 +297,7 @@ describe("safety and empty answers", () => {
     up.fault({ status: 502, kind: "gemini" });
     const result = await chooseAndCall(deps(), { category: "fast_response" }, request);
     expect(result.model.provider.id).toBe("google");
-    expect(result.model.capabilities.modelName).toBe("gemini-2.5-flash");
+    expect(result.model.capabilities.modelName).toBe("gemini-3.8-flash");
     expect(up.requests()).toHaveLength(2);
   });
 });

@@ -152,8 +152,8 @@ describe("status page in Chromium", () => {
     const providerRows = await page.locator("#providers tbody tr").allInnerTexts();
     expect(providerRows.map((row) => row.split("\t").slice(0, 3).join(" | "))).toEqual(["google | all models | closed", "openai | all models | open"]);
     expect(providerRows[1]).toMatch(/\t1\t.* UTC \(in \d+ s\)/);
-    const flashRow = await page.locator("#models tbody tr", { hasText: "gemini-2.5-flash" }).first().innerText();
-    expect(flashRow.split("\t").slice(0, 2)).toEqual(["gemini-2.5-flash", "google"]);
+    const flashRow = await page.locator("#models tbody tr", { hasText: "gemini-3.8-flash" }).first().innerText();
+    expect(flashRow.split("\t").slice(0, 2)).toEqual(["gemini-3.8-flash", "google"]);
     expect(flashRow).toContain("flash");
     expect(await page.locator("#models tbody tr").count()).toBeGreaterThan(10);
     expect(await page.locator("#caches tbody tr").count()).toBeGreaterThan(0);
@@ -168,7 +168,7 @@ describe("status page in Chromium", () => {
     expect(await bars.count()).toBe(2);
     expect(await bars.first().getAttribute("height").then(Number)).toBeGreaterThan(0);
     const totals = await page.locator("#usage-totals tbody tr").allInnerTexts();
-    expect(totals.map((row) => row.split("\t").slice(0, 2).join(" | "))).toEqual(["google/gemini-2.5-flash | 2", "openai/gpt-5 | 1", "total | 3"]);
+    expect(totals.map((row) => row.split("\t").slice(0, 2).join(" | "))).toEqual(["google/gemini-3.8-flash | 2", "openai/gpt-5 | 1", "total | 3"]);
     await screenshot(page, "status-team");
     if (process.env.STATUS_PAGE_DOCS_SCREENSHOT === "1") await page.screenshot({ path: DOCS_SCREENSHOT, fullPage: true });
 
@@ -185,9 +185,9 @@ describe("status page in Chromium", () => {
     expect(await turns.count()).toBe(4);
     const headings = await turns.locator("div.muted").allInnerTexts();
     expect(headings.map((h) => h.split(" · ").slice(0, 3).join(" · "))).toEqual(["#1 · user · chat", "#2 · assistant · chat", "#3 · user · chat", "#4 · assistant · chat"]);
-    expect(headings[1]).toContain("google/gemini-2.5-flash");
+    expect(headings[1]).toContain("google/gemini-3.8-flash");
     await expect(turns.nth(2).locator("pre").innerText()).resolves.toBe("And how would it retry failed jobs?");
-    await expect(turns.nth(3).locator("pre").innerText()).resolves.toMatch(/^fake:gemini-2\.5-flash: /);
+    await expect(turns.nth(3).locator("pre").innerText()).resolves.toMatch(/^fake:gemini-3\.8-flash: /);
     await screenshot(page, "status-thread");
 
     // The long thread: markup shown as text, the long turn collapsed until opened.

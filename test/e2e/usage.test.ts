@@ -56,7 +56,7 @@ async function settledUsage(team: keyof typeof TOKENS, calls: number) {
 describe("usage through wrangler dev", () => {
   it("records each call's tokens for its team, chat and every consensus model, and keeps the teams apart", async () => {
     const a = await clientOf("team-a");
-    const chats = [await callTool(a, "chat", { prompt: "Name a queue library.", model: "flash" })];
+    const chats = [await callTool(a, "chat", { prompt: "Name a queue library.", model: "gemini-2.5-flash" })];
     const id = chats[0]?.json?.continuation_offer?.continuation_id;
     chats.push(await callTool(a, "chat", { prompt: "And a second one?", continuation_id: id }));
     expect(chats.map((chat) => chat.isError)).toEqual([false, false]);
@@ -66,7 +66,7 @@ describe("usage through wrangler dev", () => {
       total_steps: 1,
       next_step_required: false,
       findings: "",
-      models: [{ model: "gpt-5", stance: "for" }, { model: "pro", stance: "against" }],
+      models: [{ model: "gpt-5", stance: "for" }, { model: "gemini-3-pro-preview", stance: "against" }],
       parallel: true,
     });
     expect(consensus.json?.status).toBe("consensus_workflow_complete");

@@ -47,7 +47,7 @@ describe("chat and durable threads", () => {
     expect(promptOf(sent[0]!)).toContain("   1│ import threading");
 
     const second = await chat(workerEnv, { prompt: "And with asyncio?", continuation_id: id });
-    expect(second.output?.metadata).toMatchObject({ model_used: "gemini-2.5-flash", provider_used: "google" });
+    expect(second.output?.metadata).toMatchObject({ model_used: "gemini-3.8-flash", provider_used: "google" });
     const prompt = promptOf(sent[1]!);
     expect(prompt).toContain("CONVERSATION HISTORY");
     expect(prompt).toContain("Is a mutex needed here?");
@@ -238,7 +238,7 @@ describe("exchanges across tools", () => {
     expect(prompt).toContain("(Agent using chat)");
     expect(prompt).toContain("We use Postgres 16.");
     // No model named: the thread's last model carries over, whatever the new tool's category.
-    expect(sent.at(-1)?.url).toContain("gemini-2.5-flash");
+    expect(sent.at(-1)?.url).toContain("gemini-3.8-flash");
     const thread = await workerEnv.CONVERSATIONS.getByName(`default:${id}`).read();
     expect(thread?.turns.map((t) => t.tool)).toEqual(["chat", "chat", "review", "review"]);
   });

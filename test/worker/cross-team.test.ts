@@ -125,7 +125,7 @@ describe("cross-team matrix (attack: team B holds team A's ids)", () => {
     const workerEnv = await twoTeams();
     await call(workerEnv, TOKEN_A, "chat", { prompt: "count me", model: "flash" });
     const usageB = (await (await callWorker(rest("/v1/usage?days=7", TOKEN_B), workerEnv)).json()) as { days: unknown[] };
-    expect(JSON.stringify(usageB)).not.toContain("gemini-2.5-flash");
+    expect(JSON.stringify(usageB)).not.toContain("gemini-3.8-flash");
     const health = (await (await callWorker(new Request("http://localhost/health"), workerEnv)).json()) as Record<string, unknown>;
     expect(Object.keys(health).sort()).toEqual(["status", "version"]);
   });

@@ -78,7 +78,8 @@ describe("objects stored by the release before schema versions", () => {
       next_step_required: false,
       findings: "Tenants are evenly sized.",
       continuation_id: workflowId,
-      model: "flash",
+      // The model the version-1 threads were written with (the alias flash has moved on since).
+      model: "gemini-2.5-flash",
     });
     expect(step.isError).toBe(false);
     expect(JSON.stringify(sent[1]?.body)).toContain("One table is hot.");

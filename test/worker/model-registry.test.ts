@@ -10,7 +10,7 @@ describe("shipped model registries", () => {
       const names = shippedModelsOf(provider).flatMap((m) => [...new Set([m.modelName.toLowerCase(), ...m.aliases])]);
       expect(new Set(names).size, provider).toBe(names.length);
     }
-    expect(shippedModelsOf("google").length).toBe(5);
+    expect(shippedModelsOf("google").length).toBe(8);
     expect(shippedModelsOf("openai").length).toBe(18);
   });
 
@@ -30,7 +30,9 @@ describe("ModelRegistry", () => {
   it("resolves aliases case-insensitively by provider priority, OpenRouter last", () => {
     const both = registry({ GEMINI_API_KEY: "k", OPENROUTER_API_KEY: "k" });
     expect(both.resolve("FLASH").provider.id).toBe("google");
-    expect(both.resolve("flash").capabilities.modelName).toBe("gemini-2.5-flash");
+    expect(both.resolve("flash").capabilities.modelName).toBe("gemini-3.8-flash");
+    expect(both.resolve("pro").capabilities.modelName).toBe("gemini-3.1-pro-preview");
+    expect(both.resolve("flash-lite").capabilities.modelName).toBe("gemini-3.5-flash-lite");
     expect(registry({ OPENROUTER_API_KEY: "k" }).resolve("flash").provider.id).toBe("openrouter");
     expect(both.resolve("mistralai/some-new-model").capabilities.contextWindow).toBe(32_768);
   });
@@ -54,13 +56,21 @@ describe("ModelRegistry", () => {
     expect(() => restricted.resolve("nonsense")).toThrow(/not available.*gpt-5-mini/);
   });
 
-  it("picks auto-mode models by category", () => {
-    const both = registry({ GEMINI_API_KEY: "k", OPENAI_API_KEY: "k" });
-    expect(both.autoMode).toBe(true);
-    expect(both.candidatesFor("extended_reasoning")[0]?.capabilities.modelName).toBe("gemini-3-pro-preview");
-    expect(both.candidatesFor("fast_response")[0]?.capabilities.modelName).toBe("gemini-2.5-flash");
-    expect(both.candidatesFor("extended_reasoning")[1]?.capabilities.modelName).toBe("gpt-5.1-codex");
+  it("picks auto-mode models by category: each provider's current models, not the retired ones", () => {
+    const keyed = registry({ GEMINI_API_KEY: "k", OPENAI_API_KEY: "k", XAI_API_KEY: "k", ANTHROPIC_API_KEY: "k" });
+    expect(keyed.autoMode).toBe(true);
+    const picks = (category: "extended_reasoning" | "fast_response" | "balanced") =>
+      keyed.candidatesFor(category).map((c) => `${c.provider.id}/${c.capabilities.modelName}`);
+    expect(picks("extended_reasoning")).toEqual(["google/gemini-3.1-pro-preview", "openai/gpt-5.5", "xai/grok-4.7", "anthropic/claude-opus-5-5"]);
+    expect(picks("fast_response")).toEqual(["google/gemini-3.8-flash", "openai/gpt-5.4-mini", "xai/grok-4.20-0309-reasoning", "anthropic/claude-haiku-5-5"]);
+    expect(picks("balanced")).toEqual(["google/gemini-3.8-flash", "openai/gpt-5.4", "xai/grok-4.20-0309-reasoning", "anthropic/claude-sonnet-5-5"]);
     expect(registry({ OPENAI_API_KEY: "k", DEFAULT_MODEL: "o3" }).autoMode).toBe(false);
+  });
+
+  it("goes along the preference list when an allow-list leaves out the newest models", () => {
+    const older = registry({ ANTHROPIC_API_KEY: "k", ANTHROPIC_ALLOWED_MODELS: "sonnet, haiku" });
+    expect(older.candidatesFor("extended_reasoning")[0]?.capabilities.modelName).toBe("claude-sonnet-4-5");
+    expect(older.candidatesFor("fast_response")[0]?.capabilities.modelName).toBe("claude-haiku-4-5");
   });
 
   it("splits model:option except for vendor/model names", () => {

@@ -62,9 +62,9 @@ describe("the 2026-07-28 revision", () => {
     );
     expect(first.isError).toBeFalsy();
     const output = structured(first);
-    expect(output).toMatchObject({ status: "continuation_available", metadata: { model_name: "gemini-2.5-flash" } });
+    expect(output).toMatchObject({ status: "continuation_available", metadata: { model_name: "gemini-3.8-flash" } });
     expect(progress.length).toBeGreaterThan(0);
-    expect(progress.some((message) => message.includes("gemini-2.5-flash"))).toBe(true);
+    expect(progress.some((message) => message.includes("gemini-3.8-flash"))).toBe(true);
     for (const message of progress) expect(message.length).toBeLessThan(200);
 
     const id = (output["continuation_offer"] as { continuation_id: string }).continuation_id;
@@ -101,9 +101,9 @@ describe("the 2026-07-28 revision", () => {
     expect((await call).isError).toBeFalsy();
     expect(progress).toEqual([
       "chat: preparing the request for flash (0 s)",
-      "gemini-2.5-flash: request sent (0 s)",
-      "gemini-2.5-flash: working (10 s)",
-      "gemini-2.5-flash: working (20 s)",
+      "gemini-3.8-flash: request sent (0 s)",
+      "gemini-3.8-flash: working (10 s)",
+      "gemini-3.8-flash: working (20 s)",
     ]);
     await client.close();
   });

@@ -119,7 +119,7 @@ describe("signing in", () => {
     const html = await view.text();
     expect(html).toContain(team);
     expect(html).toContain("google");
-    expect(html).toContain("gemini-2.5-flash");
+    expect(html).toContain("gemini-3.8-flash");
     expect(html).toContain('action="/sign-out"');
   });
 
@@ -219,7 +219,7 @@ describe("the team view", () => {
     const response = await callWorker(page("/"), testEnv(PROVIDERS));
     const html = await response.text();
     expect(html).toContain("team <strong>default</strong>");
-    expect(html).toContain("gemini-2.5-flash");
+    expect(html).toContain("gemini-3.8-flash");
     expect(html).not.toContain('name="team_token"');
     expect(html).not.toContain("Sign out");
   });
@@ -240,7 +240,7 @@ describe("the team view", () => {
     const threadHtml = await threadA.text();
     expect(threadHtml.match(/<article class="turn /g)).toHaveLength(2);
     expect(threadHtml).toContain("A queue answer.");
-    expect(threadHtml).toContain("google/gemini-2.5-flash");
+    expect(threadHtml).toContain("google/gemini-3.8-flash");
 
     const cookieB = await signIn(workerEnv, b);
     const viewB = await (await callWorker(page("/", cookieB), workerEnv)).text();
@@ -289,9 +289,9 @@ describe("the team view", () => {
     const cookie = await signIn(workerEnv, team);
     const html = await (await callWorker(page("/", cookie), workerEnv)).text();
     expect(html.match(/<rect class="bar"/g)).toHaveLength(2);
-    expect(html).toContain("google/gemini-2.5-flash: 15 tokens in 1 call");
+    expect(html).toContain("google/gemini-3.8-flash: 15 tokens in 1 call");
     const totals = html.slice(html.indexOf('id="usage-totals"'));
-    expect(totals).toContain("<td>google/gemini-2.5-flash</td>");
+    expect(totals).toContain("<td>google/gemini-3.8-flash</td>");
     expect(totals).toContain("<td>openai/gpt-5</td>");
     expect(totals).toMatch(/<th>total<\/th><th class="num">2<\/th><th class="num">20<\/th><th class="num">10<\/th>/);
   });

@@ -74,11 +74,11 @@ describe("LOCALE and thinking modes", () => {
 
   it("uses DEFAULT_THINKING_MODE_THINKDEEP for thinkdeep's expert unless the call sets thinking_mode", async () => {
     const sent = mockUpstream(() => "deep");
-    const args = { step: "Plan the cache.", step_number: 1, total_steps: 1, next_step_required: false, findings: "Reads dominate.", model: "pro" };
+    const args = { step: "Plan the cache.", step_number: 1, total_steps: 1, next_step_required: false, findings: "Reads dominate.", model: "gemini-2.5-pro" };
     await call({ ...GEMINI, DEFAULT_THINKING_MODE_THINKDEEP: "low" }, "thinkdeep", args);
     await call({ ...GEMINI, DEFAULT_THINKING_MODE_THINKDEEP: "low" }, "thinkdeep", { ...args, thinking_mode: "max" });
     const budgets = sent.map((request) => (request.body.generationConfig as { thinkingConfig?: { thinkingBudget: number } }).thinkingConfig?.thinkingBudget);
-    // gemini-3-pro-preview thinks up to 32,768 tokens: low is 8 % of it, max all of it.
+    // gemini-2.5-pro thinks up to 32,768 tokens: low is 8 % of it, max all of it.
     expect(budgets).toEqual([2_621, 32_768]);
   });
 });
@@ -86,7 +86,7 @@ describe("LOCALE and thinking modes", () => {
 describe("chat's Zen-compatible fields", () => {
   it("accepts working_directory_absolute_path, and names a file left out for the budget in files_skipped", async () => {
     mockUpstream(() => "ok");
-    // gemini-2.5-flash's 1M window leaves about 335K tokens for files: 2M characters (500K tokens) do not fit.
+    // gemini-3.8-flash's 1M window leaves about 335K tokens for files: 2M characters (500K tokens) do not fit.
     const huge = { path: "/repo/huge.log", content: "x".repeat(2_000_000) };
     const small = { path: "/repo/small.py", content: "print('hi')\n" };
     const result = await call(GEMINI, "chat", {

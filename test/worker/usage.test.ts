@@ -70,14 +70,14 @@ describe("usage accounting", () => {
     mockUpstream(() => "an answer");
     const workerEnv = await teamsEnv("usage-all-tools");
     const team = "usage-all-tools";
-    expect((await callTool(workerEnv, team, "chat", { prompt: "Pick a queue", model: "flash" })).isError).toBe(false);
+    expect((await callTool(workerEnv, team, "chat", { prompt: "Pick a queue", model: "gemini-2.5-flash" })).isError).toBe(false);
     const thinkdeep = await callTool(workerEnv, team, "thinkdeep", {
       step: "Should we shard?",
       step_number: 1,
       total_steps: 1,
       next_step_required: false,
       findings: "One table is hot.",
-      model: "flash",
+      model: "gemini-2.5-flash",
     });
     expect(thinkdeep.isError).toBe(false);
     const consensus = await callTool(workerEnv, team, "consensus", {
@@ -86,7 +86,7 @@ describe("usage accounting", () => {
       total_steps: 1,
       next_step_required: false,
       findings: "",
-      models: [{ model: "flash" }, { model: "gpt-5" }, { model: "pro" }],
+      models: [{ model: "gemini-2.5-flash" }, { model: "gpt-5" }, { model: "gemini-3-pro-preview" }],
       parallel: true,
     });
     expect(consensus.json?.status).toBe("consensus_workflow_complete");
@@ -134,7 +134,7 @@ describe("usage accounting", () => {
     const team = "usage-gathered";
     let writes = 0;
     workerEnv.TEAMS = watchedNamespace(workerEnv.TEAMS, ["recordActivity"], () => writes++);
-    const calls = await Promise.all(Array.from({ length: 8 }, (_, i) => callTool(workerEnv, team, "chat", { prompt: `question ${i}`, model: "flash" })));
+    const calls = await Promise.all(Array.from({ length: 8 }, (_, i) => callTool(workerEnv, team, "chat", { prompt: `question ${i}`, model: "gemini-2.5-flash" })));
     expect(calls.every((call) => !call.isError)).toBe(true);
     const { body } = await getUsage(workerEnv, team);
     expect(body.totals.calls).toBe(8);
@@ -147,7 +147,7 @@ describe("usage accounting", () => {
   it("records nothing for a call that failed", async () => {
     vi.spyOn(globalThis, "fetch").mockResolvedValue(Response.json({ error: { message: "bad request" } }, { status: 400 }));
     const workerEnv = await teamsEnv("usage-failed");
-    const failed = await callTool(workerEnv, "usage-failed", "chat", { prompt: "hi", model: "flash" });
+    const failed = await callTool(workerEnv, "usage-failed", "chat", { prompt: "hi", model: "gemini-2.5-flash" });
     expect(failed.isError).toBe(true);
     const { body } = await getUsage(workerEnv, "usage-failed");
     expect(body.rows).toEqual([]);
@@ -162,7 +162,7 @@ describe("usage accounting", () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     for (const daysAgo of [10, 3, 0]) {
       vi.setSystemTime(now - daysAgo * DAY_MS);
-      expect((await callTool(workerEnv, team, "chat", { prompt: `${daysAgo} days ago`, model: "flash" })).isError).toBe(false);
+      expect((await callTool(workerEnv, team, "chat", { prompt: `${daysAgo} days ago`, model: "gemini-2.5-flash" })).isError).toBe(false);
     }
     vi.setSystemTime(now);
     const days = async (query: string) => (await getUsage(workerEnv, team, query)).body.rows.map((row) => row.day);
@@ -181,12 +181,12 @@ describe("usage accounting", () => {
     const now = Date.now();
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(now - 400 * DAY_MS);
-    await callTool(workerEnv, team, "chat", { prompt: "long ago", model: "flash" });
+    await callTool(workerEnv, team, "chat", { prompt: "long ago", model: "gemini-2.5-flash" });
     await deferredWorkDone();
     const ledger = workerEnv.TEAMS.getByName(team);
     expect((await ledger.usageSince("2000-01-01")).map((row) => row.day)).toEqual([utcDay(now - 400 * DAY_MS)]);
     vi.setSystemTime(now);
-    await callTool(workerEnv, team, "chat", { prompt: "today", model: "flash" });
+    await callTool(workerEnv, team, "chat", { prompt: "today", model: "gemini-2.5-flash" });
     await deferredWorkDone();
     expect((await ledger.usageSince("2000-01-01")).map((row) => row.day)).toEqual([utcDay(now)]);
   });
@@ -222,9 +222,9 @@ describe("budgets (TEAM_BUDGET_USD_PER_DAY, TEAM_BUDGET_USD_PER_MONTH)", () => {
     const sent = mockUpstream(() => "fine");
     const team = `budget-day-${crypto.randomUUID().slice(0, 8)}`;
     const workerEnv = await budgetedEnv(team, { TEAM_BUDGET_USD_PER_DAY: "0.00001" });
-    expect((await callTool(workerEnv, team, "chat", { prompt: "First", model: "flash" })).isError).toBe(false);
+    expect((await callTool(workerEnv, team, "chat", { prompt: "First", model: "gemini-2.5-flash" })).isError).toBe(false);
     await deferredWorkDone();
-    const refused = await callTool(workerEnv, team, "chat", { prompt: "Second", model: "flash" });
+    const refused = await callTool(workerEnv, team, "chat", { prompt: "Second", model: "gemini-2.5-flash" });
     expect(refused.isError).toBe(true);
     expect(refused.text).toContain("TEAM_BUDGET_USD_PER_DAY");
     expect(refused.text).toContain("has spent $0.000016 today of its daily budget of $0.00001");
@@ -240,12 +240,12 @@ describe("budgets (TEAM_BUDGET_USD_PER_DAY, TEAM_BUDGET_USD_PER_MONTH)", () => {
     const spender = `budget-month-${crypto.randomUUID().slice(0, 8)}`;
     const other = `budget-other-${crypto.randomUUID().slice(0, 8)}`;
     const workerEnv = { ...(await teamsEnv(spender, other)), TEAM_BUDGET_USD_PER_MONTH: "0.00002" };
-    for (const prompt of ["One", "Two"]) expect((await callTool(workerEnv, spender, "chat", { prompt, model: "flash" })).isError).toBe(false);
+    for (const prompt of ["One", "Two"]) expect((await callTool(workerEnv, spender, "chat", { prompt, model: "gemini-2.5-flash" })).isError).toBe(false);
     await deferredWorkDone();
-    const refused = await callTool(workerEnv, spender, "chat", { prompt: "Three", model: "flash" });
+    const refused = await callTool(workerEnv, spender, "chat", { prompt: "Three", model: "gemini-2.5-flash" });
     expect(refused.text).toContain("TEAM_BUDGET_USD_PER_MONTH");
     expect(refused.text).toContain("resets on the 1st at 00:00 UTC");
-    expect((await callTool(workerEnv, other, "chat", { prompt: "Mine", model: "flash" })).isError).toBe(false);
+    expect((await callTool(workerEnv, other, "chat", { prompt: "Mine", model: "gemini-2.5-flash" })).isError).toBe(false);
     expect(sent).toHaveLength(3);
   });
 
@@ -260,7 +260,7 @@ describe("usage is the team's own (attack tests)", () => {
   it("team B reads none of team A's usage through /v1/usage, whatever it asks for, nor through the usage tool", async () => {
     mockUpstream();
     const workerEnv = await teamsEnv("usage-team-a", "usage-team-b");
-    await callTool(workerEnv, "usage-team-a", "chat", { prompt: "team A's secret project", model: "flash" });
+    await callTool(workerEnv, "usage-team-a", "chat", { prompt: "team A's secret project", model: "gemini-2.5-flash" });
     const own = await getUsage(workerEnv, "usage-team-a");
     expect(own.body.totals.calls).toBe(1);
 

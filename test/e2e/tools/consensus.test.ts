@@ -45,7 +45,7 @@ describe("consensus, one model per step", () => {
     });
     expect(first.json?.next_steps).toContain("gpt-5:against");
     const id = first.json?.continuation_id;
-    const flash = bodyFor("gemini-2.5-flash");
+    const flash = bodyFor("gemini-3.8-flash");
     expect(flash).toContain("YOUR STANCE: SUPPORTIVE");
     expect(flash).toContain(PROPOSAL);
     expect(flash).toContain("   1│ def enqueue(job):");
@@ -68,16 +68,16 @@ describe("consensus, one model per step", () => {
       consensus_workflow_status: { models_consulted: 3, total_models: 3 },
     });
     expect(last.json?.accumulated_responses.map((v: { status: string }) => v.status)).toEqual(["success", "error", "success"]);
-    const pro = bodyFor("gemini-3-pro-preview");
+    const pro = bodyFor("gemini-3.1-pro-preview");
     expect(pro).toContain("Judge only the migration risk.");
     // Blinded to the others' verdicts.
-    expect(pro).not.toContain("fake:gemini-2.5-flash");
+    expect(pro).not.toContain("fake:gemini-3.8-flash");
   });
 });
 
 describe("consensus in parallel", () => {
   it("consults every model in one call and returns every verdict, a failure included", async () => {
-    env.upstream.fault({ model: "gemini-2.5-flash", status: 400 });
+    env.upstream.fault({ model: "gemini-3.8-flash", status: 400 });
     const result = await env.call("consensus", {
       step: PROPOSAL,
       step_number: 1,

@@ -125,6 +125,19 @@ describe("Anthropic request rules", () => {
     ]);
     expect(sent[0]?.body).not.toHaveProperty("system");
   });
+
+  it("sends the 5.x models neither a thinking budget nor a temperature: they think adaptively and refuse both", async () => {
+    const sent = mockFetch(Response.json({ content: [{ type: "text", text: "ok" }], stop_reason: "end_turn" }));
+    for (const name of ["claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5", "claude-opus-5", "claude-sonnet-5"]) {
+      await anthropic.generate(provider(), claude(name), { systemPrompt: "s", prompt: "p", temperature: 0.3, thinkingMode: "max" }, QUICK);
+    }
+    expect(sent.map((s) => s.body["model"])).toEqual(["claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5", "claude-opus-5", "claude-sonnet-5"]);
+    for (const { body } of sent) {
+      expect(body).not.toHaveProperty("thinking");
+      expect(body).not.toHaveProperty("temperature");
+      expect(body).toMatchObject({ max_tokens: 128_000, system: "s" });
+    }
+  });
 });
 
 describe("Anthropic failures", () => {

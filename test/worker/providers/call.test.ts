@@ -46,7 +46,7 @@ function answer(text: string, finish = "stop") {
       ? Response.json({
           candidates: [{ content: { parts: [{ text }] }, finishReason: finish === "stop" ? "STOP" : "MAX_TOKENS" }],
           usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 2, totalTokenCount: 12 },
-          modelVersion: "gemini-2.5-flash",
+          modelVersion: "gemini-3.8-flash",
         })
       : Response.json({ model: String(sent.body["model"]), choices: [{ message: { content: text }, finish_reason: finish }], usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 } });
 }
@@ -66,9 +66,9 @@ describe("callModel: resolution", () => {
     const sent = mockFetch(answer("4"));
     const deps = quickDeps();
     const result = await chooseAndCall(deps, { requested: "flash", category: "fast_response" }, request);
-    expect(sent[0]?.url.href).toBe("https://gemini.test/v1beta/models/gemini-2.5-flash:generateContent");
+    expect(sent[0]?.url.href).toBe("https://gemini.test/v1beta/models/gemini-3.8-flash:generateContent");
     expect(result.response.text).toBe("4");
-    expect(result.model).toMatchObject({ requestedName: "flash", capabilities: { modelName: "gemini-2.5-flash" }, provider: { id: "google" } });
+    expect(result.model).toMatchObject({ requestedName: "flash", capabilities: { modelName: "gemini-3.8-flash" }, provider: { id: "google" } });
     expect(result.fallbackFrom).toBeUndefined();
     await deps.settle();
   });
@@ -294,7 +294,7 @@ describe("callModel: every failure names the model and what to do", () => {
 
   it("a transient fault: try again, or when the upstream asked to wait, after that", async () => {
     expect(await failure(VARS, unavailable)).toBe(
-      "Calling gemini-2.5-flash failed: Gemini returned HTTP 503: The model is overloaded. This is usually temporary: try again in a moment, or choose a model from another provider.",
+      "Calling gemini-3.8-flash failed: Gemini returned HTTP 503: The model is overloaded. This is usually temporary: try again in a moment, or choose a model from another provider.",
     );
     const limited = () => Response.json({ error: { message: "slow down" } }, { status: 429, headers: { "retry-after": "30" } });
     expect(await failure(VARS, limited, "gpt-4.1")).toMatch(/^Calling gpt-4\.1 failed: OpenAI returned HTTP 429: slow down\. OpenAI asked to wait 30 s: try again in about 30 s/);
@@ -302,16 +302,16 @@ describe("callModel: every failure names the model and what to do", () => {
 
   it("a refusal: the remedy for its cause", async () => {
     const status = (code: number, message: string) => () => Response.json({ error: { message } }, { status: code });
-    expect(await failure(VARS, status(401, "API key not valid."))).toBe("Calling gemini-2.5-flash failed: Gemini returned HTTP 401: API key not valid. Check GEMINI_API_KEY.");
-    expect(await failure(VARS, status(400, "maximum context length exceeded"))).toMatch(/gemini-2\.5-flash.*send fewer or smaller files/);
-    expect(await failure(VARS, status(429, "You exceeded your current quota"))).toMatch(/gemini-2\.5-flash.*Check the Gemini account's quota and billing/);
-    expect(await failure(VARS, status(404, "no such model"))).toMatch(/gemini-2\.5-flash.*Check the model name/);
-    expect(await failure(VARS, status(422, "bad field"))).toMatch(/gemini-2\.5-flash.*Retrying the same request would fail the same way/);
+    expect(await failure(VARS, status(401, "API key not valid."))).toBe("Calling gemini-3.8-flash failed: Gemini returned HTTP 401: API key not valid. Check GEMINI_API_KEY.");
+    expect(await failure(VARS, status(400, "maximum context length exceeded"))).toMatch(/gemini-3\.8-flash.*send fewer or smaller files/);
+    expect(await failure(VARS, status(429, "You exceeded your current quota"))).toMatch(/gemini-3\.8-flash.*Check the Gemini account's quota and billing/);
+    expect(await failure(VARS, status(404, "no such model"))).toMatch(/gemini-3\.8-flash.*Check the model name/);
+    expect(await failure(VARS, status(422, "bad field"))).toMatch(/gemini-3\.8-flash.*Retrying the same request would fail the same way/);
   });
 
   it("a safety block: rephrase, or another provider", async () => {
     const blocked = () => Response.json({ candidates: [{ finishReason: "SAFETY" }], usageMetadata: {} });
-    expect(await failure(VARS, blocked)).toMatch(/^Calling gemini-2\.5-flash failed: .*Rephrase the request, or choose a model from another provider\.$/);
+    expect(await failure(VARS, blocked)).toMatch(/^Calling gemini-3\.8-flash failed: .*Rephrase the request, or choose a model from another provider\.$/);
   });
 
   it("an open breaker: the model was not called, and when it will be", async () => {
@@ -320,7 +320,7 @@ describe("callModel: every failure names the model and what to do", () => {
     for (let i = 0; i < 2; i++) await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch(() => undefined);
     const error = await chooseAndCall(deps, { requested: "flash", category: "balanced" }, request).catch((e: unknown) => e);
     await deps.settle();
-    expect((error as Error).message).toMatch(/^gemini-2\.5-flash was not called\. Calls to Gemini are paused.*Choose a model from another provider meanwhile\.$/);
+    expect((error as Error).message).toMatch(/^gemini-3\.8-flash was not called\. Calls to Gemini are paused.*Choose a model from another provider meanwhile\.$/);
   });
 });
 
@@ -395,9 +395,9 @@ describe("callModel: images and cancellation", () => {
   it("refuses images for a model without vision, naming models that have it", async () => {
     const sent = mockFetch(answer("never"));
     const deps = quickDeps();
-    const error = await chooseAndCall(deps, { requested: "flash-lite", category: "balanced" }, { ...request, images: [png(10)] }).catch((e: unknown) => e);
+    const error = await chooseAndCall(deps, { requested: "gemini-2.0-flash-lite", category: "balanced" }, { ...request, images: [png(10)] }).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: "final", provider: "google" });
-    expect((error as Error).message).toMatch(/'flash-lite' does not accept images\. Models that accept images: gemini-3-pro-preview, gemini-2\.5-pro/);
+    expect((error as Error).message).toMatch(/'gemini-2\.0-flash-lite' does not accept images\. Models that accept images: gemini-3\.1-pro-preview, gemini-3-pro-preview, gemini-2\.5-pro/);
     expect(sent).toHaveLength(0);
   });
 

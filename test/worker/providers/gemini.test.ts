@@ -80,11 +80,20 @@ describe("Gemini request rules", () => {
   it("computes thinking budgets from the model's maximum, only for thinking models", () => {
     const modes = ["minimal", "low", "medium", "high", "max"] as const;
     expect(modes.map((mode) => thinkingBudget(resolve("gemini-2.5-pro").capabilities, mode))).toEqual([163, 2621, 10813, 21954, 32768]);
-    expect(modes.map((mode) => thinkingBudget(resolve("flash").capabilities, mode))).toEqual([122, 1966, 8110, 16465, 24576]);
-    expect(thinkingBudget(resolve("flash-lite").capabilities, "high")).toBeUndefined();
-    expect(thinkingBudget(resolve("flash").capabilities, undefined)).toBeUndefined();
-    const lite = geminiRequestBody(resolve("flash-lite").capabilities, { systemPrompt: "", prompt: "x", thinkingMode: "max" });
+    expect(modes.map((mode) => thinkingBudget(resolve("gemini-2.5-flash").capabilities, mode))).toEqual([122, 1966, 8110, 16465, 24576]);
+    expect(thinkingBudget(resolve("gemini-2.0-flash-lite").capabilities, "high")).toBeUndefined();
+    expect(thinkingBudget(resolve("gemini-2.5-flash").capabilities, undefined)).toBeUndefined();
+    const lite = geminiRequestBody(resolve("gemini-2.0-flash-lite").capabilities, { systemPrompt: "", prompt: "x", thinkingMode: "max" });
     expect(lite["generationConfig"]).toEqual({ candidateCount: 1 });
+  });
+
+  it("sends the Gemini 3.x models no thinking budget: their pages give levels, not a token range", () => {
+    for (const name of ["pro", "flash", "flash-lite"]) {
+      const model = resolve(name).capabilities;
+      expect(model.supportsExtendedThinking, name).toBe(true);
+      const body = geminiRequestBody(model, { systemPrompt: "", prompt: "x", thinkingMode: "max", temperature: 0.5 });
+      expect(body["generationConfig"], name).toEqual({ candidateCount: 1, temperature: 0.5 });
+    }
   });
 
   it("raises gemini-3-pro-preview's medium thinking to high", () => {
