@@ -114,7 +114,7 @@ function expectLayer(label: string, delta: ReturnType<typeof cacheDelta>, layer:
  */
 async function toolsList(env: Env, url: URL) {
   const mode = url.searchParams.get("mode") ?? "warm";
-  const reps = mode === "first" ? 1 : intParam(url, "reps", 20, 10_000);
+  const reps = mode === "first" ? 1 : intParam(url, "reps", 20, 100_000);
   const config = configOf(env);
   const tools = enabledTools(config);
   const description = modelFieldDescription(config, registryFor(env));
