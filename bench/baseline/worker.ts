@@ -6,7 +6,7 @@
  *     time, i.e. a new SQLite database, as the project does for each new conversation thread);
  *   - `upstream` makes one fetch to an OpenAI-style chat completions endpoint and returns its
  *     text, after one progress notification when the client asked for progress (as the project
- *     sends one before its model call);
+ *     sends one before its model call, with the server's send time in `_meta` as the project's do);
  *   - `consult` does the essential durable work of one chat exchange, in the order a durable
  *     server must: one progress notification, the upstream call, then the exchange written as one
  *     row to a SQLite Durable Object (the object named by `thread`, or a new one, as a new
@@ -22,6 +22,7 @@ import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/proto
 import type { ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { z } from "zod";
+import { SENT_AT_META_KEY } from "../../src/mcp/progress";
 
 interface BaselineEnv {
   ECHO: DurableObjectNamespace<EchoDO>;
@@ -52,7 +53,10 @@ function server(env: BaselineEnv, ctx: ExecutionContext): McpServer {
     // One progress notification first, as the project sends one before any other work.
     const progressToken = extra._meta?.progressToken;
     if (progressToken !== undefined) {
-      await extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress: 1, message: "request sent" } });
+      await extra.sendNotification({
+        method: "notifications/progress",
+        params: { progressToken, progress: 1, message: "request sent", _meta: { [SENT_AT_META_KEY]: Date.now() } },
+      });
     }
     const response = await fetch(`${env.UPSTREAM_URL}/v1/chat/completions`, {
       method: "POST",

@@ -19,6 +19,8 @@
  *   /breaker/fail-fast?model=flash&reps=N&loops=L callModel through the open breaker, timed loops
  *   /breaker/happy?model=flash&blocks=N&block=M  callModel vs the provider module's generate, in timed blocks
  *   /breaker/bookkeeping?reps=N                  the breaker's own work per call on a closed breaker
+ *   /breaker/requests?model=flash&calls=N        the breaker's Durable Object requests on the happy path,
+ *                                                counted, while the isolate's cached state is fresh
  *   /attribution?reps=N                          where a chat call's time goes: the whole MCP request
  *                                                and its parts, each as the mean of a timed loop
  */
@@ -38,7 +40,7 @@ import { StreamFacts, blobFactsCache, blobStub, storeChunks } from "../../src/fi
 import { sourceOf } from "../../src/files/resolve.ts";
 import { type FileEntry } from "../../src/core/rpc/conversation.ts";
 import { cacheStats, type CacheStats } from "../../src/kv-cache/cache.ts";
-import { breakerName, ProviderBreakers } from "../../src/providers/breaker.ts";
+import { BREAKER_CACHE_TTL_MS, breakerName, ProviderBreakers } from "../../src/providers/breaker.ts";
 import { callModel, chooseModel, type CallDeps, type CallOptions, type CallResult, type ModelChoice } from "../../src/providers/call.ts";
 import { descriptorOf } from "../../src/providers/catalog.ts";
 import { registryFor } from "../../src/providers/registry.ts";
@@ -114,7 +116,7 @@ function expectLayer(label: string, delta: ReturnType<typeof cacheDelta>, layer:
  */
 async function toolsList(env: Env, url: URL) {
   const mode = url.searchParams.get("mode") ?? "warm";
-  const reps = mode === "first" ? 1 : intParam(url, "reps", 20, 10_000);
+  const reps = mode === "first" ? 1 : intParam(url, "reps", 20, 100_000);
   const config = configOf(env);
   const tools = enabledTools(config);
   const description = modelFieldDescription(config, registryFor(env));
@@ -316,6 +318,62 @@ async function bookkeeping(env: Env, url: URL) {
   return { reps, meanMs };
 }
 
+/** `namespace`, with every method call on its stubs (one Durable Object request each) counted by method name. */
+function countingNamespace<N extends DurableObjectNamespace>(namespace: N, counts: Record<string, number>): N {
+  return new Proxy(namespace, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target) as unknown;
+      if (property !== "getByName" || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
+      return (...args: unknown[]) => {
+        const stub = (value as (...a: unknown[]) => object).apply(target, args);
+        return new Proxy(stub, {
+          get(stubTarget, method) {
+            const member = Reflect.get(stubTarget, method, stubTarget) as unknown;
+            if (typeof member !== "function" || typeof method !== "string") return member;
+            return (...callArgs: unknown[]) => {
+              counts[method] = (counts[method] ?? 0) + 1;
+              return (member as (...a: unknown[]) => unknown).apply(stubTarget, callArgs);
+            };
+          },
+        });
+      };
+    },
+  });
+}
+
+/**
+ * The breaker's Durable Object requests on the happy path while the isolate's cached breaker state
+ * is fresh: on an env whose BREAKERS namespace counts the method calls on its stubs (a fresh env
+ * is a fresh breaker view: the isolate's first look), one call first loads the state and reports
+ * the provider's first reply (counted apart), then `calls` calls are counted. All of them must end
+ * within BREAKER_CACHE_TTL_MS of the first call's start (every state stored since is younger), or
+ * the count is refused: a background refresh would then be due, and counted.
+ */
+async function breakerRequests(env: Env, url: URL) {
+  const model = url.searchParams.get("model") ?? "flash";
+  const calls = intParam(url, "calls", 20, 200);
+  const counts: Record<string, number> = {};
+  const countingEnv: Env = { ...env, BREAKERS: countingNamespace(env.BREAKERS, counts) };
+  const { defer, settle } = deferrals();
+  const deps = callDeps(countingEnv, defer);
+  const choice = { requested: model, category: "fast_response" } as const;
+  const started = Date.now();
+  await chooseAndCall(deps, choice, REQUEST);
+  await settle();
+  const warmUp = { ...counts };
+  for (const method of Object.keys(counts)) delete counts[method];
+  for (let i = 0; i < calls; i++) {
+    const { response } = await chooseAndCall(deps, choice, REQUEST);
+    if (!response.text) throw new Error("empty answer");
+  }
+  const elapsedMs = Date.now() - started;
+  await settle();
+  if (elapsedMs >= BREAKER_CACHE_TTL_MS) {
+    throw new Error(`the ${calls} calls ended ${elapsedMs} ms after the first, past the cached state's ${BREAKER_CACHE_TTL_MS} ms: count on a quieter machine or with fewer calls`);
+  }
+  return { calls, elapsedMs, warmUp, counted: counts };
+}
+
 const TURNS: NewTurn[] = [
   { role: "user", content: "What is the weather on Mars?", files: [], images: [], tool: "chat" },
   { role: "assistant", content: "Cold and dusty.", files: [], images: [], tool: "chat", provider: "google", model: "gemini-2.5-flash" },
@@ -426,6 +484,8 @@ export default {
           return Response.json(await happy(env, url));
         case "/breaker/bookkeeping":
           return Response.json(await bookkeeping(env, url));
+        case "/breaker/requests":
+          return Response.json(await breakerRequests(env, url));
         case "/attribution":
           return Response.json(await attribution(env, url));
         default:

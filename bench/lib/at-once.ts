@@ -13,7 +13,10 @@ export interface AtOnceRound {
   errors: number;
   errorSamples: string[];
   latencyMs: number[];
+  /** When each client heard its first progress notification, from its call. */
   firstProgressMs: number[];
+  /** When the server sent it (its timestamp in `_meta`), from the same call start: the client's own load left out. */
+  firstProgressServerMs: number[];
   /** CPU seconds each process used during the round (Linux only). */
   cpuSeconds: Record<string, number>;
 }
@@ -33,6 +36,7 @@ export async function callAtOnce<C extends AnyClient>(clients: C[], call: (clien
     errorSamples: [...new Set(failed.map((c) => c.error ?? ""))].slice(0, 3),
     latencyMs: calls.map((c) => c.ms),
     firstProgressMs: calls.flatMap((c) => (c.firstProgressMs !== undefined ? [c.firstProgressMs] : [])),
+    firstProgressServerMs: calls.flatMap((c) => (c.firstProgressServerMs !== undefined ? [c.firstProgressServerMs] : [])),
     cpuSeconds,
   };
 }
@@ -56,7 +60,12 @@ export function cpuRow(label: string, rounds: readonly AtOnceRound[]): Row {
   return { metric: `${label} CPU s per round: ${each.join(", ")}`, unit: "" };
 }
 
-/** A round as the JSON keeps it: latencies and first progress summarized. */
-export function roundForJson<R extends AtOnceRound>({ latencyMs, firstProgressMs, ...rest }: R): Omit<R, "latencyMs" | "firstProgressMs"> & Record<"latency" | "firstProgress", ReturnType<typeof summarize>> {
-  return { ...rest, latency: summarize(latencyMs), firstProgress: summarize(firstProgressMs) };
+/** A round as the JSON keeps it: latencies and first progress (both clocks) summarized. */
+export function roundForJson<R extends AtOnceRound>({
+  latencyMs,
+  firstProgressMs,
+  firstProgressServerMs,
+  ...rest
+}: R): Omit<R, "latencyMs" | "firstProgressMs" | "firstProgressServerMs"> & Record<"latency" | "firstProgress" | "firstProgressServer", ReturnType<typeof summarize>> {
+  return { ...rest, latency: summarize(latencyMs), firstProgress: summarize(firstProgressMs), firstProgressServer: summarize(firstProgressServerMs) };
 }

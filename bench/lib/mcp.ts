@@ -8,6 +8,7 @@ import { Client as ModernClient, StreamableHTTPClientTransport as ModernTranspor
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { LATEST_PROTOCOL_VERSION, type CallToolResult, type Progress } from "@modelcontextprotocol/sdk/types.js";
+import { SENT_AT_META_KEY } from "../../src/mcp/progress.ts";
 
 export type { Client, ModernClient };
 /** Either era's client: every helper below takes both. */
@@ -80,8 +81,13 @@ export function textOf(result: unknown): string {
 
 export interface TimedCall {
   ms: number;
-  /** ms from the call to the first progress notification, if any arrived. */
+  /** ms from the call to the first progress notification, if any arrived: when the client heard it. */
   firstProgressMs?: number;
+  /**
+   * ms from the call to the server's send time of that notification (its `_meta`, the server's
+   * clock on this machine; 1 ms resolution): what the client's own load adds is left out.
+   */
+  firstProgressServerMs?: number;
   result?: CallToolResult;
   error?: string;
 }
@@ -97,21 +103,31 @@ export async function timedCall(
   options: { timeoutMs?: number; progress?: boolean; allowToolError?: boolean } = {},
 ): Promise<TimedCall> {
   const start = performance.now();
+  const startedAt = Date.now();
   let firstProgressMs: number | undefined;
-  const onprogress = (_progress: Progress) => {
-    firstProgressMs ??= performance.now() - start;
+  let firstProgressServerMs: number | undefined;
+  const onprogress = (progress: Progress) => {
+    if (firstProgressMs !== undefined) return;
+    firstProgressMs = performance.now() - start;
+    // The SDK's Progress type leaves `_meta` out; both clients pass it through with the rest of the params.
+    const sentAt = (progress as { _meta?: Record<string, unknown> })._meta?.[SENT_AT_META_KEY];
+    if (typeof sentAt === "number") firstProgressServerMs = sentAt - startedAt;
   };
+  const heard = () => ({
+    ...(firstProgressMs !== undefined ? { firstProgressMs } : {}),
+    ...(firstProgressServerMs !== undefined ? { firstProgressServerMs } : {}),
+  });
   try {
     const request = { name, arguments: args };
     const callOptions = { timeout: options.timeoutMs ?? 120_000, ...(options.progress ? { onprogress, resetTimeoutOnProgress: false } : {}) };
     // The v2 client takes the options second; the v1 client a result schema first.
     const result = (client instanceof ModernClient ? await client.callTool(request, callOptions) : await client.callTool(request, undefined, callOptions)) as CallToolResult;
     const ms = performance.now() - start;
-    const base = { ms, result, ...(firstProgressMs !== undefined ? { firstProgressMs } : {}) };
+    const base = { ms, result, ...heard() };
     if (result.isError && !options.allowToolError) return { ...base, error: `tool error: ${textOf(result).slice(0, 300)}` };
     return base;
   } catch (error) {
-    return { ms: performance.now() - start, error: String(error), ...(firstProgressMs !== undefined ? { firstProgressMs } : {}) };
+    return { ms: performance.now() - start, error: String(error), ...heard() };
   }
 }
 
