@@ -140,6 +140,8 @@ export const anthropic = keyedProvider({
   baseUrl: { variable: "ANTHROPIC_BASE_URL", default: "https://api.anthropic.com" },
   allowListVariables: ["ANTHROPIC_ALLOWED_MODELS"],
   models,
+  // The catalog writes versions with dots (claude-opus-4.1), the Messages API with dashes (claude-opus-4-1).
+  catalogNames: { prefix: "anthropic/", family: /^claude-/i, ownName: (name) => name.replaceAll(".", "-") },
   preferredModels: {
     extended_reasoning: ["claude-opus-4-5", "claude-sonnet-4-5", "claude-opus-4-1"],
     fast_response: ["claude-haiku-4-5", "claude-sonnet-4-5"],

@@ -136,5 +136,6 @@ export const gemini = keyedProvider({
   baseUrl: { variable: "GEMINI_BASE_URL", default: "https://generativelanguage.googleapis.com" },
   allowListVariables: ["GOOGLE_ALLOWED_MODELS"],
   models,
+  catalogNames: { prefix: "google/", family: /^(gemini|gemma)-/i },
   generate,
 });

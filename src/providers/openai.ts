@@ -146,6 +146,7 @@ export const openai = keyedProvider({
   baseUrl: { variable: "OPENAI_BASE_URL", default: "https://api.openai.com/v1" },
   allowListVariables: ["OPENAI_ALLOWED_MODELS"],
   models,
+  catalogNames: { prefix: "openai/", family: /^(gpt-|chatgpt-|codex-|o\d)/i },
   preferredModels: {
     extended_reasoning: ["gpt-5.1-codex", "gpt-5.1", "gpt-5-codex", "gpt-5-pro", "o3-pro", "gpt-5", "o3"],
     fast_response: ["gpt-5.1", "gpt-5.1-codex-mini", "gpt-5", "gpt-5-mini", "o4-mini", "o3-mini"],

@@ -19,6 +19,7 @@ export const xai = keyedProvider({
   baseUrl: { variable: "XAI_BASE_URL", default: "https://api.x.ai/v1" },
   allowListVariables: ["XAI_ALLOWED_MODELS"],
   models,
+  catalogNames: { prefix: "x-ai/", family: /^grok-/i },
   preferredModels: {
     extended_reasoning: ["grok-4", "grok-3"],
     fast_response: ["grok-3-fast", "grok-4"],

@@ -11,6 +11,7 @@
  *   POST …/models/<model>:generateContent            → kind "gemini"
  *   POST …/models/<model>:streamGenerateContent      → kind "gemini", SSE (as with ?alt=sse)
  *   POST …/v1/messages                               → kind "anthropic"
+ *   GET  …/models                                    → the model catalog set with setCatalog (404 until set)
  *
  * In-process API:
  *   const up = await startFakeUpstream();          // 127.0.0.1, free port
@@ -28,6 +29,7 @@
  *   DELETE /__control/faults             → clear queued faults
  *   POST   /__control/latency            ← Latency
  *   POST   /__control/replay             ← {name, times?}
+ *   POST   /__control/catalog            ← CatalogAnswer
  *   GET    /__control/fixtures           → fixture names
  *   POST   /__control/reset              → clear faults, latency, replays and the log
  *
@@ -98,6 +100,19 @@ export interface Fault {
   safetyBlock?: boolean;
 }
 
+/**
+ * What `GET …/models` answers: a catalog in OpenRouter's shape (`{"data": models}`), or a fault:
+ * a body that is not JSON, a JSON body of about `hugeBytes` streamed without Content-Length, a
+ * status, no answer at all, or a reset connection.
+ */
+export type CatalogAnswer =
+  | { models: unknown[] }
+  | { malformed: true }
+  | { hugeBytes: number }
+  | { status: number }
+  | { hang: true }
+  | { reset: true };
+
 export interface Latency {
   /** Wait before sending response headers, for every upstream request. */
   firstByteMs?: number;
@@ -122,6 +137,8 @@ export interface FakeUpstream {
    * the number of recorded interactions; `Infinity`/"always" keeps replaying.
    */
   replay(name: string, opts?: { times?: number | "always" }): void;
+  /** What `GET …/models` answers from now on (the model catalog the worker's cron reads). */
+  setCatalog(answer: CatalogAnswer): void;
   /** Clears faults, latency, replays and the request log. */
   reset(): void;
   /**
@@ -179,6 +196,7 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
   let faults: QueuedFault[] = [];
   let replays: QueuedReplay[] = [];
   let latency: Required<Latency> = { firstByteMs: 0, chunkDelayMs: 0 };
+  let catalog: CatalogAnswer | undefined;
   let idCounter = 0;
   let inFlight = 0;
 
@@ -204,6 +222,9 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
       const kind = classify(first.request.path, first.request.body).kind;
       if (kind === "unknown") throw new Error(`fixture ${name}: unroutable path ${first.request.path}`);
       replays.push({ name, kind, interactions, next: 0, remaining: countOf(o.times, interactions.length) });
+    },
+    setCatalog: (answer: CatalogAnswer): void => {
+      catalog = answer;
     },
     reset: (): void => {
       log = [];
@@ -321,6 +342,10 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
           api.replay(body["name"], times === "always" || typeof times === "number" ? { times } : {});
           return sendJson(res, 200, { ok: true });
         }
+        case "POST /catalog":
+          if (!isRecord(body)) throw new Error("expected a CatalogAnswer object");
+          api.setCatalog(body as CatalogAnswer);
+          return sendJson(res, 200, { ok: true });
         case "GET /fixtures":
           return sendJson(res, 200, listFixtures());
         case "POST /reset":
@@ -348,6 +373,10 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
       }
       if (url.pathname.startsWith("/__control/")) {
         handleControl(req, res, url.pathname, raw);
+        return;
+      }
+      if (req.method === "GET" && url.pathname.endsWith("/models")) {
+        await answerCatalog(req, res, catalog, ac.signal);
         return;
       }
       inFlight++;
@@ -391,6 +420,41 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
       }),
     ...api,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model catalog
+
+async function answerCatalog(req: IncomingMessage, res: ServerResponse, answer: CatalogAnswer | undefined, signal: AbortSignal): Promise<void> {
+  if (answer === undefined) return sendJson(res, 404, { error: { message: "fake upstream: no catalog set (setCatalog)" } });
+  if ("models" in answer) return sendJson(res, 200, { data: answer.models });
+  if ("malformed" in answer) {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end('{"data": [{"id": "openai/gpt-');
+    return;
+  }
+  if ("status" in answer) return sendJson(res, answer.status, { error: { message: `fake upstream: catalog status ${answer.status}` } });
+  if ("reset" in answer) {
+    req.socket.resetAndDestroy();
+    return;
+  }
+  if ("hang" in answer) {
+    if (!signal.aborted) await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+    return;
+  }
+  // Chunked, so only counting the bytes as they arrive can stop it.
+  res.writeHead(200, { "content-type": "application/json" });
+  const entry = JSON.stringify({ id: "vendor/padding-model", context_length: 8192, pricing: { prompt: "0", completion: "0" }, description: "x".repeat(900) });
+  res.write('{"data": [');
+  for (let sent = 0; sent < answer.hugeBytes && !signal.aborted; sent += entry.length + 1) {
+    if (!res.write(`${entry},`)) {
+      await new Promise((resolve) => {
+        res.once("drain", resolve);
+        res.once("close", resolve);
+      });
+    }
+  }
+  res.end(`${entry}]}`);
 }
 
 // ---------------------------------------------------------------------------------------------
