@@ -36,6 +36,7 @@
  * CLI: `node test/fake-upstream/server.ts [--port N] [--host H]` prints
  * `fake-upstream listening on http://127.0.0.1:PORT` and exits cleanly on SIGTERM/SIGINT.
  */
+import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -447,12 +448,8 @@ async function answerCatalog(req: IncomingMessage, res: ServerResponse, answer: 
   const entry = JSON.stringify({ id: "vendor/padding-model", context_length: 8192, pricing: { prompt: "0", completion: "0" }, description: "x".repeat(900) });
   res.write('{"data": [');
   for (let sent = 0; sent < answer.hugeBytes && !signal.aborted; sent += entry.length + 1) {
-    if (!res.write(`${entry},`)) {
-      await new Promise((resolve) => {
-        res.once("drain", resolve);
-        res.once("close", resolve);
-      });
-    }
+    // The signal aborts when the client goes away: then no drain comes.
+    if (!res.write(`${entry},`)) await once(res, "drain", { signal }).catch(() => undefined);
   }
   res.end(`${entry}]}`);
 }
