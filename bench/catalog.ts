@@ -32,6 +32,8 @@ const GROUPS: Kind[][] = [
 const CATALOG_MODELS = 400;
 
 interface CatalogCosts {
+  /** Block means of the whole MCP chat request in workerd, on the registry with the catalog and without. */
+  chatMs: { withCatalog: number[]; without: number[] };
   entries: number;
   kvBytes: number;
   modelsWithCatalog: number;
@@ -47,7 +49,10 @@ await runBenchmark({
   title: "Model catalog: B1 with a full catalog loaded, and its costs on the hot path",
   description: `Sequential chat calls (flash, fake Gemini at 0 ms), new thread and continuation, from one SDK client each, in interleaved rounds (ABBA, rotated): the project with a catalog of ${CATALOG_MODELS + 1} models refreshed into KV vs the same project without one; then, in workerd, the catalog's per-request load, lookups, KV read, registry rebuild and KV size.`,
   budgetSeconds: { full: 300, quick: 120 },
+  // `--control aa`: the first worker's refresh is skipped, so both have no catalog (an A/A check of the two processes).
+  options: ["control"],
   async run(ctx) {
+    const aa = ctx.options["control"] === "aa";
     const upstream = await startUpstream();
     await upstream.setLatency({ firstByteMs: 0, chunkDelayMs: 0 });
     const published = [openRouterModel("openai/gpt-6-preview", { context: 1_000_000, maxOutput: 100_000, input: 2, output: 8 }), ...fullCatalog(CATALOG_MODELS)];
@@ -62,15 +67,20 @@ await runBenchmark({
     const [withCatalog, without, harness] = await Promise.all([
       startProject(vars),
       startProject(vars),
-      startHarness({ ...vars, MAX_CONVERSATION_TURNS: "1000" }),
+      // The harness's chat loops are hundreds of calls a minute: no model-call limit there.
+      startHarness({ ...vars, MAX_CONVERSATION_TURNS: "1000", RATE_LIMIT_PER_MINUTE: "0", RATE_LIMIT_PER_TOKEN_PER_MINUTE: "0" }),
     ]);
     // The snapshot is pre-bundled (no_bundle), so wrangler adds no /__scheduled route: Miniflare's own trigger runs the cron.
-    const scheduled = await fetch(`${withCatalog.url}/cdn-cgi/local/scheduled`);
-    if (!scheduled.ok) throw new Error(`GET /cdn-cgi/local/scheduled: HTTP ${scheduled.status} ${await scheduled.text()}`);
-    await scheduled.text();
-    const health = (await (await fetch(`${withCatalog.url}/health`)).json()) as { catalog?: { current: { models: number } | null } };
-    if (health.catalog?.current?.models !== published.length) {
-      throw new Error(`the catalog did not load: /health shows ${JSON.stringify(health.catalog)}`);
+    if (aa) {
+      ctx.note("A/A control run (--control aa): neither worker has a catalog; the ratios compare two identical workers.");
+    } else {
+      const scheduled = await fetch(`${withCatalog.url}/cdn-cgi/local/scheduled`);
+      if (!scheduled.ok) throw new Error(`GET /cdn-cgi/local/scheduled: HTTP ${scheduled.status} ${await scheduled.text()}`);
+      await scheduled.text();
+      const health = (await (await fetch(`${withCatalog.url}/health`)).json()) as { catalog?: { current: { models: number } | null } };
+      if (health.catalog?.current?.models !== published.length) {
+        throw new Error(`the catalog did not load: /health shows ${JSON.stringify(health.catalog)}`);
+      }
     }
 
     const clientWith = await connect(withCatalog.mcpUrl);
@@ -128,6 +138,17 @@ await runBenchmark({
           target: check("B1 continuation: with the full catalog / without", "<=", 1.05, rounded(ratioContinue), "x"),
         }),
         row("B1 chat, continuation, without a catalog", "continueWithout"),
+        {
+          metric: "in workerd: whole MCP chat request (flash, new thread) on the registry with the catalog",
+          unit: "ms",
+          n: costs.length,
+          value: median(costs.flatMap((c) => c.chatMs.withCatalog)),
+          ratio: pairedRatio(
+            costs.flatMap((c) => c.chatMs.withCatalog),
+            costs.flatMap((c) => c.chatMs.without),
+          ),
+          baseline: "the same without a catalog, alternating blocks of 10",
+        },
         inWorkerd("in workerd, every request: load the isolate's catalog copy and get the env's registry (warm)", "µs", part("perRequest")),
         inWorkerd(`in workerd: one lookup of a shipped model, ${first.modelsWithCatalog} models usable with the catalog`, "µs", part("resolveWithCatalog")),
         inWorkerd(`in workerd: the same without a catalog (${first.modelsWithout} models)`, "µs", part("resolveWithout")),

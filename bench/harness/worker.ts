@@ -447,7 +447,29 @@ async function catalogCosts(env: Env, url: URL) {
   const lookups = ["flash", "gpt-5", "o3-mini"];
   const resolveAll = (registry: ModelRegistry) => () => lookups.forEach((name) => registry.resolve(name));
   registryFor(env);
+
+  // The whole MCP chat request (flash, a new thread) on the registry with the catalog and without,
+  // in alternating blocks (ABBA): the process noise of two workers over loopback left out.
+  const { defer, settle } = deferrals();
+  const chatOn = async (registry: ModelRegistry) => {
+    const deps = { env, config, registry, team: "bench", workspace: "bench", requestId: "bench", waitUntil: defer, tokenDigest: undefined };
+    const text = await (await handleMcpRequest(mcpRequest("chat", { prompt: "Say something short.", model: "flash" }), deps)).text();
+    if (!text.includes('"result"') || text.includes('"isError":true')) throw new Error(`chat: ${text.slice(0, 300)}`);
+  };
+  const block = 10;
+  const chatMs: { withCatalog: number[]; without: number[] } = { withCatalog: [], without: [] };
+  await chatOn(withCatalog);
+  await chatOn(without);
+  for (let i = 0; i < Math.max(4, Math.floor(reps / 250)); i++) {
+    for (const side of i % 2 === 0 ? (["withCatalog", "without"] as const) : (["without", "withCatalog"] as const)) {
+      const start = performance.now();
+      for (let j = 0; j < block; j++) await chatOn(side === "withCatalog" ? withCatalog : without);
+      chatMs[side].push((performance.now() - start) / block);
+      await settle();
+    }
+  }
   return {
+    chatMs,
     entries: catalog.entries.length,
     kvBytes: new TextEncoder().encode(stored).byteLength,
     modelsWithCatalog: withCatalog.available().length,
