@@ -112,7 +112,7 @@ export interface Upstream {
   url: string;
   pid: number | undefined;
   setLatency(latency: Latency): Promise<void>;
-  /** What its `GET …/models` (the model catalog) answers. */
+  /** What its `GET …/api/v1/models` (the model catalog) answers. */
   setCatalog(answer: CatalogAnswer): Promise<void>;
   fault(fault: Fault | Fault[]): Promise<void>;
   clearFaults(): Promise<void>;

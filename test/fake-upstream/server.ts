@@ -11,7 +11,7 @@
  *   POST …/models/<model>:generateContent            → kind "gemini"
  *   POST …/models/<model>:streamGenerateContent      → kind "gemini", SSE (as with ?alt=sse)
  *   POST …/v1/messages                               → kind "anthropic"
- *   GET  …/models                                    → the model catalog set with setCatalog (404 until set)
+ *   GET  …/api/v1/models                             → the model catalog set with setCatalog (404 until set)
  *
  * In-process API:
  *   const up = await startFakeUpstream();          // 127.0.0.1, free port
@@ -102,7 +102,7 @@ export interface Fault {
 }
 
 /**
- * What `GET …/models` answers: a catalog in OpenRouter's shape (`{"data": models}`), or a fault:
+ * What `GET …/api/v1/models` answers: a catalog in OpenRouter's shape (`{"data": models}`), or a fault:
  * a body that is not JSON, a JSON body of about `hugeBytes` streamed without Content-Length, a
  * status, no answer at all, or a reset connection.
  */
@@ -138,7 +138,7 @@ export interface FakeUpstream {
    * the number of recorded interactions; `Infinity`/"always" keeps replaying.
    */
   replay(name: string, opts?: { times?: number | "always" }): void;
-  /** What `GET …/models` answers from now on (the model catalog the worker's cron reads). */
+  /** What `GET …/api/v1/models` answers from now on (the model catalog the worker's cron reads). */
   setCatalog(answer: CatalogAnswer): void;
   /** Clears faults, latency, replays and the request log. */
   reset(): void;
@@ -376,7 +376,8 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
         handleControl(req, res, url.pathname, raw);
         return;
       }
-      if (req.method === "GET" && url.pathname.endsWith("/models")) {
+      // OpenRouter's path, so that other GETs (…/v1/models) stay unknown routes.
+      if (req.method === "GET" && url.pathname.endsWith("/api/v1/models")) {
         await answerCatalog(req, res, catalog, ac.signal);
         return;
       }
