@@ -13,7 +13,7 @@ import { hostOriginGuard } from "./routes/middleware/host-origin";
 import { rateLimit } from "./routes/middleware/rate-limit";
 import { callerOf, refuseWhenLocked, teamAuth } from "./routes/middleware/team-auth";
 import { oauthRoutes } from "./routes/oauth/routes";
-import { loadCatalog, refreshCatalog } from "./providers/model-catalog";
+import { loadCatalog, scheduledRefresh } from "./providers/model-catalog";
 import { registryFor } from "./providers/registry";
 import { healthDetails, healthOf } from "./routes/status/data";
 import { statusRoutes } from "./routes/status/routes";
@@ -136,15 +136,6 @@ app.onError((error, c) => {
 
 export default {
   fetch: app.fetch,
-  // The cron trigger (wrangler.toml): refresh the public model catalog. A bad configuration is logged, as a failed refresh is.
-  async scheduled(_controller, env) {
-    let source: string;
-    try {
-      source = configOf(env).modelCatalogUrl;
-    } catch (error) {
-      console.warn(JSON.stringify({ event: "catalog_refresh_skipped", error: String(error) }));
-      return;
-    }
-    await refreshCatalog(env, source);
-  },
+  // The cron trigger (wrangler.toml): refresh the public model catalog.
+  scheduled: (_controller, env) => scheduledRefresh(env),
 } satisfies ExportedHandler<AppBindings["Bindings"]>;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { configOf } from "../core/config";
 import type { Env } from "../core/env";
 
 /**
@@ -8,8 +9,11 @@ import type { Env } from "../core/env";
  * path never waits on KV. A failed refresh keeps the last good catalog and records why.
  */
 
-/** The catalog's bounds: bytes read (OpenRouter's list is about 1-2 MB), time, entries kept. */
-export const MAX_CATALOG_BYTES = 16 * 1024 * 1024;
+/**
+ * The catalog's bounds: bytes read (OpenRouter's list is about 1-2 MB; its text and parsed JSON
+ * take several times that of an isolate's 128 MB), time, entries kept.
+ */
+export const MAX_CATALOG_BYTES = 8 * 1024 * 1024;
 export const CATALOG_TIMEOUT_MS = 20_000;
 export const MAX_CATALOG_ENTRIES = 5_000;
 
@@ -191,6 +195,18 @@ export async function refreshCatalog(env: Env, source: string, now = new Date())
   return attempt;
 }
 
+/** The cron trigger: refreshes from MODEL_CATALOG_URL; a configuration that cannot be read is logged, as a failed refresh is. */
+export async function scheduledRefresh(env: Env): Promise<void> {
+  let source: string;
+  try {
+    source = configOf(env).modelCatalogUrl;
+  } catch (error) {
+    console.warn(JSON.stringify({ event: "catalog_refresh_skipped", error: String(error) }));
+    return;
+  }
+  await refreshCatalog(env, source);
+}
+
 let isolateCopy: { state: CatalogState; readAt: number } | undefined;
 
 /**
@@ -253,7 +269,7 @@ export function catalogStatusOf(state: CatalogState, now = Date.now()): CatalogS
 /** One sentence on the catalog, for listmodels and the status page. */
 export function describeCatalog(status: CatalogStatus, shippedAsOf: string | null): string {
   const current = status.current
-    ? `${status.current.models} models from ${status.current.source}, fetched ${status.current.fetchedAt} (${status.current.age} ago)`
+    ? `${status.current.models} model${status.current.models === 1 ? "" : "s"} from ${status.current.source}, fetched ${status.current.fetchedAt} (${status.current.age} ago)`
     : `none refreshed yet: the shipped registry (${shippedAsOf ? `as of ${shippedAsOf}` : "undated"}) alone`;
   const failed = status.lastAttempt && !status.lastAttempt.ok ? `; the last refresh (${status.lastAttempt.at}) failed: ${status.lastAttempt.error}` : "";
   return `${current}${failed}`;

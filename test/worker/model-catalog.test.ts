@@ -72,7 +72,7 @@ describe("fetching the catalog (OpenRouter's shape)", () => {
 
   it("stops reading past the byte limit, whether the length is declared or only streamed", async () => {
     serveCatalog(new Response("{}", { headers: { "content-length": String(MAX_CATALOG_BYTES + 1) } }));
-    await expect(fetchCatalog(SOURCE)).rejects.toThrow(/bytes, over the 16777216-byte limit/);
+    await expect(fetchCatalog(SOURCE)).rejects.toThrow(/bytes, over the 8388608-byte limit/);
 
     vi.restoreAllMocks();
     let pulled = 0;
@@ -84,7 +84,7 @@ describe("fetching the catalog (OpenRouter's shape)", () => {
       },
     });
     serveCatalog(new Response(endless));
-    await expect(fetchCatalog(SOURCE)).rejects.toThrow(/over the 16777216-byte limit/);
+    await expect(fetchCatalog(SOURCE)).rejects.toThrow(/over the 8388608-byte limit/);
     // It cancelled the body instead of reading on: at most the limit and a chunk were pulled.
     expect(pulled).toBeLessThanOrEqual(MAX_CATALOG_BYTES / chunk.byteLength + 2);
   });
@@ -112,7 +112,7 @@ describe("refreshing (the cron trigger's work)", () => {
     expect(state.attempt).toEqual(failed);
     const status = catalogStatusOf(state, Date.parse("2026-12-06T06:17:00Z"));
     expect(status.current).toEqual({ source: SOURCE, fetchedAt: "2026-12-05T04:17:00.000Z", age: "26 h", models: 1 });
-    expect(describeCatalog(status, null)).toMatch(/^1 models from https:\/\/catalog\.test\/api\/v1\/models, fetched 2026-12-05T04:17:00\.000Z \(26 h ago\); the last refresh \(2026-12-06T04:17:00\.000Z\) failed: .*not JSON/);
+    expect(describeCatalog(status, null)).toMatch(/^1 model from https:\/\/catalog\.test\/api\/v1\/models, fetched 2026-12-05T04:17:00\.000Z \(26 h ago\); the last refresh \(2026-12-06T04:17:00\.000Z\) failed: .*not JSON/);
   });
 });
 
