@@ -147,7 +147,8 @@ export class ModelRegistry {
    * A name in no catalog, sent to the direct provider it clearly belongs to, with generic limits
    * and a note: the one whose catalog prefix it carries (`openai/gpt-9`: then by its bare name,
    * registered or not), else the one whose naming family it is in (`gpt-`, `gemini-`, `grok-`,
-   * `claude-`), else the only direct provider configured. Allow-lists still apply.
+   * `claude-`) when it is configured, else, for a plain name, the only provider configured when it
+   * is a direct one. Allow-lists still apply.
    */
   private passedThrough(name: string): ResolvedModel | undefined {
     const direct = this.providers.filter((p) => descriptorOf(p.id).catalogNames);
@@ -160,8 +161,13 @@ export class ModelRegistry {
       if (registered?.provider.id === prefixed.id) return { capabilities: registered.model, provider: prefixed, requestedName: name };
       return this.generic(prefixed, own);
     }
-    const family = direct.find((p) => descriptorOf(p.id).catalogNames!.family.test(name));
-    if (family) return this.generic(family, name);
+    // A name of a provider's family (or another vendor's `vendor/model`) goes to that provider or nowhere.
+    const family = PROVIDERS.find((d) => d.catalogNames?.family.test(name));
+    if (family) {
+      const provider = direct.find((p) => p.id === family.id);
+      return provider ? this.generic(provider, name) : undefined;
+    }
+    if (name.includes("/")) return undefined;
     // Workers AI serves its own list only, so it does not make another provider less alone.
     const [only, ...others] = this.providers.filter((p) => p.id !== "workers-ai");
     return only && others.length === 0 && direct.includes(only) ? this.generic(only, name) : undefined;

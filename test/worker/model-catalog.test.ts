@@ -184,6 +184,10 @@ describe("the catalog layered under our data and the deploy's overrides", () => 
     expect(openaiOnly.resolve("openai/gpt-9")).toMatchObject({ provider: { id: "openai" }, capabilities: { modelName: "gpt-9" } });
     expect(openaiOnly.resolve("openai/gpt-5")).toMatchObject({ provider: { id: "openai" }, capabilities: { modelName: "gpt-5", intelligenceScore: 16 } });
     expect(openaiOnly.resolve("house-model").provider.id).toBe("openai");
+    // Not what belongs to another provider or vendor, even when OpenAI is the only one configured.
+    expect(() => openaiOnly.resolve("grok-9")).toThrow(/not available/);
+    expect(() => openaiOnly.resolve("x-ai/grok-9")).toThrow(/not available/);
+    expect(() => openaiOnly.resolve("mistralai/mistral-9")).toThrow(/not available/);
 
     const two = registryOf({ OPENAI_API_KEY: "k", GEMINI_API_KEY: "k" }, null);
     expect(two.resolve("gemini-4-ultra")).toMatchObject({ provider: { id: "google" }, note: expect.stringContaining("sent to Gemini") });
