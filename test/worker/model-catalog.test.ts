@@ -1,3 +1,4 @@
+import { createScheduledController } from "cloudflare:test";
 import { env as workerEnv } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ConfigError, parseConfig } from "../../src/core/config.ts";
@@ -20,6 +21,7 @@ import { ModelRegistry, registryFor } from "../../src/providers/registry";
 import { estimatedCost, priceNote, priceSourceOf } from "../../src/providers/usage";
 import type { CallResult } from "../../src/providers/call";
 import { renderModelListing } from "../../src/tools/listmodels";
+import worker from "../../src/worker";
 import { openRouterModel } from "../fixtures/model-catalog.ts";
 
 const SOURCE = "https://catalog.test/api/v1/models";
@@ -113,6 +115,24 @@ describe("refreshing (the cron trigger's work)", () => {
     const status = catalogStatusOf(state, Date.parse("2026-12-06T06:17:00Z"));
     expect(status.current).toEqual({ source: SOURCE, fetchedAt: "2026-12-05T04:17:00.000Z", age: "26 h", models: 1 });
     expect(describeCatalog(status, null)).toMatch(/^1 model from https:\/\/catalog\.test\/api\/v1\/models, fetched 2026-12-05T04:17:00\.000Z \(26 h ago\); the last refresh \(2026-12-06T04:17:00\.000Z\) failed: .*not JSON/);
+  });
+});
+
+describe("the worker's scheduled handler (the cron trigger)", () => {
+  it("refreshes from MODEL_CATALOG_URL, and only logs when the configuration cannot be read", async () => {
+    const sent: string[] = [];
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input) => {
+      sent.push(String(input instanceof Request ? input.url : input));
+      return Response.json({ data: [NEW_MODEL] });
+    });
+    await worker.scheduled(createScheduledController(), { ...env, MODEL_CATALOG_URL: SOURCE });
+    expect(sent).toEqual([SOURCE]);
+    expect(await env.CACHE.get(CATALOG_ATTEMPT_KEY, "json")).toMatchObject({ ok: true, source: SOURCE, entries: 1 });
+
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    await worker.scheduled(createScheduledController(), { ...env, MODEL_CATALOG_URL: "ftp://catalog.test" });
+    expect(sent).toHaveLength(1);
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining("MODEL_CATALOG_URL must be an http(s) URL"));
   });
 });
 
