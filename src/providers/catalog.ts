@@ -61,7 +61,7 @@ export interface ModelLayers {
   overrides: ModelOverrides | null;
 }
 
-export const NO_LAYERS: ModelLayers = { catalog: null, overrides: null };
+const NO_LAYERS: ModelLayers = { catalog: null, overrides: null };
 
 /**
  * The providers the env configures, in resolution order: each descriptor reads its own
@@ -105,7 +105,7 @@ function catalogOnlyEntry(name: string, entry: CatalogEntry): Record<string, unk
 }
 
 /** A direct provider's catalog entries by its own (lower-case) model name: `openai/gpt-5` is OpenAI's `gpt-5`. */
-export function catalogEntriesOf(descriptor: ProviderDescriptor, catalog: ModelCatalog): Map<string, { name: string; entry: CatalogEntry }> {
+function catalogEntriesOf(descriptor: ProviderDescriptor, catalog: ModelCatalog): Map<string, { name: string; entry: CatalogEntry }> {
   const byName = new Map<string, { name: string; entry: CatalogEntry }>();
   const names = descriptor.catalogNames;
   if (!names) return byName;

@@ -14,7 +14,7 @@ import type { Env } from "../core/env";
  * take several times that of an isolate's 128 MB), time, entries kept.
  */
 export const MAX_CATALOG_BYTES = 8 * 1024 * 1024;
-export const CATALOG_TIMEOUT_MS = 20_000;
+const CATALOG_TIMEOUT_MS = 20_000;
 export const MAX_CATALOG_ENTRIES = 5_000;
 
 /** Versioned KV keys: the last good catalog, and the last attempt to refresh it. */
@@ -244,7 +244,7 @@ export function forgetCatalogCopy(): void {
 }
 
 /** How old a catalog is, for people: "3 h", "2 d". */
-export function ageOf(fetchedAt: string, now = Date.now()): string {
+function ageOf(fetchedAt: string, now = Date.now()): string {
   const minutes = Math.max(0, Math.round((now - Date.parse(fetchedAt)) / 60_000));
   if (minutes < 60) return `${minutes} min`;
   const hours = Math.round(minutes / 60);
