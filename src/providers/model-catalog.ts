@@ -175,7 +175,8 @@ export async function fetchCatalog(source: string, now = new Date()): Promise<{ 
 
 /**
  * The cron trigger's work: reads the catalog, stores it when it is good, and records the attempt
- * either way. Never throws: a failure is the attempt's error, logged once.
+ * either way: a failure is the attempt's error, logged once. Throws only when KV cannot store the
+ * attempt itself.
  */
 export async function refreshCatalog(env: Env, source: string, now = new Date()): Promise<CatalogAttempt> {
   const base = { source, at: now.toISOString() };
@@ -212,7 +213,7 @@ let isolateCopy: { state: CatalogState; readAt: number } | undefined;
 /**
  * The catalog as this isolate knows it, read from KV when its copy is over a minute old. Each
  * request reads for itself (a promise is not shared across requests in Workers); a KV error keeps
- * the copy it has.
+ * the copy it has, and the next read waits its minute too.
  */
 export async function loadCatalog(env: Env): Promise<CatalogState> {
   if (isolateCopy && Date.now() - isolateCopy.readAt < ISOLATE_REFRESH_MS) return isolateCopy.state;
@@ -229,7 +230,8 @@ export async function loadCatalog(env: Env): Promise<CatalogState> {
     return state;
   } catch (error) {
     console.warn(JSON.stringify({ event: "catalog_read_failed", error: String(error) }));
-    return isolateCopy?.state ?? { catalog: null, attempt: null };
+    isolateCopy = { state: isolateCopy?.state ?? { catalog: null, attempt: null }, readAt: Date.now() };
+    return isolateCopy.state;
   }
 }
 

@@ -118,6 +118,27 @@ describe("refreshing (the cron trigger's work)", () => {
   });
 });
 
+describe("an isolate's copy of the catalog", () => {
+  it("keeps what it has when KV cannot be read, and tries again only after its minute", async () => {
+    serveCatalog({ data: [NEW_MODEL] });
+    await refreshCatalog(env, SOURCE);
+    forgetCatalogCopy();
+    expect((await loadCatalog(env)).catalog?.entries).toHaveLength(1);
+    vi.useFakeTimers({ now: Date.now() + 61_000, toFake: ["Date"] });
+    try {
+      let reads = 0;
+      const broken = { ...env, CACHE: { get: async () => (reads++, Promise.reject(new Error("KV is down"))) } } as unknown as Env;
+      vi.spyOn(console, "warn").mockImplementation(() => undefined);
+      expect((await loadCatalog(broken)).catalog?.entries).toHaveLength(1);
+      expect((await loadCatalog(broken)).catalog?.entries).toHaveLength(1);
+      // One load reads its two keys; the second load, within the minute, reads nothing.
+      expect(reads).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe("the worker's scheduled handler (the cron trigger)", () => {
   it("refreshes from MODEL_CATALOG_URL, and only logs when the configuration cannot be read", async () => {
     const sent: string[] = [];
