@@ -23,6 +23,7 @@ export const BENCHMARKS = [
   "startup",
   "caches",
   "mcp-overhead",
+  "catalog",
   "engine-split",
   "consensus",
   "thread-growth",

@@ -13,6 +13,7 @@ import { hostOriginGuard } from "./routes/middleware/host-origin";
 import { rateLimit } from "./routes/middleware/rate-limit";
 import { callerOf, refuseWhenLocked, teamAuth } from "./routes/middleware/team-auth";
 import { oauthRoutes } from "./routes/oauth/routes";
+import { loadCatalog, scheduledRefresh } from "./providers/model-catalog";
 import { registryFor } from "./providers/registry";
 import { healthDetails, healthOf } from "./routes/status/data";
 import { statusRoutes } from "./routes/status/routes";
@@ -30,8 +31,10 @@ const app = new Hono<AppBindings>();
 
 app.use(requestId());
 
-// A configuration that cannot be parsed is the deployer's to fix: say which variable, on every route.
+// The model catalog as the isolate knows it (KV at most once a minute), then the registry built on
+// it. A configuration that cannot be parsed is the deployer's to fix: say which variable, on every route.
 app.use(async (c, next) => {
+  await loadCatalog(c.env);
   try {
     registryFor(c.env);
   } catch (error) {
@@ -131,4 +134,8 @@ app.onError((error, c) => {
   return c.json({ error: "internal", message: `Unexpected server error (request id ${c.get("requestId")}).` }, 500);
 });
 
-export default app satisfies ExportedHandler<AppBindings["Bindings"]>;
+export default {
+  fetch: app.fetch,
+  // The cron trigger (wrangler.toml): refresh the public model catalog.
+  scheduled: (_controller, env) => scheduledRefresh(env),
+} satisfies ExportedHandler<AppBindings["Bindings"]>;

@@ -23,6 +23,10 @@
  *                                                counted, while the isolate's cached state is fresh
  *   /attribution?reps=N                          where a chat call's time goes: the whole MCP request
  *                                                and its parts, each as the mean of a timed loop
+ *   /catalog?source=URL&reps=N                   the model catalog: refreshed from URL (its KV size),
+ *                                                then its costs on the hot path (the per-request load,
+ *                                                the registry lookup, with and without it), a KV read
+ *                                                and a registry rebuild; timed loops
  */
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
@@ -43,7 +47,9 @@ import { cacheStats, type CacheStats } from "../../src/kv-cache/cache.ts";
 import { BREAKER_CACHE_TTL_MS, breakerName, ProviderBreakers } from "../../src/providers/breaker.ts";
 import { callModel, chooseModel, type CallDeps, type CallOptions, type CallResult, type ModelChoice } from "../../src/providers/call.ts";
 import { descriptorOf } from "../../src/providers/catalog.ts";
-import { registryFor } from "../../src/providers/registry.ts";
+import { ModelRegistry, registryFor } from "../../src/providers/registry.ts";
+import { CATALOG_KEY, forgetCatalogCopy, loadCatalog, refreshCatalog } from "../../src/providers/model-catalog.ts";
+import { parseProviders } from "../../src/providers/catalog.ts";
 import { ProviderError, type ModelRequest } from "../../src/providers/types.ts";
 import { enabledTools } from "../../src/tools/index.ts";
 
@@ -463,6 +469,90 @@ async function attribution(env: Env, url: URL) {
   return { reps, ms, deferredMs };
 }
 
+/** Mean milliseconds of `work` over `reps` runs, timed as one loop. */
+async function meanMs(reps: number, work: () => unknown): Promise<number> {
+  const start = performance.now();
+  for (let i = 0; i < reps; i++) await work();
+  return (performance.now() - start) / reps;
+}
+
+/**
+ * The model catalog's costs: refreshed from `source` into KV (its stored size), then what a
+ * request pays on the hot path (loading the isolate's copy and getting the env's registry, both
+ * warm), a model lookup with the full catalog and without any, what an isolate pays once a minute
+ * (reading KV) and once per catalog (rebuilding its registry).
+ */
+async function catalogCosts(env: Env, url: URL) {
+  const source = url.searchParams.get("source");
+  if (!source) throw new Error("source=<catalog URL> is required");
+  const reps = intParam(url, "reps", 2_000, 100_000);
+  // workerd's clock moves in whole milliseconds: the cheap steps loop long enough to be seen, the dear ones less.
+  const cheap = reps * 50;
+  const dear = Math.max(1, Math.floor(reps / 10));
+  const attempt = await refreshCatalog(env, source);
+  if (!attempt.ok) throw new Error(attempt.error);
+  const stored = (await env.CACHE.get(CATALOG_KEY, "text")) ?? "";
+  const { catalog } = await loadCatalog(env);
+  if (!catalog) throw new Error("the refreshed catalog did not load");
+  const config = configOf(env);
+  const build = (withCatalog: boolean) =>
+    new ModelRegistry(config, parseProviders(env, { catalog: withCatalog ? catalog : null, overrides: config.modelOverrides }), withCatalog ? catalog : null);
+  const withCatalog = build(true);
+  const without = build(false);
+  const catalogModel = withCatalog.modelsOf("openai").find((m) => m.catalogOnly)?.modelName;
+  if (!catalogModel) throw new Error("the catalog holds no OpenAI model: configure OPENAI_API_KEY and publish openai/ entries");
+  // Shipped names, found by both registries; then a name only the catalog lists, and one in no catalog (passed through).
+  const lookups = ["flash", "gpt-5", "o3-mini"];
+  const resolveAll = (registry: ModelRegistry) => () => lookups.forEach((name) => registry.resolve(name));
+  registryFor(env);
+
+  // The whole MCP chat request (flash, a new thread) on the registry with the catalog and without,
+  // in alternating blocks (ABBA): the process noise of two workers over loopback left out.
+  const { defer, settle } = deferrals();
+  const chatOn = async (registry: ModelRegistry) => {
+    const deps = { env, config, registry, team: "bench", workspace: "bench", requestId: "bench", waitUntil: defer, tokenDigest: undefined };
+    const text = await (await handleMcpRequest(mcpRequest("chat", { prompt: "Say something short.", model: "flash" }), deps)).text();
+    if (!text.includes('"result"') || text.includes('"isError":true')) throw new Error(`chat: ${text.slice(0, 300)}`);
+  };
+  const block = 10;
+  const chatMs: { withCatalog: number[]; without: number[] } = { withCatalog: [], without: [] };
+  await chatOn(withCatalog);
+  await chatOn(without);
+  for (let i = 0; i < Math.max(4, Math.floor(reps / 250)); i++) {
+    for (const side of i % 2 === 0 ? (["withCatalog", "without"] as const) : (["without", "withCatalog"] as const)) {
+      const start = performance.now();
+      for (let j = 0; j < block; j++) await chatOn(side === "withCatalog" ? withCatalog : without);
+      chatMs[side].push((performance.now() - start) / block);
+      await settle();
+    }
+  }
+  return {
+    chatMs,
+    entries: catalog.entries.length,
+    kvBytes: new TextEncoder().encode(stored).byteLength,
+    modelsWithCatalog: withCatalog.available().length,
+    modelsWithout: without.available().length,
+    lookups,
+    catalogModel,
+    ms: {
+      perRequest: await meanMs(cheap, async () => {
+        await loadCatalog(env);
+        registryFor(env);
+      }),
+      resolveWithCatalog: (await meanMs(cheap, resolveAll(withCatalog))) / lookups.length,
+      resolveWithout: (await meanMs(cheap, resolveAll(without))) / lookups.length,
+      resolveCatalogModel: await meanMs(cheap, () => withCatalog.resolve(catalogModel)),
+      resolvePassedThrough: await meanMs(reps, () => without.resolve(catalogModel)),
+      kvRead: await meanMs(dear, async () => {
+        forgetCatalogCopy();
+        await loadCatalog(env);
+      }),
+      rebuildWithCatalog: await meanMs(dear, () => build(true)),
+      rebuildWithout: await meanMs(dear, () => build(false)),
+    },
+  };
+}
+
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
@@ -488,6 +578,8 @@ export default {
           return Response.json(await breakerRequests(env, url));
         case "/attribution":
           return Response.json(await attribution(env, url));
+        case "/catalog":
+          return Response.json(await catalogCosts(env, url));
         default:
           return Response.json({ error: "not_found" }, { status: 404 });
       }

@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import type { Fault, Latency, RecordedRequest } from "../../test/fake-upstream/server.ts";
+import type { CatalogAnswer, Fault, Latency, RecordedRequest } from "../../test/fake-upstream/server.ts";
 import { startWorker, stopProcess, type StartOptions, type WorkerProcess } from "../../test/support/worker-process.ts";
 import { deferCleanup, trackChild } from "./cleanup.ts";
 import { ROOT } from "./paths.ts";
@@ -112,6 +112,8 @@ export interface Upstream {
   url: string;
   pid: number | undefined;
   setLatency(latency: Latency): Promise<void>;
+  /** What its `GET …/api/v1/models` (the model catalog) answers. */
+  setCatalog(answer: CatalogAnswer): Promise<void>;
   fault(fault: Fault | Fault[]): Promise<void>;
   clearFaults(): Promise<void>;
   clearRequests(): Promise<void>;
@@ -161,6 +163,7 @@ export async function startUpstream(): Promise<Upstream> {
     url,
     pid: child.pid,
     setLatency: async (latency) => void (await control("POST", "latency", latency)),
+    setCatalog: async (answer) => void (await control("POST", "catalog", answer)),
     fault: async (fault) => void (await control("POST", "faults", fault)),
     clearFaults: async () => void (await control("DELETE", "faults")),
     clearRequests: async () => void (await control("DELETE", "requests")),

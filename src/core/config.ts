@@ -31,7 +31,17 @@ export interface Config {
   providerCall: { deadlineMs: number; maxAttempts: number };
   /** What a team may spend on models, in USD at list prices, per UTC day and per UTC month; null for no budget. */
   budgets: { usdPerDay: number | null; usdPerMonth: number | null };
+  /** Where the cron trigger reads the public model catalog (OpenRouter's models list by default). */
+  modelCatalogUrl: string;
+  /** The deploy's own model facts, by provider and model name: partial entries laid over the catalog's and ours. */
+  modelOverrides: ModelOverrides | null;
 }
+
+/** MODEL_OVERRIDES: `{"<provider>": {"<model name>": {<model entry fields>}}}`, checked field by field by the providers. */
+export type ModelOverrides = Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, unknown>>>>>>;
+
+/** OpenRouter's public models list, whose JSON shape every MODEL_CATALOG_URL must answer in. */
+export const DEFAULT_MODEL_CATALOG_URL = "https://openrouter.ai/api/v1/models";
 
 export interface RateLimits {
   /** Tool calls that reach a model, per minute per team and per team token. */
@@ -143,6 +153,9 @@ const teamTokensSchema = z.record(z.string().regex(/^[0-9a-f]{64}$/), z.string()
   error: "must map lower-case SHA-256 hex digests (64 characters) of tokens to team ids (letters, digits, _ . -, at most 64)",
 });
 
+const MODEL_OVERRIDES_FORMAT = 'must be JSON: {"<provider>": {"<model name>": {<model entry fields>}}}, e.g. {"openai": {"gpt-5": {"input_price_per_mtok": 1.25, "output_price_per_mtok": 10}}}';
+const modelOverridesSchema = z.record(z.string(), z.record(z.string(), z.record(z.string(), z.unknown())), { error: MODEL_OVERRIDES_FORMAT });
+
 const serverSchema = z.object({
   TEAM_TOKENS: json(teamTokensSchema, 'must be JSON mapping SHA-256 hex of a token to a team id, e.g. {"<64 hex>":"team-a"}'),
   ALLOW_UNAUTHENTICATED: flag(),
@@ -168,6 +181,8 @@ const serverSchema = z.object({
   PROVIDER_MAX_ATTEMPTS: integer(4, 1, 10),
   TEAM_BUDGET_USD_PER_DAY: dollars(),
   TEAM_BUDGET_USD_PER_MONTH: dollars(),
+  MODEL_CATALOG_URL: url(DEFAULT_MODEL_CATALOG_URL),
+  MODEL_OVERRIDES: json(modelOverridesSchema, MODEL_OVERRIDES_FORMAT),
 });
 
 /**
@@ -213,6 +228,8 @@ export function parseConfig(vars: Vars): Config {
     breaker: { failureThreshold: v.BREAKER_FAILURE_THRESHOLD, cooldownMs: v.BREAKER_COOLDOWN_SECONDS * 1_000 },
     providerCall: { deadlineMs: v.PROVIDER_CALL_DEADLINE_SECONDS * 1_000, maxAttempts: v.PROVIDER_MAX_ATTEMPTS },
     budgets: { usdPerDay: v.TEAM_BUDGET_USD_PER_DAY, usdPerMonth: v.TEAM_BUDGET_USD_PER_MONTH },
+    modelCatalogUrl: v.MODEL_CATALOG_URL,
+    modelOverrides: v.MODEL_OVERRIDES ?? null,
   };
 }
 

@@ -140,6 +140,8 @@ export const anthropic = keyedProvider({
   baseUrl: { variable: "ANTHROPIC_BASE_URL", default: "https://api.anthropic.com" },
   allowListVariables: ["ANTHROPIC_ALLOWED_MODELS"],
   models,
+  // The catalog writes versions with dots (claude-opus-4.1), the Messages API with dashes (claude-opus-4-1).
+  catalogNames: { prefix: "anthropic/", family: /^claude-/i, ownName: (name) => name.replaceAll(".", "-") },
   // The 5.5 generation first; the 4.x entries stay as fallbacks for allow-lists that name them.
   preferredModels: {
     extended_reasoning: ["claude-opus-5-5", "claude-sonnet-5-5", "claude-opus-5", "claude-opus-4-5", "claude-sonnet-4-5"],

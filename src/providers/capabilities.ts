@@ -67,6 +67,8 @@ export interface ModelCapabilities {
   deployment?: string;
   /** List prices in USD per million tokens; absent when the registry has none. */
   prices?: { inputPerMtok: number; outputPerMtok: number };
+  /** Known only from the public model catalog: no curated facts (aliases, score, thinking), not picked by auto mode. */
+  catalogOnly?: true;
 }
 
 export function parseModelEntry(provider: ProviderId, entry: unknown, source: string): ModelCapabilities {

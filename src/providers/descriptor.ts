@@ -40,6 +40,8 @@ export interface ResolvedModel {
   requestedName: string;
   /** The part after `model:`, e.g. an Ollama tag; undefined when none was given. */
   option?: string;
+  /** Said in the tool result's metadata: e.g. a name in no catalog, passed through with generic limits. */
+  note?: string;
 }
 
 /** How long one model call may take and how often it is attempted. */
@@ -81,8 +83,14 @@ export interface ProviderDescriptor {
   allowListVariables: readonly string[];
   /** Reads its other variables from the env: its settings, or null when it is not configured. */
   settings: z.ZodType<ProviderSettings | null>;
-  /** Its shipped model registry (src/providers/models/*.json). */
-  models: { models: unknown[] };
+  /** Its shipped model registry (src/providers/models/*.json), with the date its facts were checked when recorded. */
+  models: { models: unknown[]; as_of?: string };
+  /**
+   * A direct provider's names in the public model catalog (`openai/gpt-5` is OpenAI's `gpt-5`):
+   * its prefix there, how a bare catalog name maps to its own API's name when they differ, and
+   * the family its own names belong to (what an unknown name is passed through to it by).
+   */
+  catalogNames?: { prefix: string; family: RegExp; ownName?: (catalogName: string) => string };
   /** Names auto mode tries first, per tool category (the original's preferences). */
   preferredModels?: Record<ToolCategory, readonly string[]>;
   generate: Generate;
@@ -111,7 +119,7 @@ export function settingsFrom<Required extends z.ZodRawShape, Optional extends z.
 }
 
 /** A provider that speaks HTTP with one key, at a base URL with a default. */
-interface KeyedProvider extends Pick<ProviderDescriptor, "id" | "label" | "title" | "keyVariable" | "allowListVariables" | "models" | "preferredModels" | "generate"> {
+interface KeyedProvider extends Pick<ProviderDescriptor, "id" | "label" | "title" | "keyVariable" | "allowListVariables" | "models" | "preferredModels" | "catalogNames" | "generate"> {
   baseUrl: { variable: string; default: string };
   /** Text settings besides the key and the base URL: the variable, its default, the setting it fills. */
   textSettings?: ReadonlyArray<{ variable: string; default: string; setting: "apiVersion" | "referer" | "title" }>;

@@ -138,6 +138,7 @@ export const gemini = keyedProvider({
   baseUrl: { variable: "GEMINI_BASE_URL", default: "https://generativelanguage.googleapis.com" },
   allowListVariables: ["GOOGLE_ALLOWED_MODELS"],
   models,
+  catalogNames: { prefix: "google/", family: /^(gemini|gemma)-/i },
   // Google's current models only: the 2.x and 3 Pro Preview entries are past the shutdown dates
   // Google lists, and stay for users who name them.
   preferredModels: {

@@ -146,6 +146,7 @@ export const openai = keyedProvider({
   baseUrl: { variable: "OPENAI_BASE_URL", default: "https://api.openai.com/v1" },
   allowListVariables: ["OPENAI_ALLOWED_MODELS"],
   models,
+  catalogNames: { prefix: "openai/", family: /^(gpt-|chatgpt-|codex-|o\d)/i },
   // Current models first; gpt-5-codex (shut down) and gpt-5.1 (deprecated) are named by users only.
   preferredModels: {
     extended_reasoning: ["gpt-5.5", "gpt-5.6-sol", "gpt-5.4", "gpt-5.1-codex", "gpt-5-pro", "o3-pro", "gpt-5", "o3"],

@@ -2,6 +2,8 @@ import { shiftDay, USAGE_RETENTION_DAYS, type UsageRow } from "../core/rpc/team"
 import type { Env } from "../core/env";
 import { tellTeam } from "../durable/team-activity";
 import type { CallResult } from "./call";
+import { shippedAsOf } from "./catalog";
+import { currentCatalogState, type ModelCatalog } from "./model-catalog";
 
 /** The team whose usage is recorded or read: the authenticated one, never a caller's argument. */
 export interface UsageScope {
@@ -14,9 +16,32 @@ export interface UsageScope {
 export const MAX_USAGE_DAYS = USAGE_RETENTION_DAYS;
 export const DEFAULT_USAGE_DAYS = 7;
 
-export const PRICE_NOTE =
-  "Estimated cost: the registry's list prices (USD per million tokens, standard tier, without cached-input or batch " +
-  "discounts); a model with no price in the registry has no cost (null). Calls that failed are not counted.";
+/** Where today's prices come from: the refreshed model catalog, or offline the shipped registry; and their date. */
+export interface PriceSource {
+  /** "catalog" or "shipped". */
+  kind: "catalog" | "shipped";
+  /** The catalog's URL, or the shipped registry's files. */
+  source: string;
+  /** YYYY-MM-DD: when the catalog was fetched, or when the shipped prices were checked (null when not recorded). */
+  asOf: string | null;
+}
+
+export function priceSourceOf(catalog: ModelCatalog | null): PriceSource {
+  if (catalog) return { kind: "catalog", source: catalog.source, asOf: catalog.fetchedAt.slice(0, 10) };
+  return { kind: "shipped", source: "src/providers/models/*.json", asOf: shippedAsOf() };
+}
+
+export function priceNote(prices: PriceSource): string {
+  const date = prices.asOf ? `as of ${prices.asOf}` : "undated";
+  const from =
+    prices.kind === "catalog"
+      ? `the model catalog at ${prices.source}, ${date} (for a model it does not list, the shipped registry's price)`
+      : `the shipped model registry, ${date} (no catalog refreshed yet)`;
+  return (
+    `Estimated cost at list prices from ${from}: USD per million tokens, standard tier, without cached-input or batch ` +
+    "discounts, priced when each call was made; a model with no price in the registry has no cost (null). Calls that failed are not counted."
+  );
+}
 
 function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
@@ -66,6 +91,8 @@ export interface UsageReport {
   to: string;
   rows: Array<Omit<UsageRow, "costUsd"> & { estimatedCostUsd: number | null }>;
   totals: UsageTotals;
+  /** Where the prices of new calls come from, and their date. */
+  prices: PriceSource;
   note: string;
 }
 
@@ -88,7 +115,8 @@ export async function readUsage(scope: Omit<UsageScope, "waitUntil">, days: numb
     unpricedModels: [...unpriced].sort(),
   };
   const rows = stored.map(({ costUsd, ...row }) => ({ ...row, estimatedCostUsd: costUsd === null ? null : roundUsd(costUsd) }));
-  return { team: scope.team, days, from, to, rows, totals, note: PRICE_NOTE };
+  const prices = priceSourceOf(currentCatalogState().catalog);
+  return { team: scope.team, days, from, to, rows, totals, prices, note: priceNote(prices) };
 }
 
 /** What a team has spent at list prices (USD, calls without a price left out), by UTC day and month. */

@@ -19,6 +19,7 @@ export const xai = keyedProvider({
   baseUrl: { variable: "XAI_BASE_URL", default: "https://api.x.ai/v1" },
   allowListVariables: ["XAI_ALLOWED_MODELS"],
   models,
+  catalogNames: { prefix: "x-ai/", family: /^grok-/i },
   // grok-4, grok-3 and grok-3-fast were retired on 2026-05-15: only users who name them get them.
   // Grok 4.20 costs less than Grok 4.7 (below its 200K-token threshold), so it takes the quick categories.
   preferredModels: {

@@ -1,5 +1,6 @@
 import { capabilityRank, type ModelCapabilities } from "../providers/capabilities";
-import { PROVIDERS } from "../providers/catalog";
+import { PROVIDERS, shippedAsOf } from "../providers/catalog";
+import { catalogStatusOf, currentCatalogState, describeCatalog, type CatalogStatus } from "../providers/model-catalog";
 import { NO_PROVIDER_MESSAGE, type ModelRegistry } from "../providers/registry";
 import { defineTool } from "./define";
 import { jsonResult, toolOutput } from "./engine/envelope";
@@ -21,8 +22,8 @@ function modelLine(model: ModelCapabilities): string {
   return `- \`${model.modelName}\` (${traits})${aliases}${description}`;
 }
 
-/** The markdown listing: one section per provider, configured or not, then a summary. */
-export function renderModelListing(registry: ModelRegistry): string {
+/** The markdown listing: one section per provider, configured or not (curated models, then the catalog's), then a summary. */
+export function renderModelListing(registry: ModelRegistry, catalog: CatalogStatus): string {
   const configured = new Set(registry.providers.map((p) => p.id));
   const sections = PROVIDERS.map(({ id, title }) => {
     if (!configured.has(id)) return `## ${title} ❌\nNot configured.`;
@@ -30,9 +31,14 @@ export function renderModelListing(registry: ModelRegistry): string {
     const models = [...registry.modelsOf(id)].sort((a, b) => capabilityRank(b) - capabilityRank(a));
     const policy = provider?.allowedModels ? " (policy restricted)" : "";
     const catchAll =
-      id === "openrouter" ? "\nAny other `vendor/model` name is passed through to OpenRouter with generic capabilities." : "";
+      id === "openrouter"
+        ? "\nAny other `vendor/model` name goes to OpenRouter: with the catalog's facts when it lists it, else with generic capabilities."
+        : "";
     const custom = id === "custom" && provider?.modelName ? `\nDefault model: \`${provider.modelName}\`.` : "";
-    const body = models.length > 0 ? models.map(modelLine).join("\n") : "No models allowed by the current policy.";
+    const curated = models.filter((m) => !m.catalogOnly).map(modelLine);
+    const listed = models.filter((m) => m.catalogOnly).map(modelLine);
+    const fromCatalog = listed.length > 0 ? [`From the model catalog (${listed.length}):`, ...listed] : [];
+    const body = models.length > 0 ? [...curated, ...fromCatalog].join("\n") : "No models allowed by the current policy.";
     return `## ${title} ✅${policy}\n${body}${catchAll}${custom}`;
   });
   const total = registry.available().length;
@@ -43,6 +49,8 @@ export function renderModelListing(registry: ModelRegistry): string {
     registry.autoMode
       ? "- Model selection: auto (omit `model` and the server picks one suited to the tool)"
       : "- Model selection: a default model is configured; name another to override it",
+    `- Model catalog: ${describeCatalog(catalog, shippedAsOf())}`,
+    "- A name in no catalog goes to the provider it clearly belongs to (its prefix, its naming family, or the only one configured) with generic limits, and a note in the result's metadata",
     ...(configured.size === 0 ? [`- ${NO_PROVIDER_MESSAGE}`] : []),
     "",
     "Use a model name or any alias (case-insensitive) as the `model` argument of a tool.",
@@ -57,14 +65,19 @@ export const listmodels = defineTool({
   input: {},
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   async handler(_args, { registry }) {
+    const catalog = catalogStatusOf(currentCatalogState());
     const output = toolOutput({
       status: "success",
-      content: renderModelListing(registry),
+      content: renderModelListing(registry, catalog),
       content_type: "markdown",
       metadata: {
         tool_name: "listmodels",
         configured_providers: registry.providers.length,
         available_models: registry.available().length,
+        catalog_source: catalog.current?.source ?? null,
+        catalog_fetched_at: catalog.current?.fetchedAt ?? null,
+        catalog_age: catalog.current?.age ?? null,
+        ...(catalog.lastAttempt && !catalog.lastAttempt.ok ? { catalog_refresh_error: catalog.lastAttempt.error } : {}),
       },
     });
     return jsonResult(output);

@@ -52,6 +52,8 @@ export const usage = defineTool({
         output_tokens: report.totals.outputTokens,
         estimated_cost_usd: report.totals.estimatedCostUsd,
         unpriced_models: report.totals.unpricedModels,
+        price_source: report.prices.source,
+        prices_as_of: report.prices.asOf,
       },
     });
     return jsonResult(output);

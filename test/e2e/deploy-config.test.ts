@@ -29,6 +29,12 @@ describe("wrangler.toml environments", () => {
     for (const team of teams) expect(missingBindings(config, team), `[env.${team}]`).toEqual([]);
   });
 
+  it("runs the model catalog's refresh on a cron trigger at the top level and in every environment (triggers are not inherited)", () => {
+    const config: Table = readWranglerConfig();
+    expect(config.triggers?.crons).toEqual(["17 4 * * *"]);
+    for (const team of environmentsOf(config)) expect(config.env[team].triggers?.crons, `[env.${team}.triggers]`).toEqual(config.triggers.crons);
+  });
+
   it("finds a Durable Object, a var, a KV namespace or a whole binding kind that an environment left out", () => {
     const config: Table = structuredClone(readWranglerConfig());
     const env = config.env["example-team"];

@@ -11,6 +11,7 @@
  *   POST …/models/<model>:generateContent            → kind "gemini"
  *   POST …/models/<model>:streamGenerateContent      → kind "gemini", SSE (as with ?alt=sse)
  *   POST …/v1/messages                               → kind "anthropic"
+ *   GET  …/api/v1/models                             → the model catalog set with setCatalog (404 until set)
  *
  * In-process API:
  *   const up = await startFakeUpstream();          // 127.0.0.1, free port
@@ -28,12 +29,14 @@
  *   DELETE /__control/faults             → clear queued faults
  *   POST   /__control/latency            ← Latency
  *   POST   /__control/replay             ← {name, times?}
+ *   POST   /__control/catalog            ← CatalogAnswer
  *   GET    /__control/fixtures           → fixture names
  *   POST   /__control/reset              → clear faults, latency, replays and the log
  *
  * CLI: `node test/fake-upstream/server.ts [--port N] [--host H]` prints
  * `fake-upstream listening on http://127.0.0.1:PORT` and exits cleanly on SIGTERM/SIGINT.
  */
+import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -98,6 +101,19 @@ export interface Fault {
   safetyBlock?: boolean;
 }
 
+/**
+ * What `GET …/api/v1/models` answers: a catalog in OpenRouter's shape (`{"data": models}`), or a fault:
+ * a body that is not JSON, a JSON body of about `hugeBytes` streamed without Content-Length, a
+ * status, no answer at all, or a reset connection.
+ */
+export type CatalogAnswer =
+  | { models: unknown[] }
+  | { malformed: true }
+  | { hugeBytes: number }
+  | { status: number }
+  | { hang: true }
+  | { reset: true };
+
 export interface Latency {
   /** Wait before sending response headers, for every upstream request. */
   firstByteMs?: number;
@@ -122,6 +138,8 @@ export interface FakeUpstream {
    * the number of recorded interactions; `Infinity`/"always" keeps replaying.
    */
   replay(name: string, opts?: { times?: number | "always" }): void;
+  /** What `GET …/api/v1/models` answers from now on (the model catalog the worker's cron reads). */
+  setCatalog(answer: CatalogAnswer): void;
   /** Clears faults, latency, replays and the request log. */
   reset(): void;
   /**
@@ -179,6 +197,7 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
   let faults: QueuedFault[] = [];
   let replays: QueuedReplay[] = [];
   let latency: Required<Latency> = { firstByteMs: 0, chunkDelayMs: 0 };
+  let catalog: CatalogAnswer | undefined;
   let idCounter = 0;
   let inFlight = 0;
 
@@ -204,6 +223,9 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
       const kind = classify(first.request.path, first.request.body).kind;
       if (kind === "unknown") throw new Error(`fixture ${name}: unroutable path ${first.request.path}`);
       replays.push({ name, kind, interactions, next: 0, remaining: countOf(o.times, interactions.length) });
+    },
+    setCatalog: (answer: CatalogAnswer): void => {
+      catalog = answer;
     },
     reset: (): void => {
       log = [];
@@ -321,6 +343,10 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
           api.replay(body["name"], times === "always" || typeof times === "number" ? { times } : {});
           return sendJson(res, 200, { ok: true });
         }
+        case "POST /catalog":
+          if (!isRecord(body)) throw new Error("expected a CatalogAnswer object");
+          api.setCatalog(body as CatalogAnswer);
+          return sendJson(res, 200, { ok: true });
         case "GET /fixtures":
           return sendJson(res, 200, listFixtures());
         case "POST /reset":
@@ -348,6 +374,11 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
       }
       if (url.pathname.startsWith("/__control/")) {
         handleControl(req, res, url.pathname, raw);
+        return;
+      }
+      // OpenRouter's path, so that other GETs (…/v1/models) stay unknown routes.
+      if (req.method === "GET" && url.pathname.endsWith("/api/v1/models")) {
+        await answerCatalog(req, res, catalog, ac.signal);
         return;
       }
       inFlight++;
@@ -391,6 +422,37 @@ export async function startFakeUpstream(opts: StartOptions = {}): Promise<FakeUp
       }),
     ...api,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model catalog
+
+async function answerCatalog(req: IncomingMessage, res: ServerResponse, answer: CatalogAnswer | undefined, signal: AbortSignal): Promise<void> {
+  if (answer === undefined) return sendJson(res, 404, { error: { message: "fake upstream: no catalog set (setCatalog)" } });
+  if ("models" in answer) return sendJson(res, 200, { data: answer.models });
+  if ("malformed" in answer) {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end('{"data": [{"id": "openai/gpt-');
+    return;
+  }
+  if ("status" in answer) return sendJson(res, answer.status, { error: { message: `fake upstream: catalog status ${answer.status}` } });
+  if ("reset" in answer) {
+    req.socket.resetAndDestroy();
+    return;
+  }
+  if ("hang" in answer) {
+    if (!signal.aborted) await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+    return;
+  }
+  // Chunked, so only counting the bytes as they arrive can stop it.
+  res.writeHead(200, { "content-type": "application/json" });
+  const entry = JSON.stringify({ id: "vendor/padding-model", context_length: 8192, pricing: { prompt: "0", completion: "0" }, description: "x".repeat(900) });
+  res.write('{"data": [');
+  for (let sent = 0; sent < answer.hugeBytes && !signal.aborted; sent += entry.length + 1) {
+    // The signal aborts when the client goes away: then no drain comes.
+    if (!res.write(`${entry},`)) await once(res, "drain", { signal }).catch(() => undefined);
+  }
+  res.end(`${entry}]}`);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** The address wrangler dev listens on: 127.0.0.1 by default, 0.0.0.0 for every interface. */
   ip?: string;
+  /** `--test-scheduled`: `GET /__scheduled` runs the worker's cron trigger. */
+  testScheduled?: boolean;
 }
 
 export async function freePort(): Promise<number> {
@@ -116,6 +118,7 @@ export function spawnWranglerDev(options: {
   persistDir: string;
   vars?: Record<string, string>;
   env?: Record<string, string>;
+  testScheduled?: boolean;
 }): ChildProcess {
   const vars = Object.entries(options.vars ?? {}).flatMap(([key, value]) => ["--var", `${key}:${value}`]);
   const args = [
@@ -134,6 +137,7 @@ export function spawnWranglerDev(options: {
     "--log-level",
     "warn",
     "--show-interactive-dev-session=false",
+    ...(options.testScheduled ? ["--test-scheduled"] : []),
     ...vars,
   ];
   const child = spawn(process.execPath, args, {
@@ -157,6 +161,7 @@ export async function startWorker(options: StartOptions = {}): Promise<WorkerPro
     ...(options.ip ? { ip: options.ip } : {}),
     ...(options.vars ? { vars: options.vars } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.testScheduled ? { testScheduled: true } : {}),
   });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));

@@ -490,7 +490,8 @@ describe("tools without an expert take the original's fields", () => {
 describe("consensus, as the original answered", () => {
   it("gives agent_analysis as an object, labels models model:stance, and captures an unknown model as its own error", async () => {
     const sent = mockUpstream(() => "Verdict: worth it.");
-    const workerEnv = testEnv(GEMINI);
+    // Two providers: a name of neither's family is refused (with Gemini alone it would be passed through to it).
+    const workerEnv = testEnv({ ...GEMINI, OPENAI_API_KEY: "test-key", OPENAI_BASE_URL: "https://openai.test/v1" });
     const args = {
       step: "Move the job queue to Postgres",
       step_number: 1,

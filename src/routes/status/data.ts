@@ -7,6 +7,8 @@ import { ToolError } from "../../core/errors";
 import { cacheStats } from "../../kv-cache/cache";
 import { breakerName, ProviderBreakers } from "../../providers/breaker";
 import { capabilityRank } from "../../providers/capabilities";
+import { shippedAsOf } from "../../providers/catalog";
+import { catalogStatusOf, currentCatalogState, describeCatalog } from "../../providers/model-catalog";
 import type { ResolvedModel } from "../../providers/descriptor";
 import { NO_PROVIDER_MESSAGE, registryFor, type ModelRegistry } from "../../providers/registry";
 import type { ProviderId } from "../../providers/types";
@@ -36,6 +38,7 @@ export function healthDetails(config: Config, registry: ModelRegistry) {
         : "single team 'default' on loopback (TEAM_TOKENS not set)",
     providers,
     models: registry.available().length,
+    catalog: catalogStatusOf(currentCatalogState()),
     ...(providers.length === 0 ? { message: NO_PROVIDER_MESSAGE } : {}),
     caches: cacheStats(),
   };
@@ -80,6 +83,8 @@ export interface TeamStatus {
   /** Configured providers that have no model left after their allow-list, so no breaker either. */
   providersWithoutModels: ProviderId[];
   models: ModelRow[];
+  /** The model catalog in one sentence: its source and age, or that none was refreshed yet; a failed last refresh. */
+  catalog: string;
   caches: CacheRow[];
   threads: ThreadSummary[];
   usage: UsageReport;
@@ -181,6 +186,7 @@ export async function loadTeamStatus(scope: ThreadScope): Promise<TeamStatus> {
     breakers: breakers.rows,
     providersWithoutModels: breakers.withoutModels,
     models,
+    catalog: describeCatalog(catalogStatusOf(currentCatalogState()), shippedAsOf()),
     caches: cacheRows(),
     threads,
     usage,

@@ -408,6 +408,7 @@ export function TeamPage({ status, nonce, signedIn, now }: { status: TeamStatus;
       </section>
       <section>
         <h2>Models</h2>
+        <p id="model-catalog" class="muted">Model catalog: {status.catalog}</p>
         <Models models={status.models} />
       </section>
       <section>

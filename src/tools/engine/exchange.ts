@@ -164,6 +164,7 @@ export function renderExchange(
           model_name: call.response.modelName,
           provider_used: call.model.provider.id,
           usage: call.response.usage,
+          ...(call.model.note ? { model_note: call.model.note } : {}),
           ...(call.fallbackFrom ? { fallback_from: call.fallbackFrom } : {}),
           ...(skipped.length > 0 ? { files_skipped: skipped } : {}),
         },

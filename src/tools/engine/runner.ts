@@ -196,6 +196,7 @@ export async function runWorkflowStep<Extra extends z.ZodRawShape>(spec: Workflo
       ...(call
         ? { model_used: call.model.requestedName, model_name: call.response.modelName, provider_used: call.model.provider.id, usage: call.response.usage }
         : {}),
+      ...(call?.model.note ? { model_note: call.model.note } : {}),
       ...(call?.fallbackFrom ? { fallback_from: call.fallbackFrom } : {}),
       ...(outcome.skipped && outcome.skipped.length > 0 ? { files_skipped: outcome.skipped } : {}),
       ...(Object.keys(ignored).length > 0 ? { ignored_arguments: ignored } : {}),
