@@ -179,7 +179,7 @@ async function tokenEstimate(env: Env, url: URL) {
     const onMultipart = async () => {
       throw new Error("a 1 MB file goes up in one put");
     };
-    await writeObject(new Blob([content]).stream(), { bucket: env.BLOB_BUCKET, key: begun.key, mediaType: "text/plain", length: content.length, maxBytes, onMultipart });
+    await writeObject(new Blob([content]).stream(), { bucket: env.BLOB_BUCKET, key: begun.key, mediaType: "text/plain", length: content.length, maxBytes, watch: {}, onMultipart });
     await stub.commit(uploadId, blob);
     const expected = Math.ceil(new TextDecoder().decode(content).length / 4);
     if (blob.tokens !== expected) throw new Error(`the upload counted ${blob.tokens} tokens, expected ${expected}`);

@@ -114,28 +114,61 @@ const R2_MAX_PUT_BYTES = 5 * 1024 ** 3;
  */
 export const STREAM_PART_BYTES = 8 * 1024 * 1024;
 
-/** What sees every piece of a stream as it passes (hashing, counting, reserving quota), with the total so far. */
-type Observer = (bytes: Uint8Array, total: number) => Promise<void>;
+/** What watches a stream as it passes, before its bytes are stored. */
+export interface StreamWatch {
+  /** Told the bytes read so far as each piece arrives (to reserve quota ahead of them). */
+  arrived?(total: number): Promise<void>;
+  /** Sees every byte, a block at a time (hashing, counting). */
+  observe?(bytes: Uint8Array): Promise<void>;
+}
 
 /**
- * Reads a stream to its end, handing each piece to `observe` then to `write`; each is awaited,
- * which is the backpressure. Past `maxBytes` it stops with TooLargeError; a body that breaks off
- * is a BrokenBodyError. Returns the bytes read.
+ * Pieces are gathered into blocks of this size before they are observed and written: a request
+ * body arrives in pieces of a few KiB, and each costs an await in the hash and in R2's stream
+ * (under `wrangler dev`, 256 MiB went up at 0.4-0.45x the hash-and-discard baseline's speed piece
+ * by piece, 0.55-0.73x in blocks of 256 KiB; 1 MiB blocks were slower).
  */
-async function pump(stream: ReadableStream<Uint8Array>, maxBytes: number, observe: Observer | undefined, write: (bytes: Uint8Array) => Promise<void>): Promise<number> {
+const BLOCK_BYTES = 256 * 1024;
+
+/**
+ * Reads a stream to its end in blocks of BLOCK_BYTES (the last one shorter), handing each to the
+ * watch then to `write`; each is awaited, which is the backpressure. Past `maxBytes` it stops
+ * with TooLargeError as soon as a piece passes it; a body that breaks off is a BrokenBodyError.
+ * Returns the bytes read.
+ */
+async function pump(stream: ReadableStream<Uint8Array>, maxBytes: number, watch: StreamWatch, write: (bytes: Uint8Array) => Promise<void>): Promise<number> {
   const reader = stream.getReader();
   let total = 0;
+  // A new block each time: the one written may still be held by the stream it was written to.
+  let block = new Uint8Array(BLOCK_BYTES);
+  let filled = 0;
+  const flush = async () => {
+    if (filled === 0) return;
+    const bytes = block.subarray(0, filled);
+    block = new Uint8Array(BLOCK_BYTES);
+    filled = 0;
+    await watch.observe?.(bytes);
+    await write(bytes);
+  };
   try {
     for (;;) {
       const { done, value } = await reader.read().catch((error: unknown) => {
         throw new BrokenBodyError(`The request body broke off after ${total} bytes: ${String(error)}`);
       });
-      if (done) return total;
+      if (done) break;
       total += value.byteLength;
       if (total > maxBytes) throw new TooLargeError(total);
-      await observe?.(value, total);
-      await write(value);
+      await watch.arrived?.(total);
+      for (let offset = 0; offset < value.byteLength; ) {
+        const take = Math.min(BLOCK_BYTES - filled, value.byteLength - offset);
+        block.set(value.subarray(offset, offset + take), filled);
+        filled += take;
+        offset += take;
+        if (filled === BLOCK_BYTES) await flush();
+      }
     }
+    await flush();
+    return total;
   } catch (error) {
     await reader.cancel().catch(() => undefined);
     throw error;
@@ -148,14 +181,14 @@ async function pump(stream: ReadableStream<Uint8Array>, maxBytes: number, observ
 async function streamKnownLength<T>(
   stream: ReadableStream<Uint8Array>,
   length: number,
-  observe: Observer | undefined,
+  watch: StreamWatch,
   send: (body: ReadableStream<Uint8Array>) => Promise<T>,
 ): Promise<T> {
   const { readable, writable } = new FixedLengthStream(length);
   const sent = send(readable);
   const writer = writable.getWriter();
   try {
-    const total = await pump(stream, length, observe, (bytes) => writer.write(bytes));
+    const total = await pump(stream, length, watch, (bytes) => writer.write(bytes));
     if (total < length) throw new BrokenBodyError(`The body ended after ${total} of the ${length} bytes declared`);
     await writer.close();
     return await sent;
@@ -174,7 +207,7 @@ export interface ObjectWrite {
   length: number | null;
   /** The most a stream of unknown length may hold. */
   maxBytes: number;
-  observe?: Observer;
+  watch: StreamWatch;
   /** Told the R2 multipart upload a long stream goes up in, before its first part (to abort it if the upload is abandoned). */
   onMultipart(multipartId: string): Promise<void>;
 }
@@ -188,7 +221,7 @@ export interface ObjectWrite {
 export async function writeObject(stream: ReadableStream<Uint8Array>, write: ObjectWrite): Promise<number> {
   const options = { httpMetadata: { contentType: write.mediaType || "application/octet-stream" } };
   if (write.length !== null && write.length > 0 && write.length <= R2_MAX_PUT_BYTES) {
-    await streamKnownLength(stream, write.length, write.observe, (body) => write.bucket.put(write.key, body, options));
+    await streamKnownLength(stream, write.length, write.watch, (body) => write.bucket.put(write.key, body, options));
     return write.length;
   }
   const buffer = new Uint8Array(STREAM_PART_BYTES);
@@ -205,7 +238,7 @@ export async function writeObject(stream: ReadableStream<Uint8Array>, write: Obj
     filled = 0;
   };
   try {
-    const total = await pump(stream, write.length ?? write.maxBytes, write.observe, async (bytes) => {
+    const total = await pump(stream, write.length ?? write.maxBytes, write.watch, async (bytes) => {
       for (let offset = 0; offset < bytes.byteLength; ) {
         const take = Math.min(STREAM_PART_BYTES - filled, bytes.byteLength - offset);
         buffer.set(bytes.subarray(offset, offset + take), filled);
@@ -237,7 +270,7 @@ export async function writePart(
   length: number,
 ): Promise<string> {
   const multipart = bucket.resumeMultipartUpload(upload.key, upload.multipartId);
-  const uploaded = await streamKnownLength(stream, length, undefined, (body) => multipart.uploadPart(part, body));
+  const uploaded = await streamKnownLength(stream, length, {}, (body) => multipart.uploadPart(part, body));
   return uploaded.etag;
 }
 

@@ -204,10 +204,7 @@ blobRoutes.put("/:sha256", validSha, async (c) => {
       mediaType,
       length: declared ?? null,
       maxBytes,
-      observe: async (bytes, total) => {
-        await reserve?.(total);
-        await facts.update(bytes);
-      },
+      watch: { arrived: reserve, observe: (bytes) => facts.update(bytes) },
       onMultipart: async (multipartId) => {
         if (!(await stub.attachMultipart(upload.uploadId, multipartId))) throw new UploadRefusedError("unknown_upload");
       },
