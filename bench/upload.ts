@@ -1,6 +1,6 @@
 /**
  * upload: a large file streamed into the project's blob store (`PUT /v1/blobs/:sha256`, hashed,
- * counted and stored as 1 MiB chunk rows as it arrives) against the baseline worker's `PUT /upload`
+ * counted and streamed into an R2 object as it arrives) against the baseline worker's `PUT /upload`
  * (hashes the stream and discards it), both under `wrangler dev`, in the same run.
  *
  * Each upload goes to a fresh worker (the previous upload's garbage is not in the next one's
@@ -167,7 +167,7 @@ await runBenchmark({
       );
       const row = (side: Side, list: Measurement[], extra: Partial<Row> = {}): Row => {
         const seconds = summarize(list.map((m) => m.seconds));
-        const what = side === "project" ? "project (hashed, counted, stored in 1 MiB chunks)" : "baseline (hashed and discarded)";
+        const what = side === "project" ? "project (hashed, counted, streamed into R2)" : "baseline (hashed and discarded)";
         return {
           metric:
             `${what}, ${label(size)}: median ${round1(median(list.map((m) => m.mbPerSecond)))} MB/s, ` +

@@ -12,6 +12,9 @@
  *   async `get`/`put`/`delete`/`list`), which a SQLite-backed object stores in a hidden table and is
  *   billed as rows: one row per key read or written.
  * - KV operations per namespace and method (get, getWithMetadata, put, delete, list).
+ * - R2 operations per bucket and method: on the bucket (head, get, put, list, delete,
+ *   createMultipartUpload) and on its multipart uploads (uploadPart, complete, abort);
+ *   `resumeMultipartUpload` only builds a handle and is no operation.
  * - Subrequests: every call of the global fetch, from the worker or an object.
  *
  * Under `wrangler dev` the worker and all its objects run in one isolate, so one module-level
@@ -84,6 +87,38 @@ function countedKv(kv: KVNamespace, binding: string): KVNamespace {
   });
 }
 
+const R2_METHODS = new Set(["head", "get", "put", "list", "delete", "createMultipartUpload"]);
+const R2_MULTIPART_METHODS = new Set(["uploadPart", "complete", "abort"]);
+
+function countedMultipart(upload: R2MultipartUpload, binding: string): R2MultipartUpload {
+  return wrap(upload, (prop, value) => {
+    if (typeof prop !== "string" || !R2_MULTIPART_METHODS.has(prop) || typeof value !== "function") return undefined;
+    return (...args: unknown[]) => {
+      add(`r2.${binding}.${prop}`);
+      return Reflect.apply(value as Function, upload, args);
+    };
+  });
+}
+
+function countedBucket(bucket: R2Bucket, binding: string): R2Bucket {
+  return wrap(bucket, (prop, value) => {
+    if (typeof prop !== "string" || typeof value !== "function") return undefined;
+    if (prop === "resumeMultipartUpload") {
+      return (...args: unknown[]) => countedMultipart(Reflect.apply(value as Function, bucket, args) as R2MultipartUpload, binding);
+    }
+    if (!R2_METHODS.has(prop)) return undefined;
+    return (...args: unknown[]) => {
+      add(`r2.${binding}.${prop}`);
+      const result = Reflect.apply(value as Function, bucket, args) as Promise<unknown>;
+      return prop === "createMultipartUpload" ? result.then((upload) => countedMultipart(upload as R2MultipartUpload, binding)) : result;
+    };
+  });
+}
+
+function isBucket(value: unknown): value is R2Bucket {
+  return typeof value === "object" && value !== null && typeof (value as R2Bucket).createMultipartUpload === "function";
+}
+
 function isNamespace(value: unknown): value is DurableObjectNamespace {
   return typeof value === "object" && value !== null && typeof (value as DurableObjectNamespace).idFromName === "function";
 }
@@ -103,7 +138,13 @@ function countedEnv(env: Env): Env {
   if (!counted) {
     const bindings: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(env)) {
-      bindings[name] = isNamespace(value) ? countedNamespace(value, name) : isKv(value) ? countedKv(value, name) : value;
+      bindings[name] = isNamespace(value)
+        ? countedNamespace(value, name)
+        : isKv(value)
+          ? countedKv(value, name)
+          : isBucket(value)
+            ? countedBucket(value, name)
+            : value;
     }
     counted = bindings as unknown as Env;
     countedEnvs.set(env, counted);

@@ -37,20 +37,31 @@ function boundClasses(toml: string): Set<string> {
   return new Set([...toml.matchAll(/^\s*class_name\s*=\s*"([^"]+)"/gm)].map((match) => match[1] as string));
 }
 
-/** The harness must bind every Durable Object class the project binds (the project's code uses them). */
+function boundBuckets(toml: string): Set<string> {
+  const buckets = (parse(toml)["r2_buckets"] ?? []) as Array<{ binding: string }>;
+  return new Set(buckets.map((bucket) => bucket.binding));
+}
+
+/** The harness must bind every Durable Object class and R2 bucket the project binds (the project's code uses them). */
 export function checkHarnessBindings(): void {
-  const project = boundClasses(readFileSync(PROJECT_CONFIG, "utf8"));
-  const harness = boundClasses(readFileSync(HARNESS_CONFIG, "utf8"));
-  const missing = [...project].filter((name) => !harness.has(name));
+  const projectToml = readFileSync(PROJECT_CONFIG, "utf8");
+  const harnessToml = readFileSync(HARNESS_CONFIG, "utf8");
+  const harness = boundClasses(harnessToml);
+  const missing = [...boundClasses(projectToml)].filter((name) => !harness.has(name));
   if (missing.length > 0) {
     throw new Error(
       `bench/harness/wrangler.toml lacks the Durable Object binding(s) for ${missing.join(", ")}: copy them (and the migration) from wrangler.toml.`,
     );
   }
+  const harnessBuckets = boundBuckets(harnessToml);
+  const missingBuckets = [...boundBuckets(projectToml)].filter((name) => !harnessBuckets.has(name));
+  if (missingBuckets.length > 0) {
+    throw new Error(`bench/harness/wrangler.toml lacks the R2 binding(s) ${missingBuckets.join(", ")}: copy them from wrangler.toml.`);
+  }
 }
 
 /** What a variant of the project must share with it for a comparison to be like with like. */
-const MIRRORED_KEYS = ["compatibility_date", "compatibility_flags", "durable_objects", "migrations", "kv_namespaces", "vars"];
+const MIRRORED_KEYS = ["compatibility_date", "compatibility_flags", "durable_objects", "migrations", "kv_namespaces", "r2_buckets", "vars"];
 
 /** A variant's wrangler.toml must equal the project's top level in everything but its name, main and alias. */
 function checkVariantMirror(kind: "agents" | "sdk" | "cost"): void {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Env } from "./env";
+import { R2_MIN_PART_MIB } from "./rpc/blob";
 
 export const THINKING_MODES = ["minimal", "low", "medium", "high", "max"] as const;
 export type ThinkingMode = (typeof THINKING_MODES)[number];
@@ -25,8 +26,11 @@ export interface Config {
   rateLimits: RateLimits;
   allowedHostnames: string[];
   maxRequestBodyBytes: number;
-  /** Upload limits; a multipart part is a whole number of 1 MiB chunks. */
-  blobs: { maxBytes: number; teamQuotaBytes: number; partChunks: number };
+  /**
+   * Upload limits; a multipart part is a whole number of MiB, at least R2's smallest part. A blob no
+   * manifest or live thread has referenced for `ttlDays` is deleted.
+   */
+  blobs: { maxBytes: number; teamQuotaBytes: number; partMib: number; ttlDays: number };
   breaker: { failureThreshold: number; cooldownMs: number };
   providerCall: { deadlineMs: number; maxAttempts: number };
   /** What a team may spend on models, in USD at list prices, per UTC day and per UTC month; null for no budget. */
@@ -174,7 +178,8 @@ const serverSchema = z.object({
   MAX_REQUEST_BODY_BYTES: integer(4 * 1024 * 1024, 1_024, 100 * 1024 * 1024),
   MAX_BLOB_BYTES: integer(2 * 1024 ** 3, 1_024, 64 * 1024 ** 3),
   TEAM_BLOB_QUOTA_BYTES: integer(50 * 1024 ** 3, 1_024, 1024 ** 5),
-  BLOB_PART_MIB: integer(64, 1, 95),
+  BLOB_PART_MIB: integer(64, R2_MIN_PART_MIB, 95),
+  BLOB_TTL_DAYS: integer(30, 1, 3_650),
   BREAKER_FAILURE_THRESHOLD: integer(5, 1, 1_000),
   BREAKER_COOLDOWN_SECONDS: integer(30, 1, 3_600),
   PROVIDER_CALL_DEADLINE_SECONDS: integer(600, 1, 3_600),
@@ -224,7 +229,7 @@ export function parseConfig(vars: Vars): Config {
     rateLimits: rateLimitsOf(v, v.TEAM_TOKENS !== undefined),
     allowedHostnames: v.ALLOWED_HOSTNAMES,
     maxRequestBodyBytes: v.MAX_REQUEST_BODY_BYTES,
-    blobs: { maxBytes: v.MAX_BLOB_BYTES, teamQuotaBytes: v.TEAM_BLOB_QUOTA_BYTES, partChunks: v.BLOB_PART_MIB },
+    blobs: { maxBytes: v.MAX_BLOB_BYTES, teamQuotaBytes: v.TEAM_BLOB_QUOTA_BYTES, partMib: v.BLOB_PART_MIB, ttlDays: v.BLOB_TTL_DAYS },
     breaker: { failureThreshold: v.BREAKER_FAILURE_THRESHOLD, cooldownMs: v.BREAKER_COOLDOWN_SECONDS * 1_000 },
     providerCall: { deadlineMs: v.PROVIDER_CALL_DEADLINE_SECONDS * 1_000, maxAttempts: v.PROVIDER_MAX_ATTEMPTS },
     budgets: { usdPerDay: v.TEAM_BUDGET_USD_PER_DAY, usdPerMonth: v.TEAM_BUDGET_USD_PER_MONTH },

@@ -19,7 +19,7 @@ export interface WorkersAiBinding {
 }
 
 /**
- * The Worker's bindings: Durable Objects and KV from wrangler.toml, and the configuration as
+ * The Worker's bindings: Durable Objects, KV and R2 from wrangler.toml, and the configuration as
  * string vars and secrets (parsed and checked by src/core/config.ts and, for a provider's own,
  * by its descriptor in src/providers/; never read raw elsewhere).
  * Each Durable Object is typed by its contract (core/rpc/), which its class implements.
@@ -30,6 +30,8 @@ export interface Env {
   TEAMS: DurableObjectNamespace<TeamObject>;
   BLOBS: DurableObjectNamespace<BlobObject>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiterObject>;
+  /** Uploaded files' bytes, one object per upload that committed (the facts are in BLOBS). */
+  BLOB_BUCKET: R2Bucket;
   CACHE: KVNamespace;
   /** Workers AI: bound only in deploy environments (`wrangler dev` offline cannot serve it). */
   AI?: WorkersAiBinding;

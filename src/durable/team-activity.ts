@@ -17,6 +17,7 @@ const GATHER_MS = 250;
 interface Gathering {
   threads: Map<string, ThreadSummary>;
   usage: Map<string, UsageRow>;
+  blobsUsed: Set<string>;
 }
 
 // Per env object (one per isolate in production), as the breakers' view.
@@ -36,11 +37,11 @@ function merge(into: UsageRow | undefined, row: UsageRow): UsageRow {
 
 /**
  * Tells the team's object, off the hot path, what a call did: a thread's list entry, a model
- * call's usage. The request that opens a gathering keeps itself alive (waitUntil) until the
+ * call's usage, a blob it read (which keeps the blob from expiring). The request that opens a gathering keeps itself alive (waitUntil) until the
  * gathering is written, so nothing told is left unwritten when the isolate goes away; a failure
  * is logged, never the caller's.
  */
-export function tellTeam(scope: ActivityScope, news: { thread?: ThreadSummary; usage?: UsageRow }): void {
+export function tellTeam(scope: ActivityScope, news: { thread?: ThreadSummary; usage?: UsageRow; blobUsed?: string }): void {
   let byTeam = gatherings.get(scope.env);
   if (!byTeam) {
     byTeam = new Map();
@@ -48,7 +49,7 @@ export function tellTeam(scope: ActivityScope, news: { thread?: ThreadSummary; u
   }
   let gathering = byTeam.get(scope.team);
   if (!gathering) {
-    const opened: Gathering = { threads: new Map(), usage: new Map() };
+    const opened: Gathering = { threads: new Map(), usage: new Map(), blobsUsed: new Set() };
     gathering = opened;
     byTeam.set(scope.team, opened);
     const teams = byTeam;
@@ -56,11 +57,12 @@ export function tellTeam(scope: ActivityScope, news: { thread?: ThreadSummary; u
       (async () => {
         await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
         teams.delete(scope.team);
-        const activity: TeamActivity = { threads: [...opened.threads.values()], usage: [...opened.usage.values()] };
+        const activity: TeamActivity = { threads: [...opened.threads.values()], usage: [...opened.usage.values()], blobsUsed: [...opened.blobsUsed] };
         await scope.env.TEAMS.getByName(scope.team).recordActivity(activity);
       })().catch((error: unknown) => console.error(JSON.stringify({ event: "team_activity_not_recorded", team: scope.team, error: String(error) }))),
     );
   }
+  if (news.blobUsed) gathering.blobsUsed.add(news.blobUsed);
   if (news.thread) gathering.threads.set(news.thread.threadId, news.thread);
   if (news.usage) {
     const key = `${news.usage.day}|${news.usage.provider}|${news.usage.model}`;

@@ -1,7 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
+import { configOf } from "../core/config";
 import type { Env } from "../core/env";
 import { migrate, type Schema } from "./schema";
-import { MAX_MANIFEST_BYTES, shiftDay, USAGE_RETENTION_DAYS, type ManifestEntry, type QuotaUsage, type Registration, type Reservation, type TeamActivity, type TeamObject, type ThreadSummary, type UsageRow } from "../core/rpc/team";
+import { MAX_MANIFEST_BYTES, shiftDay, USAGE_RETENTION_DAYS, type ManifestEntry, type BlobRelease, type QuotaUsage, type Registration, type Reservation, type TeamActivity, type TeamObject, type ThreadSummary, type UsageRow } from "../core/rpc/team";
 
 interface SummaryRow extends Record<string, SqlStorageValue> {
   thread_id: string;
@@ -52,6 +53,11 @@ export const TEAM_SCHEMA: Schema = {
       "CREATE TABLE IF NOT EXISTS manifest_usage (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL)",
       // Manifests registered before they were counted are counted once, here.
       `INSERT INTO manifest_usage (id, bytes) SELECT 1, COALESCE(SUM(${ENTRY_BYTES_SQL}), 0) FROM manifest`,
+    ],
+    // Blob expiry: when a thread last used each blob, and the manifest looked up by hash.
+    [
+      "CREATE TABLE IF NOT EXISTS blob_uses (sha256 TEXT PRIMARY KEY, used_at INTEGER NOT NULL)",
+      "CREATE INDEX IF NOT EXISTS manifest_by_sha256 ON manifest (sha256)",
     ],
   ],
 };
@@ -200,6 +206,22 @@ export class TeamDO extends DurableObject<Env> implements TeamObject {
     this.sql.exec("INSERT INTO blob_usage (id, bytes) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET bytes = bytes + excluded.bytes", bytes);
   }
 
+  /**
+   * Called by an expiring blob: it is still referenced while a manifest names it, or until its
+   * last use by a thread plus the thread's lifetime (CONVERSATION_TIMEOUT_HOURS past its last
+   * turn); otherwise its stored bytes are given back, in the same step as the check.
+   */
+  async releaseUnreferencedBlob(sha256: string, bytes: number, referencedBefore: number): Promise<BlobRelease> {
+    const now = Date.now();
+    if (this.sql.exec("SELECT 1 FROM manifest WHERE sha256 = ? LIMIT 1", sha256).toArray().length > 0) return { status: "referenced", referencedAt: now };
+    const used = this.sql.exec<{ used_at: number }>("SELECT used_at FROM blob_uses WHERE sha256 = ?", sha256).toArray()[0];
+    const threadReference = used ? used.used_at + configOf(this.env).conversationTimeoutHours * 3_600_000 : 0;
+    if (threadReference > referencedBefore) return { status: "referenced", referencedAt: threadReference };
+    this.sql.exec("DELETE FROM blob_uses WHERE sha256 = ?", sha256);
+    this.sql.exec("UPDATE blob_usage SET bytes = MAX(0, bytes - ?)", bytes);
+    return { status: "released" };
+  }
+
   /** What counts against the quota, leaving out the reservation of `exceptSha256` (about to be replaced). */
   private usage(exceptSha256 = ""): QuotaUsage {
     const storedBytes = this.sql.exec<{ bytes: number }>("SELECT bytes FROM blob_usage").toArray()[0]?.bytes ?? 0;
@@ -211,8 +233,9 @@ export class TeamDO extends DurableObject<Env> implements TeamObject {
   }
 
   /**
-   * What calls of this team did, in one write: its threads' list entries (new, or refreshed) and
-   * the usage of its model calls, summed per day and model. Isolates send it in batches.
+   * What calls of this team did, in one write: its threads' list entries (new, or refreshed), the
+   * usage of its model calls, summed per day and model, and the blobs they read (for
+   * expiry). Isolates send it in batches.
    */
   async recordActivity(activity: TeamActivity): Promise<void> {
     for (const summary of activity.threads) {
@@ -225,6 +248,13 @@ export class TeamDO extends DurableObject<Env> implements TeamObject {
         summary.createdAt,
         summary.updatedAt,
         summary.expiresAt,
+      );
+    }
+    for (const sha256 of activity.blobsUsed) {
+      this.sql.exec(
+        "INSERT INTO blob_uses (sha256, used_at) VALUES (?, ?) ON CONFLICT (sha256) DO UPDATE SET used_at = excluded.used_at",
+        sha256,
+        Date.now(),
       );
     }
     for (const row of activity.usage) {

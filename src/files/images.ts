@@ -2,7 +2,7 @@ import type { BlobInfo } from "../core/rpc/blob";
 import { MAX_IMAGES, MAX_IMAGE_MB, MAX_TOTAL_IMAGE_MB } from "../providers/index";
 import type { ImageInput } from "../providers/types";
 import { ToolError } from "../core/errors";
-import { blobInfo, blobStub, chunkStream } from "./blob-store";
+import { blobInfo, readForModel } from "./blob-store";
 import type { FileScope } from "./resolve";
 
 const MB = 1024 * 1024;
@@ -85,7 +85,7 @@ export async function loadImages(scope: FileScope, images: string[]): Promise<{ 
       continue;
     }
     checkImage(`'${image}'`, info.mediaType, info.size);
-    inputs.push({ mediaType: info.mediaType, bytes: info.size, read: () => readImage(scope, sha256, info, image) });
+    inputs.push({ mediaType: info.mediaType, bytes: info.size, read: () => readImage(scope, info, image) });
   }
   const total = inputs.reduce((sum, image) => sum + image.bytes, 0);
   if (total > MAX_TOTAL_IMAGE_BYTES) {
@@ -95,12 +95,12 @@ export async function loadImages(scope: FileScope, images: string[]): Promise<{ 
 }
 
 /**
- * An uploaded image as base64, encoded chunk by chunk (three bytes at a time make four
- * characters, so a chunk's last one or two bytes wait for the next): the blob's bytes are never
- * held whole beside their encoding.
+ * An uploaded image as base64, encoded piece by piece as R2 streams it (three bytes at a time make
+ * four characters, so a piece's last one or two bytes wait for the next): the blob's bytes are
+ * never held whole beside their encoding.
  */
-async function readImage(scope: FileScope, sha256: string, info: BlobInfo, path: string): Promise<string> {
-  const reader = chunkStream(blobStub(scope.env, scope.team, sha256), info.chunkCount).getReader();
+async function readImage(scope: FileScope, info: BlobInfo, path: string): Promise<string> {
+  const reader = (await readForModel(scope, info, path)).getReader();
   let base64 = "";
   let carried = new Uint8Array(0);
   try {

@@ -1,6 +1,6 @@
 import type { Env } from "../core/env";
 import type { FileEntry } from "../core/rpc/conversation";
-import { blobInfo, blobStub, readBlobText } from "./blob-store";
+import { blobInfo, readBlobText } from "./blob-store";
 import { inlineSource, type FileSource } from "./embed";
 import { isUsableReference, type FileReference } from "./references";
 import { ToolError } from "../core/errors";
@@ -89,7 +89,7 @@ export async function sourcesOf(scope: FileScope, entries: FileEntry[]): Promise
   return mapLimit(entries, SOURCE_LOOKUPS_IN_FLIGHT, (entry) => sourceOf(scope, entry));
 }
 
-/** A source for embedding: inline content directly, a blob through its cached facts and chunks. */
+/** A source for embedding: inline content directly, a blob through its cached facts and its bytes in R2. */
 export async function sourceOf(scope: FileScope, entry: FileEntry): Promise<FileSource> {
   if (entry.content !== undefined || !entry.sha256) return inlineSource(entry.path, entry.content ?? "");
   const sha256 = entry.sha256;
@@ -100,6 +100,6 @@ export async function sourceOf(scope: FileScope, entry: FileEntry): Promise<File
     tokens: info.tokens,
     lines: info.lines,
     ...(info.text ? {} : { unavailable: "binary" as const }),
-    load: () => readBlobText(blobStub(scope.env, scope.team, sha256), info),
+    load: () => readBlobText(scope, info, entry.path),
   };
 }

@@ -2,21 +2,22 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { configOf } from "../core/config";
-import { type BlobDO } from "../durable/blob";
-import { CHUNK_BYTES, type UploadRequest } from "../core/rpc/blob";
+import { expectedPartBytes, type BlobDO } from "../durable/blob";
+import type { UploadRequest } from "../core/rpc/blob";
 import type { QuotaUsage } from "../core/rpc/team";
 import type { AppBindings } from "../core/env";
 import {
   BrokenBodyError,
-  ChunkRefusedError,
   SHA256_HEX,
   StreamFacts,
   TooLargeError,
+  UploadRefusedError,
+  blobBody,
   blobInfo,
   blobStub,
-  chunkStream,
   parseMediaType,
-  storeChunks,
+  writeObject,
+  writePart,
 } from "../files/blob-store";
 import { WORKSPACE_PATTERN, WORKSPACE_RULE } from "../core/wire-contract";
 import { jsonBody, valid } from "./validation";
@@ -113,7 +114,7 @@ class QuotaExceededError extends Error {
 }
 
 /** How far a stream of unknown length reserves ahead of its bytes: one round trip to the team per step. */
-const RESERVATION_STEP_BYTES = 16 * CHUNK_BYTES;
+const RESERVATION_STEP_BYTES = 16 * 1024 * 1024;
 
 /** Keeps the reservation of a stream of unknown length ahead of the bytes that have arrived. */
 function reservationGrower(c: AppContext, upload: UploadRequest): (total: number) => Promise<void> {
@@ -124,15 +125,15 @@ function reservationGrower(c: AppContext, upload: UploadRequest): (total: number
     const upTo = Math.min(upload.maxBytes, total + RESERVATION_STEP_BYTES);
     const result = await team.growReservation(upload.sha256, upload.uploadId, total, upTo, upload.quotaBytes);
     if (result.status === "quota_exceeded") throw new QuotaExceededError(result.usage);
-    if (result.status === "superseded") throw new ChunkRefusedError("unknown_upload");
+    if (result.status === "superseded") throw new UploadRefusedError("unknown_upload");
     reserved = result.bytes;
   };
 }
 
 /**
  * `/v1/blobs`: content-addressed uploads. An upload reserves its room in the team's quota before
- * its first byte, streams in, is hashed and counted on the way, and is stored chunk by chunk;
- * it is sealed once complete and becomes visible only when its hash matches the URL.
+ * its first byte, streams into an R2 object of its own (hashed and counted on the way), and
+ * becomes visible only when its hash matches the URL; the blob's object keeps the facts.
  */
 export const blobRoutes = new Hono<AppBindings>();
 
@@ -164,10 +165,10 @@ blobRoutes.on("HEAD", "/:sha256", validSha, async (c) => {
 
 blobRoutes.get("/:sha256", validSha, async (c) => {
   const { sha256 } = c.req.valid("param");
-  const stub = blobStub(c.env, c.get("team"), sha256);
-  const info = await stub.info();
-  if (!info) return jsonError(c, 404, "not_found", `No file with SHA-256 ${sha256} has been uploaded by this team.`);
-  return c.body(chunkStream(stub, info.chunkCount), 200, {
+  const info = await blobStub(c.env, c.get("team"), sha256).info();
+  const body = info ? await blobBody(c.env, c.get("team"), info) : null;
+  if (!info || !body) return jsonError(c, 404, "not_found", `No file with SHA-256 ${sha256} has been uploaded by this team.`);
+  return c.body(body, 200, {
     ...SERVED_HEADERS,
     "content-type": info.mediaType,
     "content-length": String(info.size),
@@ -196,17 +197,18 @@ blobRoutes.put("/:sha256", validSha, async (c) => {
   const body = c.req.raw.body ?? new Blob([]).stream();
   const facts = new StreamFacts(mediaType);
   const reserve = declared === undefined ? reservationGrower(c, upload) : undefined;
-  let chunkCount: number;
   try {
-    const stored = await storeChunks(stub, upload.uploadId, body, {
-      firstChunk: 0,
-      maxBytes: declared ?? maxBytes,
-      observe: async (bytes, total) => {
-        await reserve?.(total);
-        await facts.update(bytes);
+    await writeObject(body, {
+      bucket: c.env.BLOB_BUCKET,
+      key: begun.key,
+      mediaType,
+      length: declared ?? null,
+      maxBytes,
+      watch: { arrived: reserve, observe: (bytes) => facts.update(bytes) },
+      onMultipart: async (multipartId) => {
+        if (!(await stub.attachMultipart(upload.uploadId, multipartId))) throw new UploadRefusedError("unknown_upload");
       },
     });
-    chunkCount = stored.chunks;
   } catch (error) {
     await stub.abort(upload.uploadId);
     if (error instanceof TooLargeError) {
@@ -215,48 +217,50 @@ blobRoutes.put("/:sha256", validSha, async (c) => {
         : jsonError(c, 413, "too_large", `The body is longer than its Content-Length of ${declared} bytes; nothing was stored.`);
     }
     if (error instanceof QuotaExceededError) return quotaExceeded(c, error.usage);
-    if (error instanceof ChunkRefusedError) return superseded(c);
+    if (error instanceof UploadRefusedError) return superseded(c);
     if (error instanceof BrokenBodyError) return brokenBody(c, error);
     throw error;
   }
-  const sealed = await stub.seal(upload.uploadId);
-  if (sealed.status === "unknown_upload") return superseded(c);
-  if (sealed.status === "incomplete") {
-    await stub.abort(upload.uploadId);
-    return jsonError(c, 400, "broken_body", `The body ended after ${sealed.storedBytes} of the ${sealed.size} bytes of its Content-Length; nothing was stored.`);
-  }
-  return commitUpload(c, stub, sha256, upload.uploadId, facts, chunkCount);
+  return commitUpload(c, stub, sha256, upload.uploadId, begun.key, facts);
 });
 
-/** The last step of every upload, once it is sealed and hashed: the hash must match, then the blob's object checks size and chunks. */
-async function commitUpload(c: AppContext, stub: BlobStub, sha256: string, uploadId: string, facts: StreamFacts, chunkCount: number) {
+/**
+ * The last step of every upload, once its bytes are in R2 under its own key and hashed: the hash
+ * must match, then the blob's object checks the size and commits. An upload that fails here
+ * deletes its object; one another upload superseded meanwhile deletes only its own key.
+ */
+async function commitUpload(c: AppContext, stub: BlobStub, sha256: string, uploadId: string, key: string, facts: StreamFacts) {
   const hashed = await facts.finish();
   if (hashed.sha256 !== sha256) {
     await stub.abort(uploadId);
     return jsonError(c, 400, "hash_mismatch", `The content's SHA-256 is ${hashed.sha256}, not ${sha256}: nothing was stored. Hash the file again and retry.`);
   }
-  const committed = await stub.commit(uploadId, hashed.facts, chunkCount);
+  const committed = await stub.commit(uploadId, hashed.facts);
   if (committed.status === "committed") return c.json(committed.info, 201);
-  if (committed.status === "unknown_upload") return superseded(c);
+  if (committed.status === "unknown_upload") {
+    await c.env.BLOB_BUCKET.delete(key);
+    return superseded(c);
+  }
   await stub.abort(uploadId);
   return jsonError(
     c,
     409,
     "changed_while_completing",
-    `The server holds ${committed.storedBytes} bytes in ${committed.storedChunks} chunks, but hashed ${hashed.facts.size} bytes in ${chunkCount}: nothing was stored. Upload the file again.`,
+    `The server hashed ${committed.size} bytes, but the upload declared ${committed.sizeLimit}: nothing was stored. Upload the file again.`,
   );
 }
 
 const beginSchema = z.object({ size: z.number().int().nonnegative(), mediaType: z.string().optional() });
 
-/** Multipart parts hold whole chunks, so each part's chunk indexes are known whatever their order. */
+/** Multipart parts are all of this size but the last (R2 wants them equal), so each part's place is known whatever their order. */
 function partBytes(c: AppContext): number {
-  return configOf(c.env).blobs.partChunks * CHUNK_BYTES;
+  return configOf(c.env).blobs.partMib * 1024 * 1024;
 }
 
 /**
- * Multipart: for files over a deploy's request-body limit (about 100 MB), uploaded in parts.
- * Beginning reserves the declared size; parts must fill exactly that size.
+ * Multipart: for files over a deploy's request-body limit (about 100 MB), uploaded in parts, an R2
+ * multipart upload beneath. Beginning reserves the declared size; parts must fill exactly that
+ * size. The upload's id is answered once its R2 multipart upload is recorded.
  */
 blobRoutes.post(
   "/:sha256/uploads",
@@ -271,9 +275,15 @@ blobRoutes.post(
     const { maxBytes } = configOf(c.env).blobs;
     if (begin.size > maxBytes) return tooLarge(c, maxBytes);
     const upload = uploadRequest(c, sha256, begin.size, mediaType);
-    const begun = await blobStub(c.env, upload.team, sha256).begin(upload);
+    const stub = blobStub(c.env, upload.team, sha256);
+    const begun = await stub.begin(upload);
     if (begun.status === "complete") return c.json({ ...begun.info, uploadId: null, partSize: partBytes(c) }, 200);
     if (begun.status === "quota_exceeded") return quotaExceeded(c, begun.usage);
+    const multipart = await c.env.BLOB_BUCKET.createMultipartUpload(begun.key, { httpMetadata: { contentType: mediaType || "application/octet-stream" } });
+    if (!(await stub.attachMultipart(upload.uploadId, multipart.uploadId))) {
+      await multipart.abort();
+      return superseded(c);
+    }
     return c.json({ uploadId: upload.uploadId, partSize: partBytes(c) }, 201);
   },
 );
@@ -296,23 +306,26 @@ blobRoutes.put("/:sha256/uploads/:uploadId/parts/:part", validSha, validPart, as
   if (!upload) return unread(c, unknownUpload(c));
   if (upload.sealed) return unread(c, uploadSealed(c));
   const partSize = partBytes(c);
-  const room = upload.sizeLimit - (part - 1) * partSize;
-  if (room <= 0) {
+  const length = expectedPartBytes(upload.sizeLimit, part, partSize);
+  if (length === 0) {
     const parts = Math.ceil(upload.sizeLimit / partSize);
     return unread(
       c,
       jsonError(c, 413, "part_out_of_range", `Part ${part} starts past the declared size of ${upload.sizeLimit} bytes, which takes ${parts} parts of ${partSize} bytes.`),
     );
   }
-  const maxBytes = Math.min(partSize, room);
   const partTooLarge = () =>
-    jsonError(c, 413, "part_too_large", `Part ${part} holds at most ${maxBytes} bytes (parts of ${partSize} bytes, ${upload.sizeLimit} bytes declared).`);
+    jsonError(c, 413, "part_too_large", `Part ${part} holds exactly ${length} bytes (parts of ${partSize} bytes, ${upload.sizeLimit} bytes declared).`);
+  const declared = declaredLength(c);
+  if (declared !== undefined && declared > length) return unread(c, partTooLarge());
   try {
-    const stored = await storeChunks(stub, uploadId, body, { firstChunk: (part - 1) * configOf(c.env).blobs.partChunks, maxBytes });
-    return c.json({ part, size: stored.bytes });
+    const etag = await writePart(c.env.BLOB_BUCKET, upload, part, body, length);
+    const recorded = await stub.recordPart(uploadId, part, etag, length, partSize);
+    if (recorded !== "stored") throw new UploadRefusedError(recorded);
+    return c.json({ part, size: length });
   } catch (error) {
     if (error instanceof TooLargeError) return partTooLarge();
-    if (error instanceof ChunkRefusedError) {
+    if (error instanceof UploadRefusedError) {
       if (error.reason === "beyond_size") return partTooLarge();
       return error.reason === "sealed" ? uploadSealed(c) : unknownUpload(c);
     }
@@ -324,8 +337,9 @@ blobRoutes.put("/:sha256/uploads/:uploadId/parts/:part", validSha, validPart, as
 const completeSchema = z.object({ mediaType: z.string().optional() });
 
 /**
- * Completing seals the upload (no part is accepted after), re-reads the stored chunks in order
- * to hash them (parts may arrive in any order), and commits what it hashed.
+ * Completing seals the upload (no part is accepted after), completes its R2 multipart upload,
+ * reads the object back in order to hash it (parts may arrive in any order), and commits what it
+ * hashed.
  */
 blobRoutes.post(
   "/:sha256/uploads/:uploadId/complete",
@@ -338,7 +352,7 @@ blobRoutes.post(
     if (mediaType === undefined) return badMediaType(c);
     const uploadId = c.req.param("uploadId");
     const stub = blobStub(c.env, c.get("team"), sha256);
-    const sealed = await stub.seal(uploadId);
+    const sealed = await stub.seal(uploadId, partBytes(c));
     if (sealed.status === "unknown_upload") return unknownUpload(c);
     if (sealed.status === "incomplete") {
       return jsonError(
@@ -348,20 +362,30 @@ blobRoutes.post(
         `${sealed.storedBytes} of the ${sealed.size} bytes declared have arrived: send every part from 1 to the last, then complete again.`,
       );
     }
-    const facts = new StreamFacts(mediaType || sealed.mediaType);
-    let chunkCount = 0;
-    const reader = chunkStream(stub, sealed.chunkCount, uploadId).getReader();
+    const bucket = c.env.BLOB_BUCKET;
+    const multipart = bucket.resumeMultipartUpload(sealed.key, sealed.multipartId);
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        chunkCount++;
-        await facts.update(value);
+      // An empty file has no part, which R2 cannot complete: it is an empty object.
+      if (sealed.parts.length === 0) {
+        await multipart.abort();
+        await bucket.put(sealed.key, new Uint8Array(0));
+      } else {
+        await multipart.complete(sealed.parts);
       }
-    } catch {
-      return unknownUpload(c);
+    } catch (error) {
+      await stub.abort(uploadId);
+      return jsonError(c, 409, "changed_while_completing", `The parts could not be put together (${String(error)}): nothing was stored. Upload the file again.`);
     }
-    return commitUpload(c, stub, sha256, uploadId, facts, chunkCount);
+    const facts = new StreamFacts(mediaType || sealed.mediaType);
+    const stored = await bucket.get(sealed.key);
+    if (!stored) return unknownUpload(c);
+    const reader = stored.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      await facts.update(value);
+    }
+    return commitUpload(c, stub, sha256, uploadId, sealed.key, facts);
   },
 );
 

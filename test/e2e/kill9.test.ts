@@ -17,7 +17,7 @@ let worker: WorkerProcess;
 const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
 
 function vars(): Record<string, string> {
-  return { GEMINI_API_KEY: "k", GEMINI_BASE_URL: upstream.url, BLOB_PART_MIB: "1" };
+  return { GEMINI_API_KEY: "k", GEMINI_BASE_URL: upstream.url, BLOB_PART_MIB: "5" };
 }
 
 async function chat(args: Record<string, unknown>, timeoutMs?: number) {
@@ -59,7 +59,7 @@ describe("kill -9 of wrangler dev", () => {
     await client.close();
     const session = step1.json?.continuation_id as string;
 
-    // A blob, a manifest naming it, and a multipart upload of three 1 MiB parts with two sent.
+    // A blob, a manifest naming it, and a multipart upload of three parts (5 MiB, R2's smallest) with two sent.
     const code = "def save():\n    raise OSError('disk full')\n";
     const put = await fetch(`${worker.url}/v1/blobs/${sha256(code)}`, { method: "PUT", body: code, headers: { "content-type": "text/x-python" } });
     expect(put.status).toBe(201);
@@ -69,7 +69,7 @@ describe("kill -9 of wrangler dev", () => {
       body: JSON.stringify({ files: { "/repo/save.py": sha256(code) } }),
     });
     expect(manifest.status).toBe(200);
-    const big = new Uint8Array(2.5 * 1024 * 1024).map((_, i) => i % 251);
+    const big = new Uint8Array(2.5 * 5 * 1024 * 1024).map((_, i) => i % 251);
     const bigSha = sha256(big);
     const begin = await fetch(`${worker.url}/v1/blobs/${bigSha}/uploads`, {
       method: "POST",

@@ -44,7 +44,7 @@ function versionOf(stub: DurableObjectStub, schema: Schema): Promise<{ version: 
 }
 
 describe("objects stored by the release before schema versions", () => {
-  it("open at version 1 with nothing to do: threads read and continue, the team lists them and its usage, the blob reads", async () => {
+  it("open and read: threads continue at version 1, the team lists them and its usage, the blob reads and moves to R2", async () => {
     // The fixtures' clock, a minute on: their threads have not expired and their usage is today's.
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(FIXTURE_TIME + 60_000);
@@ -91,22 +91,43 @@ describe("objects stored by the release before schema versions", () => {
     expect(listed.text).toContain(workflowId);
     const usage = (await (await request("/v1/usage?days=1")).json()) as { rows: Array<{ day: string; model: string; calls: number }> };
     expect(usage.rows).toEqual([expect.objectContaining({ day: "2026-12-01", model: "gemini-2.5-flash", calls: 4 })]);
+    // The blob's bytes are still in its rows: the first read serves them and moves them to R2.
+    const blobStubOf = workerEnv.BLOBS.getByName(fixtures.blob.name);
+    expect(await blobStubOf.info()).toMatchObject({ sha256: blobSha, size: 41, key: "" });
     const blob = await request(`/v1/blobs/${blobSha}`);
     expect(blob.status).toBe(200);
     expect(await blob.text()).toBe("import threading\nlock = threading.Lock()\n");
+    const moved = await blobStubOf.info();
+    expect(moved?.key).toMatch(new RegExp(`^${FIXTURE_TEAM}/${blobSha}/`));
+    expect(await (await workerEnv.BLOB_BUCKET.get(moved!.key))?.text()).toBe("import threading\nlock = threading.Lock()\n");
+    const rowsLeft = await runInDurableObject(stubOf(workerEnv, fixtures.blob), (_, state) => ({
+      chunks: state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM chunks").one().n,
+      alarm: state.storage.getAlarm(),
+    }));
+    expect(rowsLeft.chunks).toBe(0);
+    expect(await rowsLeft.alarm).not.toBeNull();
+    // Served from R2 from then on, its facts unchanged, and counted once in the quota.
+    const again = await request(`/v1/blobs/${blobSha}`);
+    expect(await again.text()).toBe("import threading\nlock = threading.Lock()\n");
+    expect(await blobStubOf.info()).toEqual(moved);
+    expect((await team.quotaUsage()).storedBytes).toBe(41);
 
-    // Version 1 had nothing to migrate: no object was written a version row.
+    // Threads had nothing to migrate and got no version row; the team and the blob are at their latest version.
     for (const [dump, schema] of [
       [fixtures.chat, THREAD_SCHEMA],
       [fixtures.workflow, THREAD_SCHEMA],
-      [fixtures.team, TEAM_SCHEMA],
-      [fixtures.blob, BLOB_SCHEMA],
     ] as const) {
       expect(await versionOf(stubOf(workerEnv, dump), schema)).toEqual({ version: 1, versionRow: false });
     }
+    for (const [dump, schema] of [
+      [fixtures.team, TEAM_SCHEMA],
+      [fixtures.blob, BLOB_SCHEMA],
+    ] as const) {
+      expect(await versionOf(stubOf(workerEnv, dump), schema)).toEqual({ version: schema.migrations.length, versionRow: true });
+    }
   });
 
-  it("a team's object from before its manifests were counted is brought to version 1, its manifests counted", async () => {
+  it("a team's object from before its manifests were counted is brought to its latest version, its manifests counted", async () => {
     const { workerEnv } = await fixtureTeam();
     const { manifest_usage: _, ...rows } = fixtures.team.rows;
     const older: DurableDump = {
@@ -118,10 +139,10 @@ describe("objects stored by the release before schema versions", () => {
     const stub = stubOf(workerEnv, older);
     await restoreObject(stub, older);
     expect(await workerEnv.TEAMS.getByName(older.name).quotaUsage()).toEqual({ storedBytes: 41, reservedBytes: 1000, manifestBytes: 80 });
-    expect(await versionOf(stub, TEAM_SCHEMA)).toEqual({ version: 1, versionRow: true });
+    expect(await versionOf(stub, TEAM_SCHEMA)).toEqual({ version: TEAM_SCHEMA.migrations.length, versionRow: true });
   });
 
-  it("new objects get the tables of version 1, and a version row", async () => {
+  it("new objects get the tables that objects of version 1 have once migrated, and a version row", async () => {
     mockUpstream(() => "ok");
     const { workerEnv } = await fixtureTeam();
     const team = `${FIXTURE_TEAM}-new`;
@@ -143,15 +164,25 @@ describe("objects stored by the release before schema versions", () => {
       await dumpObject("TEAMS", env.TEAMS.getByName(team) as unknown as DurableObjectStub, team),
       await dumpObject("BLOBS", env.BLOBS.getByName(`${team}:${sha}`) as unknown as DurableObjectStub, `${team}:${sha}`),
     ];
+    // Version 1 objects, woken (and so migrated) by a read.
+    const migrated: Record<string, DurableDump> = {};
+    for (const [key, dump] of [["team", fixtures.team], ["blob", fixtures.blob]] as const) {
+      const stub = stubOf(workerEnv, { binding: dump.binding, name: `${dump.name}-migrated` });
+      await restoreObject(stub, dump);
+      await (key === "team" ? workerEnv.TEAMS.getByName(`${dump.name}-migrated`).quotaUsage() : workerEnv.BLOBS.getByName(`${dump.name}-migrated`).info());
+      migrated[key] = await dumpObject(dump.binding, stub, `${dump.name}-migrated`);
+    }
     const normalized = (schema: string[]) => schema.map((statement) => statement.replace(/\s+/g, " "));
     const versionTable = "CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)";
-    for (const [dump, v1] of [
-      [created[0], fixtures.chat],
-      [created[1], fixtures.team],
-      [created[2], fixtures.blob],
+    expect(normalized(created[0]!.schema)).toEqual([...normalized(fixtures.chat.schema), versionTable]);
+    expect(created[0]!.rows["schema_version"]).toEqual([{ id: 1, version: THREAD_SCHEMA.migrations.length }]);
+    for (const [dump, old, schema] of [
+      [created[1], migrated["team"], TEAM_SCHEMA],
+      [created[2], migrated["blob"], BLOB_SCHEMA],
     ] as const) {
-      expect(normalized(dump!.schema)).toEqual([...normalized(v1.schema), versionTable]);
-      expect(dump!.rows["schema_version"]).toEqual([{ id: 1, version: 1 }]);
+      expect(normalized(dump!.schema)).toEqual(normalized(old!.schema));
+      expect(normalized(dump!.schema)).toContain(versionTable);
+      expect(dump!.rows["schema_version"]).toEqual([{ id: 1, version: schema.migrations.length }]);
     }
   });
 });

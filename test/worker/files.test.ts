@@ -122,13 +122,13 @@ describe("blob uploads", () => {
   });
 
   it("assembles a multipart upload sent out of order", async () => {
-    const workerEnv = testEnv({ BLOB_PART_MIB: "1" });
-    const content = new Uint8Array(2 * 1024 * 1024 + 100).map((_, i) => (i * 7) % 251);
+    const workerEnv = testEnv({ BLOB_PART_MIB: "5" });
+    const content = new Uint8Array(2 * 5 * 1024 * 1024 + 100).map((_, i) => (i * 7) % 251);
     const sha = await sha256Hex(content);
     const begin = await callWorker(put(`/v1/blobs/${sha}/uploads`, JSON.stringify({ size: content.length }), {}, "POST"), workerEnv);
     expect(begin.status).toBe(201);
     const { uploadId, partSize } = (await begin.json()) as { uploadId: string; partSize: number };
-    expect(partSize).toBe(1024 * 1024);
+    expect(partSize).toBe(5 * 1024 * 1024);
     for (const part of [3, 1, 2]) {
       const slice = content.slice((part - 1) * partSize, part * partSize);
       const response = await callWorker(put(`/v1/blobs/${sha}/uploads/${uploadId}/parts/${part}`, slice), workerEnv);
@@ -137,6 +137,14 @@ describe("blob uploads", () => {
     const done = await callWorker(put(`/v1/blobs/${sha}/uploads/${uploadId}/complete`, "{}", {}, "POST"), workerEnv);
     expect(done.status).toBe(201);
     expect(await done.json()).toMatchObject({ sha256: sha, size: content.length, text: false });
+    const back = new Uint8Array(await (await callWorker(new Request(`http://localhost/v1/blobs/${sha}`), workerEnv)).arrayBuffer());
+    expect(back).toEqual(content);
+  });
+
+  it("refuses a part size below R2's smallest part, naming the variable", async () => {
+    const response = await upload(testEnv({ BLOB_PART_MIB: "4" }), "x");
+    expect(response.response.status).toBe(503);
+    expect(response.body).toMatchObject({ error: "configuration", message: expect.stringContaining("BLOB_PART_MIB") });
   });
 });
 

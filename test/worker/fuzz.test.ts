@@ -36,7 +36,7 @@ const PROVIDERS = {
   OPENAI_BASE_URL: "https://openai.test/v1",
   PROVIDER_MAX_ATTEMPTS: "1",
   MAX_REQUEST_BODY_BYTES: String(1024 * 1024),
-  BLOB_PART_MIB: "1",
+  BLOB_PART_MIB: "5",
   // The fuzzer checks how inputs are handled, not throughput: thousands of requests a minute
   // would otherwise meet the rate limits (tested in auth.test.ts).
   RATE_LIMIT_PER_MINUTE: "0",

@@ -8,13 +8,15 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { STALE_UPLOAD_MS } from "../../src/durable/blob";
 import { MAX_MANIFEST_BYTES } from "../../src/core/rpc/team";
-import { blobStub } from "../../src/files/blob-store";
+import { STREAM_PART_BYTES, blobStub } from "../../src/files/blob-store";
 import { loadImages } from "../../src/files/images";
 import { ToolError } from "../../src/core/errors.ts";
 import { callWorker, connectClient, testEnv } from "./helpers";
 import { mockUpstream } from "./upstream-mock";
 
 const MIB = 1024 * 1024;
+/** Multipart parts of R2's smallest size (BLOB_PART_MIB's least). */
+const PART = 5 * MIB;
 
 async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
   const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
@@ -87,7 +89,7 @@ afterEach(() => {
 
 describe("quota and size: reserved before any byte is stored", () => {
   it("a multipart upload declaring 0 bytes at a full quota stores nothing: parts past the declared size are refused", async () => {
-    const t = await asTeam("zero-size", { TEAM_BLOB_QUOTA_BYTES: String(2 * MIB), BLOB_PART_MIB: "1" });
+    const t = await asTeam("zero-size", { TEAM_BLOB_QUOTA_BYTES: String(2 * MIB), BLOB_PART_MIB: "5" });
     const filler = bytesOf(2 * MIB);
     expect((await t.call(`/v1/blobs/${await sha256Hex(filler)}`, { method: "PUT", body: filler })).status).toBe(201);
     expect(await t.usage()).toEqual({ storedBytes: 2 * MIB, reservedBytes: 0, manifestBytes: 0 });
@@ -108,35 +110,46 @@ describe("quota and size: reserved before any byte is stored", () => {
   });
 
   it("a multipart total over the declared size is refused with 413; the right parts still complete, counted exactly", async () => {
-    const t = await asTeam("declared-size", { TEAM_BLOB_QUOTA_BYTES: String(8 * MIB), BLOB_PART_MIB: "1" });
-    const content = bytesOf(MIB + MIB / 2, 3);
+    const t = await asTeam("declared-size", { TEAM_BLOB_QUOTA_BYTES: String(16 * MIB), BLOB_PART_MIB: "5" });
+    const content = bytesOf(PART + PART / 2, 3);
     const sha = await sha256Hex(content);
     const begin = await t.json(`/v1/blobs/${sha}/uploads`, { size: content.length, mediaType: "application/octet-stream" });
     const { uploadId } = (await begin.json()) as { uploadId: string };
     expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: content.length, manifestBytes: 0 });
     const put = (part: number, body: Uint8Array) => t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/${part}`, { method: "PUT", body });
 
-    const oversized = await put(2, bytesOf(MIB));
+    const oversized = await put(2, bytesOf(PART));
     expect(oversized.status).toBe(413);
     expect((await errorOf(oversized)).error).toBe("part_too_large");
     const beyond = await put(3, bytesOf(10));
     expect(beyond.status).toBe(413);
     expect((await errorOf(beyond)).error).toBe("part_out_of_range");
+    // Streamed without a Content-Length, a part longer than its place is cut off at its size.
+    const held = heldBody();
+    const streamed = t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/2`, { method: "PUT", body: held.stream });
+    held.push(bytesOf(PART / 2 + 1));
+    held.close();
+    expect((await errorOf(await streamed)).error).toBe("part_too_large");
+    // A part shorter than its place would leave a hole in the file: refused, nothing recorded.
+    const short = await put(1, content.slice(0, PART - 1));
+    expect(short.status).toBe(400);
+    expect((await errorOf(short)).error).toBe("broken_body");
 
-    expect((await put(1, content.slice(0, MIB))).status).toBe(200);
-    expect((await put(2, content.slice(MIB))).status).toBe(200);
+    expect((await put(1, content.slice(0, PART))).status).toBe(200);
+    expect((await put(2, content.slice(PART))).status).toBe(200);
     const complete = await t.json(`/v1/blobs/${sha}/uploads/${uploadId}/complete`, {});
     expect(complete.status).toBe(201);
     expect(await t.usage()).toEqual({ storedBytes: content.length, reservedBytes: 0, manifestBytes: 0 });
   });
 
-  it("the blob's object itself refuses a chunk past the declared size, whoever sends it", async () => {
-    const t = await asTeam("object-bounds", { BLOB_PART_MIB: "1" });
+  it("the blob's object itself refuses a part that is not the size its number takes, whoever sends it", async () => {
+    const t = await asTeam("object-bounds", { BLOB_PART_MIB: "5" });
     const sha = await sha256Hex("bounds");
     const { uploadId } = (await (await t.json(`/v1/blobs/${sha}/uploads`, { size: 100 })).json()) as { uploadId: string };
-    expect(await t.stub(sha).putChunk(uploadId, 0, new Uint8Array(101).buffer)).toBe("beyond_size");
-    expect(await t.stub(sha).putChunk(uploadId, 1, new Uint8Array(1).buffer)).toBe("beyond_size");
-    expect(await t.stub(sha).putChunk(uploadId, 0, new Uint8Array(100).buffer)).toBe("stored");
+    expect(await t.stub(sha).recordPart(uploadId, 1, "etag", 101, PART)).toBe("beyond_size");
+    expect(await t.stub(sha).recordPart(uploadId, 1, "etag", 99, PART)).toBe("beyond_size");
+    expect(await t.stub(sha).recordPart(uploadId, 2, "etag", 1, PART)).toBe("beyond_size");
+    expect(await t.stub(sha).recordPart(uploadId, 1, "etag", 100, PART)).toBe("stored");
   });
 
   it("parallel multipart uploads cannot each take the whole room: the reservations add up", async () => {
@@ -195,7 +208,7 @@ describe("quota and size: reserved before any byte is stored", () => {
   });
 
   it("releases the reservation when the hash does not match, when the body breaks off, and when a multipart hash fails", async () => {
-    const t = await asTeam("releases", { TEAM_BLOB_QUOTA_BYTES: String(4 * MIB), BLOB_PART_MIB: "1" });
+    const t = await asTeam("releases", { TEAM_BLOB_QUOTA_BYTES: String(4 * MIB), BLOB_PART_MIB: "5" });
     const wrongHash = await sha256Hex("not this");
     const mismatch = await t.call(`/v1/blobs/${wrongHash}`, { method: "PUT", body: bytesOf(3000) });
     expect(mismatch.status).toBe(400);
@@ -219,19 +232,21 @@ describe("quota and size: reserved before any byte is stored", () => {
   });
 
   it("an abandoned upload is removed by the blob's alarm and gives its reservation back; a live one is kept", async () => {
-    const t = await asTeam("stale", { TEAM_BLOB_QUOTA_BYTES: String(3 * MIB), BLOB_PART_MIB: "1" });
-    const content = bytesOf(2 * MIB, 5);
+    const t = await asTeam("stale", { TEAM_BLOB_QUOTA_BYTES: String(3 * PART), BLOB_PART_MIB: "5" });
+    const content = bytesOf(2 * PART, 5);
     const sha = await sha256Hex(content);
     const { uploadId } = (await (await t.json(`/v1/blobs/${sha}/uploads`, { size: content.length })).json()) as { uploadId: string };
-    expect((await t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/1`, { method: "PUT", body: content.slice(0, MIB) })).status).toBe(200);
+    expect((await t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/1`, { method: "PUT", body: content.slice(0, PART) })).status).toBe(200);
     const stub = t.stub(sha);
+    const upload = await stub.upload(uploadId);
+    expect(upload?.multipartId).not.toBe("");
     expect(await runInDurableObject(stub, (_, state) => state.storage.getAlarm())).not.toBeNull();
 
     // The alarm of an upload touched within the hour leaves it alone.
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await stub.upload(uploadId)).not.toBeNull();
     expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: content.length, manifestBytes: 0 });
-    expect((await t.json(`/v1/blobs/${await sha256Hex("other")}/uploads`, { size: 2 * MIB })).status).toBe(413);
+    expect((await t.json(`/v1/blobs/${await sha256Hex("other")}/uploads`, { size: 2 * PART })).status).toBe(413);
 
     // An hour and a bit later, untouched:
     await runInDurableObject(stub, (_, state) => {
@@ -240,9 +255,12 @@ describe("quota and size: reserved before any byte is stored", () => {
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 0, manifestBytes: 0 });
     expect(await tablesOf(stub)).toEqual([]);
-    const late = await t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/2`, { method: "PUT", body: content.slice(MIB) });
+    // Its R2 multipart upload was aborted with it: no part can be added to it any more.
+    const aborted = t.workerEnv.BLOB_BUCKET.resumeMultipartUpload(upload!.key, upload!.multipartId);
+    await expect(aborted.uploadPart(2, content.slice(PART))).rejects.toThrow();
+    const late = await t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/2`, { method: "PUT", body: content.slice(PART) });
     expect(late.status).toBe(404);
-    expect((await t.json(`/v1/blobs/${await sha256Hex("other")}/uploads`, { size: 2 * MIB })).status).toBe(201);
+    expect((await t.json(`/v1/blobs/${await sha256Hex("other")}/uploads`, { size: 2 * PART })).status).toBe(201);
   });
 });
 
@@ -295,57 +313,129 @@ describe("completion: sealed, then hashed, then committed as hashed", () => {
   async function uploadParts(t: Awaited<ReturnType<typeof asTeam>>, content: Uint8Array) {
     const sha = await sha256Hex(content);
     const { uploadId } = (await (await t.json(`/v1/blobs/${sha}/uploads`, { size: content.length })).json()) as { uploadId: string };
-    for (let part = 1; (part - 1) * MIB < content.length; part++) {
-      const slice = content.slice((part - 1) * MIB, part * MIB);
+    for (let part = 1; (part - 1) * PART < content.length; part++) {
+      const slice = content.slice((part - 1) * PART, part * PART);
       expect((await t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/${part}`, { method: "PUT", body: slice })).status).toBe(200);
     }
     return { sha, uploadId };
   }
 
   it("no part is accepted once completion has sealed the upload, so the stored content is what was hashed", async () => {
-    const t = await asTeam("sealed", { BLOB_PART_MIB: "1" });
-    const content = bytesOf(2 * MIB, 9);
+    const t = await asTeam("sealed", { BLOB_PART_MIB: "5" });
+    const content = bytesOf(2 * PART, 9);
     const { sha, uploadId } = await uploadParts(t, content);
-    // Completion's first step; the attacker then tries to swap part 2 while the chunks are hashed.
-    expect((await t.stub(sha).seal(uploadId)).status).toBe("sealed");
-    const swap = await t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/2`, { method: "PUT", body: bytesOf(MIB, 66) });
+    // Completion's first step; the attacker then tries to swap part 2 while the object is hashed.
+    expect((await t.stub(sha).seal(uploadId, PART)).status).toBe("sealed");
+    const swap = await t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/2`, { method: "PUT", body: bytesOf(PART, 66) });
     expect(swap.status).toBe(409);
     expect((await errorOf(swap)).error).toBe("upload_sealed");
-    expect(await t.stub(sha).putChunk(uploadId, 1, new ArrayBuffer(MIB))).toBe("sealed");
+    expect(await t.stub(sha).recordPart(uploadId, 2, "etag", PART, PART)).toBe("sealed");
 
     expect((await t.json(`/v1/blobs/${sha}/uploads/${uploadId}/complete`, {})).status).toBe(201);
     const back = new Uint8Array(await (await t.call(`/v1/blobs/${sha}`)).arrayBuffer());
     expect(await sha256Hex(back)).toBe(sha);
   });
 
-  it("the blob's object refuses a commit whose size or chunk count is not what it stores", async () => {
-    const t = await asTeam("commit-check", { BLOB_PART_MIB: "1" });
-    const content = bytesOf(MIB + 10, 4);
+  it("the blob's object refuses a commit whose size is not the size the upload declared", async () => {
+    const t = await asTeam("commit-check", { BLOB_PART_MIB: "5" });
+    const content = bytesOf(PART + 10, 4);
     const { sha, uploadId } = await uploadParts(t, content);
-    const sealed = await t.stub(sha).seal(uploadId);
-    expect(sealed).toMatchObject({ status: "sealed", chunkCount: 2 });
+    const sealed = await t.stub(sha).seal(uploadId, PART);
+    expect(sealed.status === "sealed" && sealed.parts.map((part) => part.partNumber)).toEqual([1, 2]);
     const facts = { size: content.length, lines: 0, tokens: 0, text: false, mediaType: "application/octet-stream" };
-    expect(await t.stub(sha).commit(uploadId, { ...facts, size: content.length + 1 }, 2)).toMatchObject({ status: "mismatch" });
-    expect(await t.stub(sha).commit(uploadId, facts, 1)).toMatchObject({ status: "mismatch" });
+    expect(await t.stub(sha).commit(uploadId, { ...facts, size: content.length + 1 })).toMatchObject({ status: "mismatch" });
+    expect(await t.stub(sha).commit(uploadId, { ...facts, size: content.length - 1 })).toMatchObject({ status: "mismatch" });
     expect((await t.call(`/v1/blobs/${sha}`, { method: "HEAD" })).status).toBe(404);
-    expect(await t.stub(sha).commit(uploadId, facts, 2)).toMatchObject({ status: "committed" });
+    expect(await t.stub(sha).commit(uploadId, facts)).toMatchObject({ status: "committed" });
   });
 
   it("completing with a part missing stores nothing and leaves the upload open for it", async () => {
-    const t = await asTeam("missing-part", { BLOB_PART_MIB: "1" });
-    const content = bytesOf(2 * MIB, 2);
+    const t = await asTeam("missing-part", { BLOB_PART_MIB: "5" });
+    const content = bytesOf(2 * PART, 2);
     const sha = await sha256Hex(content);
     const { uploadId } = (await (await t.json(`/v1/blobs/${sha}/uploads`, { size: content.length })).json()) as { uploadId: string };
-    await t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/2`, { method: "PUT", body: content.slice(MIB) });
+    await t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/2`, { method: "PUT", body: content.slice(PART) });
     const early = await t.json(`/v1/blobs/${sha}/uploads/${uploadId}/complete`, {});
     expect(early.status).toBe(400);
     expect((await errorOf(early)).error).toBe("missing_parts");
-    expect((await t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/1`, { method: "PUT", body: content.slice(0, MIB) })).status).toBe(200);
+    expect((await t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/1`, { method: "PUT", body: content.slice(0, PART) })).status).toBe(200);
     expect((await t.json(`/v1/blobs/${sha}/uploads/${uploadId}/complete`, {})).status).toBe(201);
   });
 });
 
-describe("images: limits checked before any chunk is read", () => {
+describe("R2: each upload writes its own object, and only a verified one stays", () => {
+  /** The R2 objects under a team's hash: every upload's key starts with it. */
+  async function objectsOf(t: Awaited<ReturnType<typeof asTeam>>, sha: string): Promise<string[]> {
+    return (await t.workerEnv.BLOB_BUCKET.list({ prefix: `${t.team}/${sha}/` })).objects.map((object) => object.key);
+  }
+
+  it("attack: a mismatching upload of the same hash, begun while the good one streams, neither keeps its bytes nor touches the good ones", async () => {
+    const t = await asTeam("same-hash");
+    const good = bytesOf(3000, 1);
+    const sha = await sha256Hex(good);
+    const held = heldBody();
+    const first = t.call(`/v1/blobs/${sha}`, { method: "PUT", body: held.stream, headers: { "content-length": "3000" } });
+    held.push(good.slice(0, 1000));
+    await until(async () => (await t.usage()).reservedBytes === 3000, "the first upload's reservation");
+
+    // A second upload of the same hash supersedes the first, and fails its hash: nothing of it stays.
+    const forged = await t.call(`/v1/blobs/${sha}`, { method: "PUT", body: bytesOf(3000, 2) });
+    expect((await errorOf(forged)).error).toBe("hash_mismatch");
+    held.push(good.slice(1000));
+    held.close();
+    const superseded = await first;
+    expect(superseded.status).toBe(409);
+    expect(await objectsOf(t, sha)).toEqual([]);
+    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 0, manifestBytes: 0 });
+
+    // The good upload, then a forged one: the committed blob is answered, its bytes untouched.
+    expect((await t.call(`/v1/blobs/${sha}`, { method: "PUT", body: good })).status).toBe(201);
+    const stored = await objectsOf(t, sha);
+    expect(stored).toHaveLength(1);
+    expect((await t.call(`/v1/blobs/${sha}`, { method: "PUT", body: bytesOf(3000, 3) })).status).toBe(200);
+    const begin = await t.json(`/v1/blobs/${sha}/uploads`, { size: 3000 });
+    expect(((await begin.json()) as { uploadId: string | null }).uploadId).toBeNull();
+    expect(await objectsOf(t, sha)).toEqual(stored);
+    expect(new Uint8Array(await (await t.call(`/v1/blobs/${sha}`)).arrayBuffer())).toEqual(good);
+    expect(await t.usage()).toEqual({ storedBytes: 3000, reservedBytes: 0, manifestBytes: 0 });
+  });
+
+  it("a PUT of unknown length past one buffered part goes up as an R2 multipart upload, read back whole", async () => {
+    const t = await asTeam("unknown-length-parts");
+    const content = bytesOf(STREAM_PART_BYTES * 2 + 123, 8);
+    const sha = await sha256Hex(content);
+    const held = heldBody();
+    const pending = t.call(`/v1/blobs/${sha}`, { method: "PUT", body: held.stream });
+    for (let offset = 0; offset < content.length; offset += MIB) held.push(content.slice(offset, offset + MIB));
+    held.close();
+    expect((await pending).status).toBe(201);
+    const [key] = await objectsOf(t, sha);
+    expect((await t.workerEnv.BLOB_BUCKET.head(key!))?.size).toBe(content.length);
+    expect(new Uint8Array(await (await t.call(`/v1/blobs/${sha}`)).arrayBuffer())).toEqual(content);
+    expect(await t.usage()).toEqual({ storedBytes: content.length, reservedBytes: 0, manifestBytes: 0 });
+  });
+
+  it("a failed upload leaves no object: a body that breaks off, a hash mismatch, a multipart upload whose hash fails", async () => {
+    const t = await asTeam("no-leftovers", { BLOB_PART_MIB: "5" });
+    const sha = await sha256Hex("expected");
+    const held = heldBody();
+    const broken = t.call(`/v1/blobs/${sha}`, { method: "PUT", body: held.stream, headers: { "content-length": "3000" } });
+    held.push(bytesOf(1000));
+    await until(async () => (await t.usage()).reservedBytes === 3000, "the reservation");
+    held.fail();
+    expect((await broken).status).toBe(400);
+    expect((await t.call(`/v1/blobs/${sha}`, { method: "PUT", body: bytesOf(STREAM_PART_BYTES + 1) })).status).toBe(400);
+    const content = bytesOf(PART + 1, 4);
+    const { uploadId } = (await (await t.json(`/v1/blobs/${sha}/uploads`, { size: content.length })).json()) as { uploadId: string };
+    await t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/1`, { method: "PUT", body: content.slice(0, PART) });
+    await t.call(`/v1/blobs/${sha}/uploads/${uploadId}/parts/2`, { method: "PUT", body: content.slice(PART) });
+    expect((await errorOf(await t.json(`/v1/blobs/${sha}/uploads/${uploadId}/complete`, {}))).error).toBe("hash_mismatch");
+    expect(await objectsOf(t, sha)).toEqual([]);
+    expect(await t.usage()).toEqual({ storedBytes: 0, reservedBytes: 0, manifestBytes: 0 });
+  });
+});
+
+describe("images: limits checked before any byte is read", () => {
   const GEMINI = { GEMINI_API_KEY: "k", GEMINI_BASE_URL: "https://gemini.test" };
   const PNG_HEADER = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -356,11 +446,18 @@ describe("images: limits checked before any chunk is read", () => {
     return { isError: result.isError === true, text: (result.content as Array<{ text: string }>)[0]?.text ?? "" };
   }
 
+  /** Deletes a blob's R2 object, leaving its facts: any read of its bytes would now fail. */
+  async function deleteBytes(t: Awaited<ReturnType<typeof asTeam>>, sha: string) {
+    const info = await t.stub(sha).info();
+    expect(info?.key).toMatch(new RegExp(`/${sha}/`));
+    await t.workerEnv.BLOB_BUCKET.delete(info!.key);
+  }
+
   async function register(t: Awaited<ReturnType<typeof asTeam>>, files: Record<string, string>) {
     expect((await t.json("/v1/workspaces/default/manifest", { files }, "PUT")).status).toBe(200);
   }
 
-  it("an image blob over 20 MB is refused from its stored size, without reading a chunk", async () => {
+  it("an image blob over 20 MB is refused from its stored size, without reading a byte", async () => {
     const sent = mockUpstream();
     const t = await asTeam("big-image", GEMINI);
     const image = bytesOf(21 * MIB);
@@ -369,7 +466,7 @@ describe("images: limits checked before any chunk is read", () => {
     expect((await t.call(`/v1/blobs/${sha}`, { method: "PUT", body: image, headers: { "content-type": "image/png" } })).status).toBe(201);
     await register(t, { "/shots/huge.png": sha });
     // Any read of the blob would now fail: only its stored facts can be used.
-    await runInDurableObject(t.stub(sha), (_, state) => void state.storage.sql.exec("DELETE FROM chunks"));
+    await deleteBytes(t, sha);
 
     const result = await chatWithImages(t, ["/shots/huge.png"]);
     expect(result.isError).toBe(true);
@@ -377,17 +474,17 @@ describe("images: limits checked before any chunk is read", () => {
     expect(sent).toHaveLength(0);
   });
 
-  /** Uploads a PNG of `bytes` bytes under `path`, then deletes its chunks: any read of it would now fail. */
+  /** Uploads a PNG of `bytes` bytes under `path`, then deletes its bytes in R2: any read of it would now fail. */
   async function unreadableImage(t: Awaited<ReturnType<typeof asTeam>>, path: string, bytes: number, seed: number): Promise<void> {
     const image = bytesOf(bytes, seed);
     image.set(PNG_HEADER);
     const sha = await sha256Hex(image);
     expect((await t.call(`/v1/blobs/${sha}`, { method: "PUT", body: image, headers: { "content-type": "image/png" } })).status).toBe(201);
     await register(t, { [path]: sha });
-    await runInDurableObject(t.stub(sha), (_, state) => void state.storage.sql.exec("DELETE FROM chunks"));
+    await deleteBytes(t, sha);
   }
 
-  it("attack: two 19.9 MB images under the per-image limit are refused from their stored sizes, without reading a chunk", async () => {
+  it("attack: two 19.9 MB images under the per-image limit are refused from their stored sizes, without reading a byte", async () => {
     const sent = mockUpstream();
     const t = await asTeam("two-large-images", GEMINI);
     await unreadableImage(t, "/shots/a.png", Math.round(19.9 * MIB), 1);
@@ -412,7 +509,7 @@ describe("images: limits checked before any chunk is read", () => {
   it("an image the model accepts is read and sent whole", async () => {
     const sent = mockUpstream();
     const t = await asTeam("image-sent", GEMINI);
-    // Over one chunk, and not a multiple of three bytes: encoded across chunk boundaries.
+    // Over one MiB, and not a multiple of three bytes: encoded across the pieces R2 streams.
     const image = bytesOf(MIB + 7, 5);
     image.set(PNG_HEADER);
     const sha = await sha256Hex(image);

@@ -2,7 +2,8 @@ import type { QuotaUsage } from "./team";
 
 /**
  * The contract of a blob's Durable Object (one per team and content hash): what the worker asks
- * of it, and the shapes that cross. The object (src/durable/blob.ts) implements it.
+ * of it, and the shapes that cross. The object (src/durable/blob.ts) implements it. The bytes
+ * live in R2 under a key unique to the upload that wrote them; the object holds the facts.
  */
 
 /** What the server knows of a stored blob. */
@@ -14,12 +15,13 @@ export interface BlobInfo {
   tokens: number;
   text: boolean;
   mediaType: string;
-  chunkCount: number;
   createdAt: number;
+  /** The R2 key of its bytes; "" while a blob of the release before R2 still has them in its object's rows. */
+  key: string;
 }
 
 /** The facts of a blob that its upload measured while hashing it. */
-export type BlobFacts = Omit<BlobInfo, "sha256" | "createdAt" | "chunkCount">;
+export type BlobFacts = Omit<BlobInfo, "sha256" | "createdAt" | "key">;
 
 /** Starting an upload: who uploads what, how large it says it is, and the team's quota. */
 export interface UploadRequest {
@@ -35,7 +37,7 @@ export interface UploadRequest {
 }
 
 export type BeginResult =
-  | { status: "started" }
+  | { status: "started"; key: string }
   | { status: "complete"; info: BlobInfo }
   | { status: "quota_exceeded"; usage: QuotaUsage };
 
@@ -44,30 +46,51 @@ export interface UploadState {
   /** The declared size, or the most a stream of unknown length may hold. */
   sizeLimit: number;
   sealed: boolean;
+  /** Where its bytes go in R2, and the R2 multipart upload that gathers its parts ("" before one is made). */
+  key: string;
+  multipartId: string;
 }
 
-export type ChunkResult = "stored" | "unknown_upload" | "sealed" | "beyond_size";
+export type PartResult = "stored" | "unknown_upload" | "sealed" | "beyond_size";
+
+/** An R2 multipart part as completing needs it. */
+export interface UploadedPart {
+  partNumber: number;
+  etag: string;
+}
 
 export type SealResult =
-  | { status: "sealed"; chunkCount: number; mediaType: string }
+  | { status: "sealed"; parts: UploadedPart[]; mediaType: string; key: string; multipartId: string }
   | { status: "incomplete"; storedBytes: number; size: number }
   | { status: "unknown_upload" };
 
 export type CommitResult =
   | { status: "committed"; info: BlobInfo }
   | { status: "unknown_upload" }
-  | { status: "mismatch"; storedBytes: number; storedChunks: number };
+  | { status: "mismatch"; size: number; sizeLimit: number };
 
-/** Chunks are fixed-size rows: well under the 2 MB row limit, and a small, steady memory bound. */
+/** Rows of the release before R2 held a blob as chunks of this size; they are read once, when the blob moves to R2. */
 export const CHUNK_BYTES = 1 << 20;
+
+/** The KV cache of blob facts (src/files/blob-store.ts), named here so an expiring blob can drop its entry. */
+export const BLOB_FACTS_CACHE = "blob-facts:v2";
+
+/** The cache key of a team's blob facts under BLOB_FACTS_CACHE. */
+export function blobFactsKey(team: string, sha256: string): string {
+  return `${team}:${sha256}`;
+}
+
+/** R2's smallest multipart part (all but the last): the least BLOB_PART_MIB may be. */
+export const R2_MIN_PART_MIB = 5;
 
 export interface BlobObject extends Rpc.DurableObjectBranded {
   info(): Promise<BlobInfo | null>;
   begin(request: UploadRequest): Promise<BeginResult>;
   upload(uploadId: string): Promise<UploadState | null>;
-  putChunk(uploadId: string, index: number, data: ArrayBuffer): Promise<ChunkResult>;
-  seal(uploadId: string): Promise<SealResult>;
-  commit(uploadId: string, facts: BlobFacts, chunkCount: number): Promise<CommitResult>;
+  attachMultipart(uploadId: string, multipartId: string): Promise<boolean>;
+  recordPart(uploadId: string, part: number, etag: string, size: number, partBytes: number): Promise<PartResult>;
+  seal(uploadId: string, partBytes: number): Promise<SealResult>;
+  commit(uploadId: string, facts: BlobFacts): Promise<CommitResult>;
   abort(uploadId: string): Promise<void>;
-  readChunk(index: number, uploadId?: string): Promise<ArrayBuffer | null>;
+  moveToR2(): Promise<BlobInfo | null>;
 }

@@ -32,7 +32,12 @@ export interface UsageRow {
 export interface TeamActivity {
   threads: ThreadSummary[];
   usage: UsageRow[];
+  /** Blobs (SHA-256) whose bytes a call read for a model: a thread references them. */
+  blobsUsed: string[];
 }
+
+/** Whether an expiring blob is still referenced (and until when), or its stored bytes were given back. */
+export type BlobRelease = { status: "released" } | { status: "referenced"; referencedAt: number };
 
 /** Days of usage kept; older rows are dropped as new ones arrive. */
 export const USAGE_RETENTION_DAYS = 366;
@@ -78,6 +83,7 @@ export interface TeamObject extends Rpc.DurableObjectBranded {
   growReservation(sha256: string, uploadId: string, atLeast: number, upTo: number, quotaBytes: number): Promise<Reservation | { status: "superseded" }>;
   releaseReservation(sha256: string): Promise<void>;
   commitReservation(sha256: string, bytes: number): Promise<void>;
+  releaseUnreferencedBlob(sha256: string, bytes: number, referencedBefore: number): Promise<BlobRelease>;
   recordActivity(activity: TeamActivity): Promise<void>;
   listThreads(limit: number): Promise<ThreadSummary[]>;
   usageSince(firstDay: string): Promise<UsageRow[]>;
