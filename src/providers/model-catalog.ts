@@ -73,7 +73,10 @@ const catalogItem = z.object({
 });
 
 const NOT_A_CATALOG = 'must be a JSON object with a "data" array of models';
-const catalogDocument = z.object({ data: z.array(z.unknown(), { error: NOT_A_CATALOG }) }, { error: NOT_A_CATALOG });
+const catalogDocument = z.object(
+  { data: z.array(z.unknown(), { error: NOT_A_CATALOG }), links: z.object({ next: z.string().max(2_000).nullish() }).nullish() },
+  { error: NOT_A_CATALOG },
+);
 
 /** USD per token to USD per million tokens, rounded to a millionth of a dollar; undefined when not a fixed price. */
 function perMillion(value: string | number | undefined): number | undefined {
@@ -114,7 +117,7 @@ async function boundedText(response: Response, maxBytes: number): Promise<string
   const declared = Number(response.headers.get("content-length") ?? Number.NaN);
   if (declared > maxBytes) {
     await response.body?.cancel();
-    throw new CatalogRefreshError(`the catalog is ${declared} bytes, over the ${maxBytes}-byte limit`);
+    throw new CatalogRefreshError(`a page of ${declared} bytes takes the catalog over its ${MAX_CATALOG_BYTES}-byte limit`);
   }
   if (!response.body) return "";
   const reader = response.body.getReader();
@@ -127,7 +130,7 @@ async function boundedText(response: Response, maxBytes: number): Promise<string
     bytes += value.byteLength;
     if (bytes > maxBytes) {
       await reader.cancel();
-      throw new CatalogRefreshError(`the catalog is over the ${maxBytes}-byte limit`);
+      throw new CatalogRefreshError(`the catalog is over its ${MAX_CATALOG_BYTES}-byte limit`);
     }
     text += decoder.decode(value, { stream: true });
   }
@@ -139,11 +142,44 @@ function timedOut(error: unknown): boolean {
   return error instanceof DOMException && error.name === "TimeoutError";
 }
 
-/** Fetches and normalises the catalog at `source`; throws CatalogRefreshError saying what was wrong. */
+/** At most this many pages: OpenRouter pages its list by 500 models (`links.next`). */
+const MAX_CATALOG_PAGES = 20;
+
+/**
+ * Fetches and normalises the catalog at `source`, following its `links.next` pages on the same
+ * origin; the bounds (bytes, time, models) hold for all pages together. Throws
+ * CatalogRefreshError saying what was wrong.
+ */
 export async function fetchCatalog(source: string, now = new Date()): Promise<{ catalog: ModelCatalog; skipped: number }> {
+  const signal = AbortSignal.timeout(CATALOG_TIMEOUT_MS);
+  const items: unknown[] = [];
+  let bytesLeft = MAX_CATALOG_BYTES;
+  let page: URL | undefined = new URL(source);
+  for (let pages = 0; page; pages++) {
+    if (pages === MAX_CATALOG_PAGES) throw new CatalogRefreshError(`it has more than ${MAX_CATALOG_PAGES} pages`);
+    const { data, next, bytes } = await fetchPage(page, signal, bytesLeft);
+    bytesLeft -= bytes;
+    items.push(...data);
+    if (items.length > MAX_CATALOG_ENTRIES) throw new CatalogRefreshError(`it lists ${items.length} models, over the limit of ${MAX_CATALOG_ENTRIES}`);
+    page = next ? nextPage(page, next) : undefined;
+  }
+  const entries = items.map(normalise).filter((entry) => entry !== undefined);
+  if (entries.length === 0) throw new CatalogRefreshError("no model in it has an id and a context_length");
+  return { catalog: { source, fetchedAt: now.toISOString(), entries }, skipped: items.length - entries.length };
+}
+
+/** The next page's URL, relative to this one; only on the catalog's own origin. */
+function nextPage(current: URL, next: string): URL {
+  const url = new URL(next, current);
+  if (url.origin !== current.origin) throw new CatalogRefreshError(`its next page ${url.origin} is on another origin than ${current.origin}`);
+  return url;
+}
+
+/** One page: its models, the link to the next one, and the bytes it took. */
+async function fetchPage(url: URL, signal: AbortSignal, maxBytes: number): Promise<{ data: unknown[]; next: string | null; bytes: number }> {
   let response: Response;
   try {
-    response = await fetch(source, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(CATALOG_TIMEOUT_MS) });
+    response = await fetch(url, { headers: { accept: "application/json" }, signal });
   } catch (error) {
     throw new CatalogRefreshError(timedOut(error) ? NO_ANSWER : `could not be reached (${String(error)})`);
   }
@@ -153,7 +189,7 @@ export async function fetchCatalog(source: string, now = new Date()): Promise<{ 
   }
   let text: string;
   try {
-    text = await boundedText(response, MAX_CATALOG_BYTES);
+    text = await boundedText(response, maxBytes);
   } catch (error) {
     if (error instanceof CatalogRefreshError) throw error;
     throw new CatalogRefreshError(timedOut(error) ? NO_ANSWER : `the body could not be read (${String(error)})`);
@@ -166,11 +202,7 @@ export async function fetchCatalog(source: string, now = new Date()): Promise<{ 
   }
   const document = catalogDocument.safeParse(json);
   if (!document.success) throw new CatalogRefreshError(`the body ${document.error.issues[0]?.message ?? "has the wrong shape"}`);
-  const items = document.data.data;
-  if (items.length > MAX_CATALOG_ENTRIES) throw new CatalogRefreshError(`it lists ${items.length} models, over the limit of ${MAX_CATALOG_ENTRIES}`);
-  const entries = items.map(normalise).filter((entry) => entry !== undefined);
-  if (entries.length === 0) throw new CatalogRefreshError("no model in it has an id and a context_length");
-  return { catalog: { source, fetchedAt: now.toISOString(), entries }, skipped: items.length - entries.length };
+  return { data: document.data.data, next: document.data.links?.next ?? null, bytes: new TextEncoder().encode(text).byteLength };
 }
 
 /**

@@ -115,7 +115,7 @@ describe("the model catalog through wrangler dev", () => {
     expect(good?.models).toBe(PUBLISHED.length);
     const failures = [
       [{ malformed: true }, /the body is not JSON/],
-      [{ hugeBytes: 20 * 1024 * 1024 }, /over the 8388608-byte limit/],
+      [{ hugeBytes: 20 * 1024 * 1024 }, /over its 8388608-byte limit/],
       [{ status: 503 }, /answered HTTP 503/],
       [{ reset: true }, /could not be reached/],
       [{ hang: true }, /no complete answer within 20 s/],

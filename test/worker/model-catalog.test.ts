@@ -74,7 +74,7 @@ describe("fetching the catalog (OpenRouter's shape)", () => {
 
   it("stops reading past the byte limit, whether the length is declared or only streamed", async () => {
     serveCatalog(new Response("{}", { headers: { "content-length": String(MAX_CATALOG_BYTES + 1) } }));
-    await expect(fetchCatalog(SOURCE)).rejects.toThrow(/bytes, over the 8388608-byte limit/);
+    await expect(fetchCatalog(SOURCE)).rejects.toThrow(/bytes takes the catalog over its 8388608-byte limit/);
 
     vi.restoreAllMocks();
     let pulled = 0;
@@ -86,9 +86,34 @@ describe("fetching the catalog (OpenRouter's shape)", () => {
       },
     });
     serveCatalog(new Response(endless));
-    await expect(fetchCatalog(SOURCE)).rejects.toThrow(/over the 8388608-byte limit/);
+    await expect(fetchCatalog(SOURCE)).rejects.toThrow(/over its 8388608-byte limit/);
     // It cancelled the body instead of reading on: at most the limit and a chunk were pulled.
     expect(pulled).toBeLessThanOrEqual(MAX_CATALOG_BYTES / chunk.byteLength + 2);
+  });
+  it("follows OpenRouter's pages (links.next) on the catalog's own origin, within one byte budget", async () => {
+    const pages: Record<string, unknown> = {
+      "/api/v1/models": { data: [NEW_MODEL], links: { next: "/api/v1/models?offset=1&limit=1" } },
+      "/api/v1/models?offset=1&limit=1": { data: [openRouterModel("x-ai/grok-9")], links: { next: null } },
+    };
+    const asked: string[] = [];
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      asked.push(url.href);
+      return Response.json(pages[url.pathname + url.search]);
+    });
+    const { catalog } = await fetchCatalog(SOURCE);
+    expect(catalog.entries.map((entry) => entry.id)).toEqual(["openai/gpt-6-preview", "x-ai/grok-9"]);
+    expect(asked).toEqual([SOURCE, "https://catalog.test/api/v1/models?offset=1&limit=1"]);
+
+    vi.restoreAllMocks();
+    serveCatalog({ data: [NEW_MODEL], links: { next: "https://elsewhere.test/api/v1/models?offset=1" } });
+    await expect(fetchCatalog(SOURCE)).rejects.toThrow(/next page https:\/\/elsewhere.test is on another origin/);
+
+    // Each page under the limit, together over it.
+    vi.restoreAllMocks();
+    const half = JSON.stringify({ data: [NEW_MODEL], links: { next: "/api/v1/models?again" }, padding: " ".repeat(MAX_CATALOG_BYTES / 2) });
+    vi.spyOn(globalThis, "fetch").mockImplementation(async () => new Response(half));
+    await expect(fetchCatalog(SOURCE)).rejects.toThrow(/over its 8388608-byte limit/);
   });
 });
 
