@@ -82,6 +82,8 @@ interface Totals {
  * commit as the change that earned it). The upload's were lowered when files moved to R2
  * (2026-12-05, a quick run): one R2 put instead of 100 chunk rows, so DO requests 106 -> 5, rows
  * read 519 -> 36, rows written 218 -> 23, R2 class A 0 -> 1; they no longer depend on the size.
+ * The bridge scenario's were measured with files in R2 (2026-12-06, the first full run), without
+ * its activity batches (judgedCounts).
  */
 const CEILINGS: Record<Scenario, Totals> = {
   newThreadChat: { workerRequests: 3, durableObjectRequests: 15, sqlRowsRead: 51, sqlRowsWritten: 75, kvReads: 0, kvWrites: 0, r2ClassA: 0, r2ClassB: 0, subrequests: 3 },
@@ -91,8 +93,21 @@ const CEILINGS: Record<Scenario, Totals> = {
   consensus3: { workerRequests: 3, durableObjectRequests: 18, sqlRowsRead: 71, sqlRowsWritten: 94, kvReads: 0, kvWrites: 0, r2ClassA: 0, r2ClassB: 0, subrequests: 9 },
   upload100MiB: { workerRequests: 1, durableObjectRequests: 5, sqlRowsRead: 36, sqlRowsWritten: 23, kvReads: 0, kvWrites: 0, r2ClassA: 1, r2ClassB: 0, subrequests: 0 },
   statusPage: { workerRequests: 3, durableObjectRequests: 15, sqlRowsRead: 130, sqlRowsWritten: 2, kvReads: 0, kvWrites: 0, r2ClassA: 0, r2ClassB: 0, subrequests: 0 },
-  bridgeFiles100: { workerRequests: 309, durableObjectRequests: 1842, sqlRowsRead: 12117, sqlRowsWritten: 9378, kvReads: 600, kvWrites: 300, r2ClassA: 300, r2ClassB: 300, subrequests: 3 },
+  bridgeFiles100: { workerRequests: 309, durableObjectRequests: 1839, sqlRowsRead: 9645, sqlRowsWritten: 9378, kvReads: 600, kvWrites: 300, r2ClassA: 300, r2ClassB: 300, subrequests: 3 },
 };
+
+/**
+ * What the bridge scenario makes in batches gathered by time, not per call: its 100 uploads a call
+ * tell the team's object of the files' use through the isolate's activity batches (a quarter
+ * second), so how many batches they fill, and what the team's object reads for them, depends on
+ * timing (3 or 4 batches, 2,462 to 2,476 rows read, in the first full run). Priced and shown, but
+ * left out of the counts the scenario is judged on, which are exact.
+ */
+function judgedCounts(name: Scenario, run: Record<string, number>): Record<string, number> {
+  if (name !== "bridgeFiles100") return run;
+  const { ["do.TEAMS.recordActivity"]: batches = 0, ["sql.TeamDO.rowsRead"]: _teamRowsRead, ...exact } = run;
+  return { ...exact, "do.TEAMS": (run["do.TEAMS"] ?? 0) - batches };
+}
 
 /** The single objects every call of a team lands on (one per team, or per team and provider). */
 const HOT_SPOTS = ["RATE_LIMITER", "TEAMS", "BREAKERS"] as const;
@@ -112,6 +127,14 @@ function totalsOf(raw: Record<string, number>): Totals {
     r2ClassB: sum((key) => /^r2\.[A-Z_]+\.(get|head)$/.test(key)),
     subrequests: raw["subrequests"] ?? 0,
   };
+}
+
+/** The highest of each count over the runs: a ceiling holds for every run. */
+function highest(totals: Totals[]): Totals {
+  return totals.reduce<Totals>(
+    (max, t) => Object.fromEntries(Object.keys(t).map((key) => [key, Math.max(max[key as keyof Totals] ?? 0, t[key as keyof Totals])])) as unknown as Totals,
+    totalsOf({}),
+  );
 }
 
 /** Deterministic text, 1 MiB per block; `seed` makes each upload a new blob (a known one is not stored again). */
@@ -349,11 +372,7 @@ await runBenchmark({
       const first = runs[0] ?? {};
       const differing = runs.filter((run) => JSON.stringify(run) !== JSON.stringify(first)).length;
       if (differing > 0) ctx.note(`${LABELS[name]}: ${differing} of ${runs.length} runs counted differently from the first (all kept in data.scenarios; the highest is judged)`);
-      // The highest of each count over the runs: a ceiling holds for every run.
-      const totals = runs.map(totalsOf).reduce<Totals>(
-        (max, t) => Object.fromEntries(Object.keys(t).map((key) => [key, Math.max(max[key as keyof Totals] ?? 0, t[key as keyof Totals])])) as unknown as Totals,
-        totalsOf({}),
-      );
+      const totals = highest(runs.map(totalsOf));
       const calls = CALLS[name];
       // Per call, from the run of `calls`: the averages a price per 1,000 is made of.
       const perCall = Object.fromEntries(Object.entries(totals).map(([key, n]) => [key, n / calls])) as unknown as Totals;
@@ -368,9 +387,10 @@ await runBenchmark({
         unit: "USD",
         value: Number(costPer1000.toPrecision(3)),
       });
+      const judged = highest(runs.map((run) => totalsOf(judgedCounts(name, run))));
       // The upload's counts do not depend on its size (one R2 put up to 5 GiB): a quick run, which uploads less, is judged too.
       for (const key of ["workerRequests", "durableObjectRequests", "sqlRowsRead", "sqlRowsWritten", "kvReads", "kvWrites", "r2ClassA", "r2ClassB", "subrequests"] as const) {
-        targets.push(check(`${name} ${key}`, "<=", CEILINGS[name][key], totals[key], "count"));
+        targets.push(check(`${name} ${key}`, "<=", CEILINGS[name][key], judged[key], "count"));
       }
     }
     // Hot spots: calls per 1,000 chats landing on one object per team (or per team and provider).

@@ -47,7 +47,7 @@ export interface Machine {
   /** 1-minute load average when the benchmark started and ended: above the core count, numbers are noisy. */
   loadAverageStart: number;
   loadAverageEnd?: number;
-  /** The commit measured, and whether the work tree had changes to tracked files (then it is not quite that commit). */
+  /** The commit measured, and whether the work tree had changes to tracked files besides bench/results (then it is not quite that commit). */
   commit: string;
   treeClean: boolean;
 }
@@ -99,7 +99,8 @@ export function machineInfo(): Machine {
     wrangler: wranglerVersion(),
     loadAverageStart: Math.round((loadavg()[0] ?? 0) * 100) / 100,
     commit: git("rev-parse", "--short", "HEAD"),
-    treeClean: git("status", "--porcelain", "--untracked-files=no") === "",
+    // The results a full run writes as it goes are not the code measured.
+    treeClean: git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/results") === "",
   };
 }
 
