@@ -191,11 +191,11 @@ const serverSchema = z.object({
 });
 
 /**
- * The rate limits: a team deploy's defaults, or, in local mode (no TEAM_TOKENS: one person on
- * their own machine), none unless a variable sets one.
+ * The rate limits: the defaults for a server others reach (TEAM_TOKENS, or ALLOW_UNAUTHENTICATED),
+ * or, in local mode (served only to this machine: one person), none unless a variable sets one.
  */
-function rateLimitsOf(v: z.infer<typeof serverSchema>, teamDeploy: boolean): RateLimits {
-  const limit = (value: number | undefined, teamDefault: number) => value ?? (teamDeploy ? teamDefault : 0);
+function rateLimitsOf(v: z.infer<typeof serverSchema>, reachedByOthers: boolean): RateLimits {
+  const limit = (value: number | undefined, shared: number) => value ?? (reachedByOthers ? shared : 0);
   return {
     teamPerMinute: limit(v.RATE_LIMIT_PER_MINUTE, 600),
     tokenPerMinute: limit(v.RATE_LIMIT_PER_TOKEN_PER_MINUTE, 300),
@@ -226,7 +226,7 @@ export function parseConfig(vars: Vars): Config {
     maxConversationTurns: v.MAX_CONVERSATION_TURNS,
     teamTokens: v.TEAM_TOKENS ? new Map(Object.entries(v.TEAM_TOKENS)) : null,
     allowUnauthenticated: v.ALLOW_UNAUTHENTICATED,
-    rateLimits: rateLimitsOf(v, v.TEAM_TOKENS !== undefined),
+    rateLimits: rateLimitsOf(v, v.TEAM_TOKENS !== undefined || v.ALLOW_UNAUTHENTICATED),
     allowedHostnames: v.ALLOWED_HOSTNAMES,
     maxRequestBodyBytes: v.MAX_REQUEST_BODY_BYTES,
     blobs: { maxBytes: v.MAX_BLOB_BYTES, teamQuotaBytes: v.TEAM_BLOB_QUOTA_BYTES, partMib: v.BLOB_PART_MIB, ttlDays: v.BLOB_TTL_DAYS },

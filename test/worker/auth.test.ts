@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { authorizeUrl, codeFrom, exchangeCode, openConsent, pkce, registerClient, signIn, submitConsent } from "../support/oauth-flow";
 import { callWorker, connectClient, mcpPost, rpcMessages, testEnv } from "./helpers";
 import { mockUpstream } from "./upstream-mock";
+import { parseConfig } from "../../src/core/config.ts";
 import type { Env } from "../../src/core/env.ts";
 
 async function sha256Hex(text: string): Promise<string> {
@@ -551,7 +552,7 @@ describe("rate limits", () => {
     await Promise.all(sessions.map((client) => client.close()));
   });
 
-  it("local mode (no TEAM_TOKENS) has no limit unless a variable sets one: the limiter is never asked, and a limit that is set holds", async () => {
+  it("local mode (no TEAM_TOKENS) has no limit unless a variable sets one: the limiter is never asked, a limit that is set holds, and a server open to others keeps the defaults", async () => {
     const sent = mockUpstream(() => "fine");
     const local = testEnv(GEMINI);
     let limiterCalls = 0;
@@ -580,6 +581,11 @@ describe("rate limits", () => {
     expect(refused.isError).toBe(true);
     expect(refused.text).toContain("RATE_LIMIT_PER_MINUTE");
     expect(sent).toHaveLength(4);
+
+    // A server opened to others without tokens (ALLOW_UNAUTHENTICATED) is not local mode: the defaults hold.
+    const open = parseConfig({ ALLOW_UNAUTHENTICATED: "true" }).rateLimits;
+    expect(open).toEqual({ teamPerMinute: 600, tokenPerMinute: 300, requestsPerMinute: 6_000, addressPerMinute: 30 });
+    expect(parseConfig({}).rateLimits).toEqual({ teamPerMinute: 0, tokenPerMinute: 0, requestsPerMinute: 0, addressPerMinute: 0 });
   });
 
   it("grants a busy isolate requests in batches: one limiter call per batch, and the limit still holds", async () => {
