@@ -68,7 +68,7 @@ describe("ModelRegistry", () => {
   });
 
   it("goes along the preference list when an allow-list leaves out the newest models", () => {
-    const older = registry({ ANTHROPIC_API_KEY: "k", ANTHROPIC_ALLOWED_MODELS: "sonnet, haiku" });
+    const older = registry({ ANTHROPIC_API_KEY: "k", ANTHROPIC_ALLOWED_MODELS: "sonnet-4.5, haiku-4.5" });
     expect(older.candidatesFor("extended_reasoning")[0]?.capabilities.modelName).toBe("claude-sonnet-4-5");
     expect(older.candidatesFor("fast_response")[0]?.capabilities.modelName).toBe("claude-haiku-4-5");
   });

@@ -59,7 +59,7 @@ describe("Anthropic Messages API against the documented shapes", () => {
 
   it("sends a plain call as recorded (system, max_tokens, temperature) and parses the Message", async () => {
     const sent = replay(json);
-    const response = await anthropic.generate(provider(), claude("haiku"), { systemPrompt: String(json.request.body["system"]), prompt: userText(json), temperature: 0.5 }, QUICK);
+    const response = await anthropic.generate(provider(), claude("claude-haiku-4-5"), { systemPrompt: String(json.request.body["system"]), prompt: userText(json), temperature: 0.5 }, QUICK);
     expectRecordedRequest(sent, json);
     expect(response).toEqual({
       text: (json.response.body as { content: Array<{ text: string }> }).content[0]?.text,
@@ -75,7 +75,7 @@ describe("Anthropic Messages API against the documented shapes", () => {
     const progress: number[] = [];
     const response = await anthropic.generate(
       provider(),
-      claude("sonnet"),
+      claude("claude-sonnet-4-5"),
       { systemPrompt: String(streamed.request.body["system"]), prompt: userText(streamed), temperature: 0.3, thinkingMode: "low" },
       { ...QUICK, onProgress: (p) => progress.push(p.outputChars) },
     );
@@ -95,7 +95,7 @@ describe("Anthropic Messages API against the documented shapes", () => {
 describe("Anthropic request rules", () => {
   it("sends images as base64 blocks before the text", async () => {
     const sent = mockFetch(Response.json({ model: "claude-sonnet-4-5", content: [{ type: "text", text: "a cat" }], stop_reason: "end_turn", usage: {} }));
-    await anthropic.generate(provider(), claude("claude"), { systemPrompt: "s", prompt: "what is it?", images: [{ mediaType: "image/png", data: "iVBORw0KGgo=" }] }, QUICK);
+    await anthropic.generate(provider(), claude("claude-sonnet-4-5"), { systemPrompt: "s", prompt: "what is it?", images: [{ mediaType: "image/png", data: "iVBORw0KGgo=" }] }, QUICK);
     expect(sent[0]?.body["messages"]).toEqual([
       {
         role: "user",
@@ -110,7 +110,7 @@ describe("Anthropic request rules", () => {
   it("keeps the temperature within 0..1, and sends none with thinking or without a thinking budget that fits", async () => {
     const sent = mockFetch(Response.json({ content: [{ type: "text", text: "ok" }], stop_reason: "end_turn" }));
     const call = (request: { temperature?: number; thinkingMode?: "minimal" | "max"; maxOutputTokens?: number }) =>
-      anthropic.generate(provider(), claude("opus"), { systemPrompt: "", prompt: "p", ...request }, QUICK);
+      anthropic.generate(provider(), claude("claude-opus-4-5"), { systemPrompt: "", prompt: "p", ...request }, QUICK);
     await call({ temperature: 1.7 });
     await call({ temperature: 0.2, thinkingMode: "max" });
     await call({ temperature: 0.2, thinkingMode: "minimal", maxOutputTokens: 4_000 });
@@ -141,7 +141,7 @@ describe("Anthropic request rules", () => {
 });
 
 describe("Anthropic failures", () => {
-  const call = (options = QUICK) => anthropic.generate(provider(), claude("sonnet"), { systemPrompt: "", prompt: "x" }, options).catch((e: unknown) => e);
+  const call = (options = QUICK) => anthropic.generate(provider(), claude("claude-sonnet-4-5"), { systemPrompt: "", prompt: "x" }, options).catch((e: unknown) => e);
   const overloaded = () =>
     Response.json({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }, { status: 529 });
 
@@ -203,12 +203,12 @@ describe("Claude as the second opinion, through the tools", () => {
     expect(result).toMatchObject({ status: "continuation_available", content: expect.stringContaining("Claude's view.") });
     expect(result["content"]).not.toContain("scratch");
     expect(sent).toHaveLength(1);
-    expect(sent[0]?.body).toMatchObject({ model: "claude-sonnet-4-5", stream: true });
+    expect(sent[0]?.body).toMatchObject({ model: "claude-sonnet-5-5", stream: true });
     const content = (sent[0]?.body["messages"] as Array<{ content: Array<{ type: string }> }>)[0]?.content;
     expect(content?.map((block) => block.type)).toEqual(["image", "text"]);
   });
 
-  it("a workflow's expert (thinkdeep) is Claude Opus with the thinking budget of its mode", async () => {
+  it("a workflow's expert (thinkdeep) is Claude Opus 4.5 with the thinking budget of its mode", async () => {
     const sent = mockFetch(messageStream("Shard by tenant.", { thinking: "long deliberation" }));
     const result = await call("thinkdeep", {
       step: "Should we shard?",
@@ -216,7 +216,7 @@ describe("Claude as the second opinion, through the tools", () => {
       total_steps: 1,
       next_step_required: false,
       findings: "One table is hot.",
-      model: "opus",
+      model: "opus-4.5",
       thinking_mode: "low",
     });
     expect(JSON.stringify(result)).toContain("Shard by tenant.");
@@ -247,6 +247,6 @@ describe("Claude as the second opinion, through the tools", () => {
     expect(JSON.stringify(first["model_response"])).toContain("Verdict: worth it.");
     const last = await call("consensus", { step: "Noted.", step_number: 2, total_steps: 2, next_step_required: false, findings: "", continuation_id: first["continuation_id"] }, workerEnv);
     expect(last).toMatchObject({ consensus_complete: true, complete_consensus: { models_consulted: ["claude:for", "haiku:against"], total_responses: 2 } });
-    expect(sent.map((s) => s.body["model"])).toEqual(["claude-sonnet-4-5", "claude-haiku-4-5"]);
+    expect(sent.map((s) => s.body["model"])).toEqual(["claude-sonnet-5-5", "claude-haiku-5-5"]);
   });
 });
