@@ -15,6 +15,7 @@ import {
   blobBody,
   blobInfo,
   blobStub,
+  observeAll,
   parseMediaType,
   writeObject,
   writePart,
@@ -379,12 +380,7 @@ blobRoutes.post(
     const facts = new StreamFacts(mediaType || sealed.mediaType);
     const stored = await bucket.get(sealed.key);
     if (!stored) return unknownUpload(c);
-    const reader = stored.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      await facts.update(value);
-    }
+    await observeAll(stored.body, (bytes) => facts.update(bytes));
     return commitUpload(c, stub, sha256, uploadId, sealed.key, facts);
   },
 );
