@@ -2,7 +2,7 @@
  * Not a benchmark: a CPU profile of the project worker (inside workerd, through its inspector)
  * while a scenario runs, to find where a benchmark's time goes.
  *
- *   node bench/profile.ts [--scenario chat|version|tools-list|initialize|echo|upstream] [--calls 200]
+ *   node bench/profile.ts [--scenario chat|continuation|version|tools-list|initialize|echo|upstream] [--calls 200]
  *                         [--concurrency 1] [--first-byte-ms 0] [--interval-us 250]
  *
  * `echo` and `upstream` profile the baseline worker (bench/baseline), the others the project.
@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { cleanupAll, installSignalHandlers } from "./lib/cleanup.ts";
 import { connectInspector, inclusiveTimes, selfTimes, type CpuProfile } from "./lib/inspector.ts";
+import { CHAT_PROMPT, continuationIds } from "./lib/chat-calls.ts";
 import { closeAll, connectMany, ok, rawRpc, timedCall, type Client } from "./lib/mcp.ts";
 import { geminiVars, startUpstream } from "./lib/processes.ts";
 import { workerConfig } from "./lib/snapshot.ts";
@@ -47,8 +48,11 @@ try {
   );
   await waitUntilReady(dev, async () => (await fetch(`${dev.url}/health`)).ok, 120_000, 50);
   const clients: Client[] = await connectMany(dev.mcpUrl, concurrency);
+  // Continuations of threads of 1-20 exchanges (a new thread every 20), one sequence per client.
+  const continuation = new Map(clients.map((client) => [client, continuationIds(client)]));
   const one = async (client: Client, i: number) => {
     if (scenario === "chat") ok(await timedCall(client, "chat", { prompt: `profile ${i}`, model: "flash" }), "chat");
+    else if (scenario === "continuation") ok(await timedCall(client, "chat", { prompt: CHAT_PROMPT, continuation_id: await continuation.get(client)!() }), "continuation");
     else if (scenario === "version") ok(await timedCall(client, "version", {}), "version");
     else if (scenario === "tools-list") await client.listTools();
     else if (scenario === "echo") ok(await timedCall(client, "echo", { text: `profile ${i}` }), "echo");
