@@ -21,7 +21,7 @@ import { closeAll, connectMany, timedCall, type Client } from "./lib/mcp.ts";
 import { geminiVars, startBaseline, startProject, startUpstream } from "./lib/processes.ts";
 import type { Row } from "./lib/results.ts";
 import { runBenchmark } from "./lib/run.ts";
-import { median, pairedRatio, summarize } from "./lib/stats.ts";
+import { bootstrapInterval, median, pairedRatio, summarize } from "./lib/stats.ts";
 import { check, type TargetCheck } from "./lib/targets.ts";
 
 const FIRST_BYTE_MS = 2_000;
@@ -179,17 +179,21 @@ await runBenchmark({
         server: { label: "sent by the server", of: (r: Round) => r.firstProgressServerMs },
       } as const;
       type Clock = keyof typeof clocks;
-      // Per cycle: the project's median first progress over the floor's of the same cycle.
-      const floorRatio = (clock: Clock) =>
-        pairedRatio(
-          p.map((r) => median(clocks[clock].of(r))),
-          f.map((r) => median(clocks[clock].of(r))),
-        );
+      // Per cycle: the project's median first progress over the floor's of the same cycle (over the cycles numbered `cycles`, all by default).
+      const floorRatio = (clock: Clock, cycles?: readonly number[]) => {
+        const medians = (list: Round[]) => (cycles ? cycles.map((i) => list[i]!) : list).map((r) => median(clocks[clock].of(r)));
+        return pairedRatio(medians(p), medians(f));
+      };
+      // How far that ratio moves with the cycles drawn (a 95 % bootstrap interval over them): a handful
+      // of cycles of 256 calls at once on 2 shared cores resolves it only roughly.
+      const floorInterval = (clock: Clock) => bootstrapInterval(Math.min(p.length, f.length), (cycles) => floorRatio(clock, cycles));
       const progressRow = (side: Side, list: Round[], clock: Clock, extra: Partial<Row> = {}): Row[] => {
         const s = summarize(list.flatMap(clocks[clock].of));
         if (s.n === 0) return [];
         const what = side === "floor" ? "floor (bare SDK upstream tool, progress first, nothing stored)" : side;
-        return [{ metric: `N=${n} ${what} first progress, ${clocks[clock].label} (per call)`, unit: "ms", n: s.n, min: s.min, median: s.median, p99: s.p99, ...extra }];
+        const interval = side === "project" && f.length > 1 ? floorInterval(clock) : undefined;
+        const spread = interval ? `; ratio to the floor's 95 % interval over ${Math.min(p.length, f.length)} cycles ${interval.low.toFixed(3)}-${interval.high.toFixed(3)}` : "";
+        return [{ metric: `N=${n} ${what} first progress, ${clocks[clock].label} (per call${spread})`, unit: "ms", n: s.n, min: s.min, median: s.median, p99: s.p99, ...extra }];
       };
       const projectTarget = (clock: Clock): TargetCheck | undefined => {
         if (f.length > 0 && n === TARGET_N && clock === "server") {
