@@ -19,6 +19,8 @@ interface ThreadRow extends Record<string, SqlStorageValue> {
   updated_at: number;
   expires_at: number;
   indexed_at: number;
+  /** Not a column: counted from the turns table with the row. */
+  turn_count: number;
 }
 
 interface TurnRow extends Record<string, SqlStorageValue> {
@@ -65,6 +67,9 @@ export const THREAD_SCHEMA: Schema = {
 
 const THREAD_COLUMNS = "thread_id, team, creator_tool, initial_context, title, created_at, updated_at, expires_at, indexed_at";
 const TURN_COLUMNS = "idx, role, content, files, images, tool, provider, model, usage, metadata, created_at";
+const TURN_PLACEHOLDERS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/** A statement takes at most 100 bound parameters; a turn binds 11. */
+const TURNS_PER_INSERT = 9;
 
 /**
  * One conversation thread's storage, in its Durable Object's SQLite: the thread, its turns, the
@@ -111,8 +116,9 @@ export class ThreadStore {
 
   /** The whole thread, or null when it never existed or has expired. */
   read(): Thread | null {
-    const info = this.info();
-    if (!info) return null;
+    const row = this.threadRow();
+    if (!row) return null;
+    const info = infoOf(row);
     const turns = this.sql.exec<TurnRow>(`SELECT ${TURN_COLUMNS} FROM turns ORDER BY idx`).toArray().map(toTurn);
     const files = this.sql
       .exec<{ path: string; tokens: number; updated_at: number }>("SELECT path, tokens, updated_at FROM files")
@@ -177,25 +183,29 @@ export class ThreadStore {
   private append(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[], workflow: WorkflowWrite | undefined): AppendResult {
     const row = this.threadRow();
     if (!row) return { ok: false, reason: "not_found", turnCount: 0 };
-    const count = this.turnCount();
+    const count = row.turn_count;
     if (count + turns.length > limits.maxTurns) return { ok: false, reason: "turn_limit", turnCount: count };
     const now = Date.now();
-    turns.forEach((turn, offset) => {
+    // As few statements as the bound-parameter limit allows (a request and its answer in one): each statement costs.
+    for (let first = 0; first < turns.length; first += TURNS_PER_INSERT) {
+      const batch = turns.slice(first, first + TURNS_PER_INSERT);
       this.sql.exec(
-        `INSERT INTO turns (${TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        count + offset + 1,
-        turn.role,
-        turn.content,
-        JSON.stringify(turn.files),
-        JSON.stringify(turn.images),
-        turn.tool,
-        turn.provider ?? null,
-        turn.model ?? null,
-        turn.usage ? JSON.stringify(turn.usage) : null,
-        turn.metadata ? JSON.stringify(turn.metadata) : null,
-        now,
+        `INSERT INTO turns (${TURN_COLUMNS}) VALUES ${batch.map(() => TURN_PLACEHOLDERS).join(", ")}`,
+        ...batch.flatMap((turn, offset) => [
+          count + first + offset + 1,
+          turn.role,
+          turn.content,
+          JSON.stringify(turn.files),
+          JSON.stringify(turn.images),
+          turn.tool,
+          turn.provider ?? null,
+          turn.model ?? null,
+          turn.usage ? JSON.stringify(turn.usage) : null,
+          turn.metadata ? JSON.stringify(turn.metadata) : null,
+          now,
+        ]),
       );
-    });
+    }
     for (const file of files) {
       this.sql.exec(
         "INSERT OR REPLACE INTO files (path, content, sha256, tokens, updated_at) VALUES (?, ?, ?, ?, ?)",
@@ -215,7 +225,7 @@ export class ThreadStore {
     if (expiresAt - row.expires_at > ALARM_SLACK_MS) {
       this.host.expireAt(expiresAt);
     }
-    const info = infoOf({ ...row, updated_at: now, expires_at: expiresAt }, count + turns.length);
+    const info = infoOf({ ...row, updated_at: now, expires_at: expiresAt, turn_count: count + turns.length });
     return { ok: true, turnCount: info.turnCount, info, reindex };
   }
 
@@ -223,24 +233,17 @@ export class ThreadStore {
     this.hasTables ||= migrate(this.host.storage, THREAD_SCHEMA, true);
   }
 
+  /** The thread's row with its number of turns, in one statement. */
   private threadRow(): ThreadRow | undefined {
     if (!this.hasTables) return undefined;
-    const row = this.sql.exec<ThreadRow>(`SELECT ${THREAD_COLUMNS} FROM thread`).toArray()[0];
+    const row = this.sql.exec<ThreadRow>(`SELECT ${THREAD_COLUMNS}, (SELECT COUNT(*) FROM turns) AS turn_count FROM thread`).toArray()[0];
     // An expired thread whose timer has not fired yet is already gone for its users.
     return row && row.expires_at > Date.now() ? row : undefined;
   }
 
-  private turnCount(): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM turns").one().n;
-  }
-
-  private info(): ThreadInfo | undefined {
-    const row = this.threadRow();
-    return row ? infoOf(row, this.turnCount()) : undefined;
-  }
 }
 
-function infoOf(row: ThreadRow, turnCount: number): ThreadInfo {
+function infoOf(row: ThreadRow): ThreadInfo {
   return {
     threadId: row.thread_id,
     team: row.team,
@@ -250,7 +253,7 @@ function infoOf(row: ThreadRow, turnCount: number): ThreadInfo {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     expiresAt: row.expires_at,
-    turnCount,
+    turnCount: row.turn_count,
   };
 }
 

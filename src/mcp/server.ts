@@ -17,7 +17,18 @@ import { listTools, modelFieldDescription, topModels, TOOL_OUTPUT_SCHEMA } from 
  */
 export type McpRequestDeps = Omit<ToolContext, "signal" | "progress" | "beforeModelCall"> & { tokenDigest: string | undefined };
 
+/** The instructions for a registry and configuration, built once for them, not per request. */
+const instructionsByRegistry = new WeakMap<ModelRegistry, { config: Config; text: string }>();
+
 function instructions(config: Config, registry: ModelRegistry): string {
+  const cached = instructionsByRegistry.get(registry);
+  if (cached?.config === config) return cached.text;
+  const text = composeInstructions(config, registry);
+  instructionsByRegistry.set(registry, { config, text });
+  return text;
+}
+
+function composeInstructions(config: Config, registry: ModelRegistry): string {
   const selection = registry.autoMode
     ? "Models: when the user names a model, pass that exact name or alias as `model`; otherwise omit `model` and the server " +
       "picks one suited to the tool."

@@ -288,16 +288,22 @@ function startAtEnd(text: string, secret: string): number {
 export async function* readSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
   const parsed: SseEvent[] = [];
   const parser = createParser({ onEvent: ({ event, data }) => parsed.push({ event: event ?? "message", data }) });
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  // Decoded here rather than through a TextDecoderStream: one stream fewer per model call.
+  const decoder = new TextDecoder();
+  const reader = body.getReader();
   let finished = false;
   let endsOnLineBreak = false;
+  const feed = (text: string) => {
+    parser.feed(text);
+    if (text !== "") endsOnLineBreak = /[\r\n]$/.test(text);
+  };
   try {
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      parser.feed(chunk.value);
-      if (chunk.value !== "") endsOnLineBreak = /[\r\n]$/.test(chunk.value);
+      feed(decoder.decode(chunk.value, { stream: true }));
       yield* parsed.splice(0);
     }
     finished = true;
+    feed(decoder.decode());
     // The blank line that ends an event (after completing a CR that may have been half a CRLF).
     if (endsOnLineBreak) parser.feed("\n\n");
     yield* parsed.splice(0);

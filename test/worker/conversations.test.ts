@@ -141,6 +141,24 @@ describe("chat and durable threads", () => {
     expect(new Set(prompts).size).toBe(51);
   });
 
+
+  it("stores an exchange of more turns than one statement can bind (a statement takes at most 100 parameters), in order", async () => {
+    const workerEnv = testEnv(GEMINI);
+    const id = crypto.randomUUID();
+    const stub = workerEnv.CONVERSATIONS.getByName(`default:${id}`);
+    const limits = { maxTurns: 100, ttlMs: 3_600_000 };
+    const turn = (i: number) => ({ role: i % 2 === 0 ? ("user" as const) : ("assistant" as const), content: `turn ${i}`, files: [`/f${i}`], images: [], tool: "consensus" });
+    const created = await stub.create({ threadId: id, team: "default", creatorTool: "consensus", initialContext: {}, title: "t" }, Array.from({ length: 11 }, (_, i) => turn(i)), limits);
+    expect(created).toMatchObject({ ok: true, turnCount: 11 });
+    const appended = await stub.appendTurns(Array.from({ length: 20 }, (_, i) => turn(11 + i)), limits);
+    expect(appended).toMatchObject({ ok: true, turnCount: 31 });
+    const thread = await stub.read();
+    expect(thread?.turnCount).toBe(31);
+    expect(thread?.turns.map((t) => [t.index, t.content, t.files[0]])).toEqual(Array.from({ length: 31 }, (_, i) => [i + 1, `turn ${i}`, `/f${i}`]));
+    // Past the cap: refused whole, nothing stored.
+    expect(await stub.appendTurns(Array.from({ length: 70 }, (_, i) => turn(31 + i)), limits)).toMatchObject({ ok: false, reason: "turn_limit", turnCount: 31 });
+    expect((await stub.read())?.turns.length).toBe(31);
+  });
   it("aborts the upstream call when the client drops the stream, and stores no turn", async () => {
     mockUpstream();
     const workerEnv = testEnv(GEMINI);
