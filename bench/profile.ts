@@ -3,9 +3,11 @@
  * while a scenario runs, to find where a benchmark's time goes.
  *
  *   node bench/profile.ts [--scenario chat|continuation|version|tools-list|initialize|echo|upstream] [--calls 200]
- *                         [--concurrency 1] [--first-byte-ms 0] [--interval-us 250]
+ *                         [--concurrency 1] [--first-byte-ms 0] [--interval-us 250] [--commit <sha>]
  *
- * `echo` and `upstream` profile the baseline worker (bench/baseline), the others the project.
+ * `echo` and `upstream` profile the baseline worker (bench/baseline), the others the project, as
+ * it is or, with --commit, as it was at that commit of this repository (bundled from git), so two
+ * versions' profiles of one scenario can be set side by side.
  *
  * Prints the top functions and files by self time and writes bench/results/profiles/<scenario>.cpuprofile
  * (open it in Chrome DevTools > Performance, or VS Code).
@@ -18,7 +20,7 @@ import { connectInspector, inclusiveTimes, selfTimes, type CpuProfile } from "./
 import { CHAT_PROMPT, continuationIds } from "./lib/chat-calls.ts";
 import { closeAll, connectMany, ok, rawRpc, timedCall, type Client } from "./lib/mcp.ts";
 import { geminiVars, startUpstream } from "./lib/processes.ts";
-import { workerConfig } from "./lib/snapshot.ts";
+import { commitConfig, workerConfig } from "./lib/snapshot.ts";
 import { RESULTS_DIR } from "./lib/results.ts";
 import { textTable } from "./lib/table.ts";
 import { spawnWrangler, waitUntilReady } from "./lib/wrangler.ts";
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     top: { type: "string", default: "30" },
     "first-byte-ms": { type: "string", default: "0" },
     "interval-us": { type: "string", default: "250" },
+    commit: { type: "string" },
   },
 });
 const scenario = values.scenario ?? "chat";
@@ -44,7 +47,9 @@ try {
   await upstream.setLatency({ firstByteMs: Number(values["first-byte-ms"]) });
   const baseline = scenario === "echo" || scenario === "upstream";
   const dev = await spawnWrangler(
-    baseline ? { config: workerConfig("baseline"), vars: { UPSTREAM_URL: upstream.url } } : { config: workerConfig("project"), vars: geminiVars(upstream.url) },
+    baseline
+      ? { config: workerConfig("baseline"), vars: { UPSTREAM_URL: upstream.url } }
+      : { config: values.commit ? commitConfig(values.commit) : workerConfig("project"), vars: geminiVars(upstream.url) },
   );
   await waitUntilReady(dev, async () => (await fetch(`${dev.url}/health`)).ok, 120_000, 50);
   const clients: Client[] = await connectMany(dev.mcpUrl, concurrency);
@@ -83,7 +88,7 @@ try {
 
   const dir = join(RESULTS_DIR, "profiles");
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${scenario}.cpuprofile`);
+  const path = join(dir, `${scenario}${values.commit ? `-${values.commit}` : ""}.cpuprofile`);
   writeFileSync(path, JSON.stringify(profile));
   const { functions, files, totalMs } = selfTimes(profile);
   const top = Number(values.top);

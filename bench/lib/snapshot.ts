@@ -61,7 +61,7 @@ export function checkHarnessBindings(): void {
 }
 
 /** What a variant of the project must share with it for a comparison to be like with like. */
-const MIRRORED_KEYS = ["compatibility_date", "compatibility_flags", "durable_objects", "migrations", "kv_namespaces", "r2_buckets", "vars"];
+const MIRRORED_KEYS = ["compatibility_date", "compatibility_flags", "keep_names", "durable_objects", "migrations", "kv_namespaces", "r2_buckets", "vars"];
 
 /** A variant's wrangler.toml must equal the project's top level in everything but its name, main and alias. */
 function checkVariantMirror(kind: "agents" | "sdk" | "cost"): void {

@@ -96,7 +96,12 @@ export async function withRetries<T>(provider: ProviderConfig, options: Generate
   const deadlineAt = Date.now() + policy.deadlineMs;
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(new DeadlineExceeded()), policy.deadlineMs);
-  const signal = caller ? AbortSignal.any([caller, deadline.signal]) : deadline.signal;
+  // The caller's signal joins the deadline's for the attempts only, and is let go when they end:
+  // a signal of AbortSignal.any stays tied to the caller's, whose late abort (the MCP layer aborts
+  // a finished call's signal when its response closes) would then run through every call made.
+  const onCallerAbort = () => deadline.abort(caller?.reason);
+  caller?.addEventListener("abort", onCallerAbort, { once: true });
+  const signal = deadline.signal;
   const classify = (error: unknown): ProviderError => {
     if (caller?.aborted) return new ProviderError(id, "aborted", `The call to ${label} was cancelled.`);
     if (deadline.signal.aborted) {
@@ -126,6 +131,7 @@ export async function withRetries<T>(provider: ProviderConfig, options: Generate
     }
   } finally {
     clearTimeout(timer);
+    caller?.removeEventListener("abort", onCallerAbort);
   }
 }
 

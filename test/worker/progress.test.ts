@@ -7,7 +7,11 @@ import { mockUpstream } from "./upstream-mock";
 /** The server's send time in each progress notification, as both eras' official clients hand it over. */
 
 const GEMINI = { GEMINI_API_KEY: "test-key", GEMINI_BASE_URL: "https://gemini.test" };
-const CHAT = { name: "chat", arguments: { prompt: "Is a lock needed here?", model: "flash" } };
+/** A last step with the expert: two notifications (the step, then the expert's model asked), so their order can be checked. */
+const CALL = {
+  name: "thinkdeep",
+  arguments: { step: "Is a lock needed here?", step_number: 1, total_steps: 1, next_step_required: false, findings: "Two writers share a map.", model: "flash" },
+};
 
 type Update = { message?: string; _meta?: Record<string, unknown> };
 
@@ -35,7 +39,7 @@ describe("progress notifications", () => {
     await client.connect(transport);
     const updates: Update[] = [];
     const before = Date.now();
-    const result = await client.callTool(CHAT, { onprogress: (update) => void updates.push(update as Update) });
+    const result = await client.callTool(CALL, { onprogress: (update) => void updates.push(update as Update) });
     const after = Date.now();
     expect(result.isError).toBeFalsy();
     expectSentDuringTheCall(updates, before, after);
@@ -47,7 +51,7 @@ describe("progress notifications", () => {
     const client = await connectClient(testEnv(GEMINI));
     const updates: Update[] = [];
     const before = Date.now();
-    const result = await client.callTool(CHAT, undefined, { onprogress: (update) => void updates.push(update as Update) });
+    const result = await client.callTool(CALL, undefined, { onprogress: (update) => void updates.push(update as Update) });
     const after = Date.now();
     expect(result.isError).toBeFalsy();
     expectSentDuringTheCall(updates, before, after);

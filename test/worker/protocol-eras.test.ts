@@ -81,7 +81,7 @@ describe("the 2026-07-28 revision", () => {
   it("tells the client at once, then every 10 s, naming the model and the seconds elapsed", async () => {
     // Only the heartbeat's interval and the clock are faked: the call's I/O runs as it does.
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "Date"] });
-    let answer: (text: string) => void = () => undefined;
+    let answer: ((text: string) => void) | undefined;
     mockUpstream(() => new Promise<string>((resolve) => (answer = resolve)));
     const client = await connectModern({ mode: { pin: MODERN } });
     const progress: string[] = [];
@@ -92,16 +92,17 @@ describe("the 2026-07-28 revision", () => {
     const heard = async (count: number) => {
       while (progress.length < count) await new Promise((resolve) => setTimeout(resolve, 5));
     };
+    await heard(1);
+    // The heartbeat runs from the model call on: wait until the upstream is asked.
+    while (!answer) await new Promise((resolve) => setTimeout(resolve, 5));
+    await vi.advanceTimersByTimeAsync(10_000);
     await heard(2);
     await vi.advanceTimersByTimeAsync(10_000);
     await heard(3);
-    await vi.advanceTimersByTimeAsync(10_000);
-    await heard(4);
-    answer("Keep the lock.");
+    answer?.("Keep the lock.");
     expect((await call).isError).toBeFalsy();
     expect(progress).toEqual([
-      "chat: preparing the request for flash (0 s)",
-      "gemini-3.8-flash: request sent (0 s)",
+      "chat: preparing the request for gemini-3.8-flash (0 s)",
       "gemini-3.8-flash: working (10 s)",
       "gemini-3.8-flash: working (20 s)",
     ]);

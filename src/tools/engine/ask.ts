@@ -14,11 +14,11 @@ const HEARTBEAT_MS = 10_000;
 export const MAX_MODELS_IN_FLIGHT = 6;
 
 /**
- * Runs model calls while telling the client it is alive: one progress notification at once,
- * then one every HEARTBEAT_MS with what is known so far.
+ * Runs model calls while telling the client it is alive: a progress notification every
+ * HEARTBEAT_MS with what is known so far. The first one comes from the caller, which says what it
+ * is about to do before any work (a tool's first notification goes out at once).
  */
 async function withHeartbeat<T>(ctx: ToolContext, label: string, status: () => string, work: () => Promise<T>): Promise<T> {
-  await ctx.progress(`${label}: request sent`);
   const timer = setInterval(() => {
     ctx.progress(`${label}: working${status()}`).catch(() => {
       // The client went away; the call's own signal ends the work.
@@ -74,9 +74,12 @@ export async function askModels(
   };
   // The panel is one tool call: charged (or refused) once, before any of its models is asked.
   await ctx.beforeModelCall();
+  const label = panelLabel(asks.map((ask) => ask.chosen.model.capabilities.modelName));
+  // The step's own notification could not name the models: this one does.
+  await ctx.progress(`${label}: asked`);
   return withHeartbeat(
     ctx,
-    panelLabel(asks.map((ask) => ask.chosen.model.capabilities.modelName)),
+    label,
     () => `, ${settled} of ${asks.length} answered`,
     () => mapLimit(asks, MAX_MODELS_IN_FLIGHT, askOne),
   );

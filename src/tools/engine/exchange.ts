@@ -81,6 +81,12 @@ export function remainingAfter(commit: CommitResult, ctx: ToolContext): number {
   return commit.stored ? Math.max(0, ctx.config.maxConversationTurns - commit.info.turnCount) : 0;
 }
 
+/** The model a call will ask, as far as it is known before any work: a name the registry resolves is given as the model's. */
+function modelToAnnounce(ctx: ToolContext, request: ExchangeRequest): string {
+  if (request.model) return ctx.registry.tryResolve(request.model)?.capabilities.modelName ?? request.model;
+  return request.continuationId ? "the thread's model" : "the model auto mode picks";
+}
+
 /**
  * Asks a model, as one exchange of a durable thread: continues the thread when an id is given
  * (its history and files are shown to the model within the budgets of the model that is then
@@ -89,7 +95,7 @@ export function remainingAfter(commit: CommitResult, ctx: ToolContext): number {
  */
 export async function exchange(ctx: ToolContext, request: ExchangeRequest): Promise<ExchangeOutcome> {
   // At once, before any work: a client under load learns at the earliest that the call is alive.
-  await ctx.progress(`${request.tool}: preparing the request for ${request.model ?? "the model auto mode picks"}`);
+  await ctx.progress(`${request.tool}: preparing the request for ${modelToAnnounce(ctx, request)}`);
   if (request.prompt.length > ctx.config.promptSizeLimit) {
     return { kind: "prompt_too_large", size: request.prompt.length, limit: ctx.config.promptSizeLimit };
   }
