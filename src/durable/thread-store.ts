@@ -1,4 +1,4 @@
-import type { AppendResult, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, Turn, WorkflowWrite } from "../core/rpc/conversation";
+import type { AppendResult, FileMeta, Json, NewTurn, StoredFile, Thread, ThreadInfo, ThreadLimits, Turn, WorkflowWrite } from "../core/rpc/conversation";
 import { migrate, type Schema, type SchemaStorage } from "./schema";
 
 /** What a thread's storage needs from the Durable Object it lives in. */
@@ -35,6 +35,22 @@ interface TurnRow extends Record<string, SqlStorageValue> {
   usage: string | null;
   metadata: string | null;
   created_at: number;
+}
+
+/**
+ * How much turn content (in characters) a thread may hold for its object to keep it in memory as
+ * well: its continuations then read no rows. A longer thread is read from its rows each time, so
+ * the objects sharing an isolate's 128 MB stay far from it.
+ */
+const HELD_CONTENT_CHARS = 256 * 1024;
+
+/** A thread as its rows hold it, kept by its object between calls (its only writer). */
+interface HeldThread {
+  row: ThreadRow;
+  turns: Turn[];
+  files: FileMeta[];
+  workflows: { [tool: string]: string };
+  contentChars: number;
 }
 
 /** How far the expiry may run ahead of its timer before the timer is moved. */
@@ -82,6 +98,8 @@ const TURNS_PER_INSERT = 9;
 export class ThreadStore {
   private readonly sql: SqlStorage;
   private hasTables: boolean;
+  /** The thread as its rows hold it, while it is short enough: updated by every write, after the write. */
+  private held: HeldThread | undefined;
 
   constructor(private readonly host: ThreadHost) {
     this.sql = host.storage.sql;
@@ -111,26 +129,57 @@ export class ThreadStore {
       now + limits.ttlMs,
     );
     this.host.expireAt(now + limits.ttlMs);
+    this.held = {
+      row: {
+        thread_id: info.threadId,
+        team: info.team,
+        creator_tool: info.creatorTool,
+        initial_context: JSON.stringify(info.initialContext),
+        title: info.title,
+        created_at: now,
+        updated_at: now,
+        expires_at: now + limits.ttlMs,
+        indexed_at: 0,
+        turn_count: 0,
+      },
+      turns: [],
+      files: [],
+      workflows: {},
+      contentChars: 0,
+    };
     return this.append(turns, limits, files, workflow);
   }
 
   /** The whole thread, or null when it never existed or has expired. */
   read(): Thread | null {
+    const thread = this.heldThread() ?? this.loadThread();
+    if (!thread) return null;
+    return { ...infoOf(thread.row), turns: thread.turns, files: thread.files, workflows: thread.workflows };
+  }
+
+  /** The thread from its rows, kept in memory when it is short enough. */
+  private loadThread(): HeldThread | undefined {
     const row = this.threadRow();
-    if (!row) return null;
-    const info = infoOf(row);
+    if (!row) return undefined;
     const turns = this.sql.exec<TurnRow>(`SELECT ${TURN_COLUMNS} FROM turns ORDER BY idx`).toArray().map(toTurn);
     const files = this.sql
       .exec<{ path: string; tokens: number; updated_at: number }>("SELECT path, tokens, updated_at FROM files")
       .toArray()
-      .map((row) => ({ path: row.path, tokens: row.tokens, updatedAt: row.updated_at }));
+      .map((file) => ({ path: file.path, tokens: file.tokens, updatedAt: file.updated_at }));
     const workflows = Object.fromEntries(
       this.sql
         .exec<{ tool: string; state: string }>("SELECT tool, state FROM workflow")
         .toArray()
-        .map((row) => [row.tool, row.state]),
+        .map((workflow) => [workflow.tool, workflow.state]),
     );
-    return { ...info, turns, files, workflows };
+    const thread = { row, turns, files, workflows, contentChars: turns.reduce((sum, turn) => sum + turn.content.length, 0) };
+    if (thread.contentChars <= HELD_CONTENT_CHARS) this.held = thread;
+    return thread;
+  }
+
+  /** The thread kept in memory, unless it has expired (then it is gone for its users, as from its rows). */
+  private heldThread(): HeldThread | undefined {
+    return this.held && this.held.row.expires_at > Date.now() ? this.held : undefined;
   }
 
   /** Some of the thread's files as last shown (only those asked for cross the wire). */
@@ -175,34 +224,49 @@ export class ThreadStore {
   }
 
   private async clear(): Promise<void> {
+    this.held = undefined;
     // Drops the tables too; this instance may be asked about the thread again, and finds none.
     await this.host.deleteAll();
     this.hasTables = false;
   }
 
   private append(turns: NewTurn[], limits: ThreadLimits, files: StoredFile[], workflow: WorkflowWrite | undefined): AppendResult {
-    const row = this.threadRow();
+    const held = this.heldThread();
+    const row = held?.row ?? this.threadRow();
     if (!row) return { ok: false, reason: "not_found", turnCount: 0 };
     const count = row.turn_count;
     if (count + turns.length > limits.maxTurns) return { ok: false, reason: "turn_limit", turnCount: count };
     const now = Date.now();
+    const turnRows = turns.map((turn, offset): TurnRow => ({
+      idx: count + offset + 1,
+      role: turn.role,
+      content: turn.content,
+      files: JSON.stringify(turn.files),
+      images: JSON.stringify(turn.images),
+      tool: turn.tool,
+      provider: turn.provider ?? null,
+      model: turn.model ?? null,
+      usage: turn.usage ? JSON.stringify(turn.usage) : null,
+      metadata: turn.metadata ? JSON.stringify(turn.metadata) : null,
+      created_at: now,
+    }));
     // As few statements as the bound-parameter limit allows (a request and its answer in one): each statement costs.
-    for (let first = 0; first < turns.length; first += TURNS_PER_INSERT) {
-      const batch = turns.slice(first, first + TURNS_PER_INSERT);
+    for (let first = 0; first < turnRows.length; first += TURNS_PER_INSERT) {
+      const batch = turnRows.slice(first, first + TURNS_PER_INSERT);
       this.sql.exec(
         `INSERT INTO turns (${TURN_COLUMNS}) VALUES ${batch.map(() => TURN_PLACEHOLDERS).join(", ")}`,
-        ...batch.flatMap((turn, offset) => [
-          count + first + offset + 1,
+        ...batch.flatMap((turn) => [
+          turn.idx,
           turn.role,
           turn.content,
-          JSON.stringify(turn.files),
-          JSON.stringify(turn.images),
+          turn.files,
+          turn.images,
           turn.tool,
-          turn.provider ?? null,
-          turn.model ?? null,
-          turn.usage ? JSON.stringify(turn.usage) : null,
-          turn.metadata ? JSON.stringify(turn.metadata) : null,
-          now,
+          turn.provider,
+          turn.model,
+          turn.usage,
+          turn.metadata,
+          turn.created_at,
         ]),
       );
     }
@@ -225,8 +289,33 @@ export class ThreadStore {
     if (expiresAt - row.expires_at > ALARM_SLACK_MS) {
       this.host.expireAt(expiresAt);
     }
-    const info = infoOf({ ...row, updated_at: now, expires_at: expiresAt, turn_count: count + turns.length });
+    const updated: ThreadRow = { ...row, updated_at: now, expires_at: expiresAt, indexed_at: reindex ? now : row.indexed_at, turn_count: count + turns.length };
+    if (held) this.holdAppended(held, updated, turnRows, files, workflow, now);
+    const info = infoOf(updated);
     return { ok: true, turnCount: info.turnCount, info, reindex };
+  }
+
+  /** What an append wrote, laid over the thread held in memory, in the order its rows now read back. */
+  private holdAppended(held: HeldThread, row: ThreadRow, turnRows: TurnRow[], files: StoredFile[], workflow: WorkflowWrite | undefined, now: number): void {
+    const contentChars = held.contentChars + turnRows.reduce((sum, turn) => sum + turn.content.length, 0);
+    if (contentChars > HELD_CONTENT_CHARS) {
+      this.held = undefined;
+      return;
+    }
+    // A replaced file or step state reads back last, as a replaced row does.
+    const replaced = new Set(files.map((file) => file.path));
+    const workflows = { ...held.workflows };
+    if (workflow) {
+      delete workflows[workflow.tool];
+      workflows[workflow.tool] = workflow.state;
+    }
+    this.held = {
+      row,
+      turns: [...held.turns, ...turnRows.map(toTurn)],
+      files: [...held.files.filter((file) => !replaced.has(file.path)), ...files.map((file) => ({ path: file.path, tokens: file.tokens, updatedAt: now }))],
+      workflows,
+      contentChars,
+    };
   }
 
   private createSchema(): void {

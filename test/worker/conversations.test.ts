@@ -1,7 +1,8 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/core/config.ts";
 import type { Env } from "../../src/core/env.ts";
+import { ThreadStore } from "../../src/durable/thread-store";
 import { parseProviders } from "../../src/providers/catalog";
 import { ModelRegistry } from "../../src/providers/registry";
 import { exchange } from "../../src/tools/engine/exchange";
@@ -141,6 +142,35 @@ describe("chat and durable threads", () => {
     expect(new Set(prompts).size).toBe(51);
   });
 
+
+  it("reads a thread from memory exactly as its rows hold it, through appends, replaced files and step state, and past the size it is kept to", async () => {
+    const workerEnv = testEnv(GEMINI);
+    const id = crypto.randomUUID();
+    const stub = workerEnv.CONVERSATIONS.getByName(`default:${id}`);
+    const limits = { maxTurns: 100, ttlMs: 3_600_000 };
+    const turn = (content: string, files: string[] = []) => ({ role: "user" as const, content, files, images: ["data:image/png (inline)"], tool: "debug", usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 } });
+    const fromRows = () =>
+      runInDurableObject(stub, (_instance: unknown, state: DurableObjectState) =>
+        new ThreadStore({ storage: state.storage, expireAt: () => undefined, deleteAll: () => state.storage.deleteAll() }).read(),
+      );
+    await stub.create({ threadId: id, team: "default", creatorTool: "debug", initialContext: { prompt: "p" }, title: "t" }, [turn("one", ["/a"])], limits, [
+      { path: "/a", content: "A1", tokens: 1 },
+      { path: "/b", sha256: "b".repeat(64), tokens: 2 },
+    ], { tool: "debug", state: "s1" });
+    expect(await stub.read()).toEqual(await fromRows());
+    await stub.appendTurns([turn("two", ["/a"]), { ...turn("three"), role: "assistant", provider: "google", model: "m" }], limits, [{ path: "/a", content: "A2", tokens: 3 }], { tool: "analyze", state: "s2" });
+    await stub.appendTurns([turn("four")], limits, [], { tool: "debug", state: "s3" });
+    const held = await stub.read();
+    expect(held).toEqual(await fromRows());
+    expect(held?.files.map((file) => file.path)).toEqual(["/b", "/a"]);
+    expect(held?.workflows).toEqual({ analyze: "s2", debug: "s3" });
+    // Past what the object keeps in memory: read from its rows from then on, alike.
+    await stub.appendTurns([turn("x".repeat(300_000))], limits);
+    await stub.appendTurns([turn("five")], limits);
+    const long = await stub.read();
+    expect(long?.turns.map((t) => t.content.slice(0, 5))).toEqual(["one", "two", "three", "four", "xxxxx", "five"]);
+    expect(long).toEqual(await fromRows());
+  });
 
   it("stores an exchange of more turns than one statement can bind (a statement takes at most 100 parameters), in order", async () => {
     const workerEnv = testEnv(GEMINI);
