@@ -329,7 +329,6 @@ export class ThreadStore {
     // An expired thread whose timer has not fired yet is already gone for its users.
     return row && row.expires_at > Date.now() ? row : undefined;
   }
-
 }
 
 function infoOf(row: ThreadRow): ThreadInfo {
